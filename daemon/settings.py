@@ -1,0 +1,407 @@
+"""Typed, frozen settings for every section of config.yaml, validated with key paths in errors."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import asdict, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
+
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+def settings(cls):  # noqa: ANN001, ANN201 - a class decorator
+    """Frozen pydantic dataclass that rejects unknown keys."""
+    return dataclass(frozen=True, config=_STRICT)(cls)
+
+
+@settings
+class EntitySettings:
+    """One entity of the home, in Home Assistant's terms."""
+
+    id: str
+    """Entity id, domain.object_id (e.g. light.kitchen_ceiling)."""
+    name: str
+    """The name people say."""
+    aliases: tuple[str, ...] = ()
+    """Other names people say."""
+    area: str | None = None
+    """Area the entity is in (must be one of home.areas)."""
+    command_topic: str | None = None
+    """MQTT topic to publish actions to directly (zigbee2mqtt/Tasmota style); None: only <base>/intent."""
+    payload_on: str = "ON"
+    """Payload for turn on."""
+    payload_off: str = "OFF"
+    """Payload for turn off."""
+    payload_brightness: str = '{"state": "ON", "brightness": {brightness_255}}'
+    """Payload template for brightness; {brightness} is 0-100, {brightness_255} is 0-255."""
+
+    @field_validator("id")
+    @classmethod
+    def _entity_id(cls, v: str) -> str:
+        domain, _, obj = v.partition(".")
+        if not domain or not obj or not all(c.isalnum() or c == "_" for c in domain + obj):
+            raise ValueError(f"{v!r} is not an entity id of the form domain.object_id")
+        return v
+
+
+@settings
+class HomeSettings:
+    """The fictional (or real) home: areas and entities the assistant can name."""
+
+    areas: tuple[str, ...] = ()
+    """Area names."""
+    entities: tuple[EntitySettings, ...] = ()
+    """Entities that voice commands may act on."""
+    satellite_area: str | None = None
+    """Area this device stands in; commands naming no area act here."""
+
+
+@settings
+class AudioSettings:
+    """Where audio comes from and goes to."""
+
+    source: str = "mic"
+    """mic, file:PATH (WAV) or stdin (raw 16 kHz mono s16le)."""
+    sink: str = "speaker"
+    """speaker, file:PATH (WAV) or null."""
+    input_device: str | int | None = None
+    """Microphone by name (substring) or index; None: the system default."""
+    output_device: str | int | None = None
+    """Speaker by name (substring) or index; None: the system default."""
+    earcon: bool = True
+    """Play a short tone when the wake word is heard."""
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v in ("mic", "stdin") or (v.startswith("file:") and len(v) > 5):
+            return v
+        raise ValueError(f"{v!r}: expected mic, stdin or file:PATH")
+
+    @field_validator("sink")
+    @classmethod
+    def _sink(cls, v: str) -> str:
+        if v in ("speaker", "null") or (v.startswith("file:") and len(v) > 5):
+            return v
+        raise ValueError(f"{v!r}: expected speaker, null or file:PATH")
+
+
+@settings
+class WakeSettings:
+    """Wake word detection."""
+
+    engine: Literal["micro", "open"] = "micro"
+    """micro: microWakeWord (pymicro-wakeword); open: openWakeWord (pyopen-wakeword)."""
+    words: tuple[str, ...] = ("hey_jarvis",)
+    """Wake words to listen for: hey_jarvis, okay_nabu, alexa, hey_mycroft (open also: hey_rhasspy)."""
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    """Detection probability threshold (0-1); higher fires less often."""
+    refractory_s: float = Field(2.0, ge=0.0)
+    """Seconds after a detection during which the wake word cannot fire again."""
+
+
+@settings
+class VadSettings:
+    """Voice activity detection and end-of-speech."""
+
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    """Silero speech probability above which a frame counts as speech."""
+    trailing_silence_ms: int = Field(700, ge=100)
+    """Silence after speech that ends the command."""
+    max_command_s: float = Field(10.0, gt=0.0)
+    """A command is cut off after this many seconds."""
+    no_speech_timeout_s: float = Field(5.0, gt=0.0)
+    """Give up listening when nobody speaks this long after the wake word."""
+
+
+@settings
+class SttSettings:
+    """Speech-to-text with faster-whisper."""
+
+    model: str = "tiny.en"
+    """Model name from the catalog (tiny.en) or a path to a CTranslate2 Whisper folder."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """cpu, or cuda on a Jetson."""
+    compute_type: str = "int8"
+    """CTranslate2 compute type: int8, int8_float16, float16, float32."""
+    beam_size: int = Field(1, ge=1)
+    """Beam size; 1 is greedy and fastest."""
+    threads: int = Field(2, ge=1)
+    """CPU threads for CTranslate2."""
+    language: str = "en"
+    """Spoken language."""
+    hotwords: bool = True
+    """Pass entity and area names to Whisper as hotwords."""
+
+
+@settings
+class TtsSettings:
+    """Text-to-speech with Piper."""
+
+    voice: str = "en_US-joe-medium"
+    """Voice name from the catalog or a path to a Piper .onnx voice (with its .onnx.json beside it)."""
+    length_scale: float = Field(1.0, gt=0.0)
+    """Speaking rate: below 1 is faster."""
+    volume: float = Field(1.0, gt=0.0, le=4.0)
+    """Output gain."""
+
+
+@settings
+class SlmSettings:
+    """The small language model tier (INT4 ONNX via onnxruntime-genai)."""
+
+    enabled: bool = True
+    """Use the language model when templates find nothing."""
+    model: str = "qwen2.5-coder-0.5b"
+    """qwen2.5-coder-0.5b, smollm2-135m, or a path to an ONNX GenAI model folder."""
+    device: Literal["cpu", "cuda"] = "cpu"
+    """cpu, or cuda on a Jetson."""
+    max_new_tokens: int = Field(48, ge=8, le=512)
+    """Upper bound on generated tokens per turn."""
+    threads: int = Field(2, ge=1)
+    """CPU threads for ONNX Runtime."""
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    """0 is greedy decoding."""
+
+
+@settings
+class AssistantSettings:
+    """The turn."""
+
+    follow_up: bool = False
+    """After replying, listen for another command without a wake word."""
+    follow_up_timeout_s: float = Field(4.0, gt=0.0)
+    """How long follow-up listening waits for speech."""
+    speculative_stt: bool = True
+    """Transcribe at a short pause while end-of-speech is still being decided; keep it if no speech follows."""
+    speculative_pause_ms: int = Field(200, ge=60)
+    """Pause that triggers speculative transcription."""
+    semantic_endpoint: bool = True
+    """End the command early when the speculative transcript already matches a template."""
+    reply_cache: bool = True
+    """Synthesize common short replies once and reuse the audio."""
+
+
+@settings
+class TlsSettings:
+    """TLS for MQTT."""
+
+    enabled: bool = False
+    """Connect with TLS."""
+    ca_file: str | None = None
+    """CA certificate that signed the broker's certificate."""
+    certfile: str | None = None
+    """Client certificate (optional)."""
+    keyfile: str | None = None
+    """Client key (optional)."""
+
+
+@settings
+class MqttSettings:
+    """MQTT link to Home Assistant and devices."""
+
+    enabled: bool = True
+    """Publish intents and state over MQTT."""
+    broker: Literal["embedded", "external"] = "embedded"
+    """embedded: start an in-process broker (amqtt) on host:port; external: connect to one there."""
+    host: str = "127.0.0.1"
+    """Broker address (the embedded broker binds here)."""
+    port: int = Field(1883, ge=1, le=65535)
+    """Broker port."""
+    client_id: str | None = None
+    """MQTT client id; None: slm-voice-<device_id>."""
+    username: str | None = None
+    """User name, if the broker wants one."""
+    password: str | None = None
+    """Password, if the broker wants one."""
+    tls: TlsSettings = TlsSettings()
+    """TLS settings."""
+    base_topic: str | None = None
+    """Topic prefix; None: slm-voice/<device_id>."""
+    discovery: bool = True
+    """Publish Home Assistant MQTT discovery."""
+    discovery_prefix: str = "homeassistant"
+    """Home Assistant's discovery prefix."""
+    keepalive_s: int = Field(30, ge=5)
+    """MQTT keepalive."""
+
+
+@settings
+class LatencyBudget:
+    """Per-stage latency budgets in milliseconds; a turn over budget logs a warning naming the stage."""
+
+    endpoint: int = 800
+    """Speech end to end-of-speech decision."""
+    stt: int = 600
+    """Transcription."""
+    intent: int = 1000
+    """Intent tiers."""
+    tts_first_audio: int = 300
+    """Intent to first reply audio."""
+    turn: int = 2000
+    """Speech end to first reply audio."""
+
+
+@settings
+class LatencySettings:
+    """Latency budgets."""
+
+    budget_ms: LatencyBudget = LatencyBudget()
+    """Budgets per stage and for the whole turn."""
+
+
+@settings
+class ModelsSettings:
+    """Where built models live."""
+
+    dir: str | None = None
+    """Cache for built models (the INT4 language model); None: $XDG_CACHE_HOME/slm-voice or
+    /var/lib/slm-voice/models when running as the service."""
+
+
+@settings
+class DebugSettings:
+    """Diagnostics."""
+
+    record_dir: str | None = None
+    """Write each command's audio and transcript here; None: nothing is written to disk."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level."""
+
+
+@settings
+class Settings:
+    """Everything in config.yaml."""
+
+    device_id: str = "living_room"
+    """This satellite's id: used in MQTT topics and Home Assistant unique ids ([a-zA-Z0-9_-])."""
+    device_name: str = "slm-voice"
+    """Name shown in Home Assistant."""
+    home: HomeSettings = HomeSettings()
+    """The home."""
+    audio: AudioSettings = AudioSettings()
+    """Audio input and output."""
+    wake: WakeSettings = WakeSettings()
+    """Wake word."""
+    vad: VadSettings = VadSettings()
+    """End of speech."""
+    stt: SttSettings = SttSettings()
+    """Speech-to-text."""
+    tts: TtsSettings = TtsSettings()
+    """Text-to-speech."""
+    slm: SlmSettings = SlmSettings()
+    """Language model tier."""
+    assistant: AssistantSettings = AssistantSettings()
+    """Turn behaviour and latency switches."""
+    mqtt: MqttSettings = MqttSettings()
+    """MQTT."""
+    latency: LatencySettings = LatencySettings()
+    """Latency budgets."""
+    models: ModelsSettings = ModelsSettings()
+    """Model storage."""
+    debug: DebugSettings = DebugSettings()
+    """Diagnostics."""
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "_-" for c in v):
+            raise ValueError(f"{v!r}: only letters, digits, _ and - are allowed")
+        return v
+
+
+class ConfigError(ValueError):
+    """config.yaml is unreadable or invalid; the message names the key path and the reason."""
+
+
+DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
+"""The documented default configuration, shipped inside the package (a copy of the repo's config.yaml)."""
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate a config file (the shipped default when path is None)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    return parse_settings(raw or {}, source=str(path))
+
+
+def parse_settings(raw: Any, source: str = "config") -> Settings:
+    """Validate a mapping (as read from YAML) into Settings."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    try:
+        s = TypeAdapter(Settings).validate_python(raw)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: " + "; ".join(_describe(err) for err in e.errors())) from None
+    _check_home(s, source)
+    return s
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    key = ".".join(loc) or "(top level)"
+    if err["type"] == "unexpected_keyword_argument" or err["type"] == "extra_forbidden":
+        hint = _did_you_mean(loc)
+        return f"{key}: unknown key{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg} (got {err.get('input')!r})" if "input" in err and err["type"] != "missing" else (
+        f"{key}: {msg}"
+    )
+
+
+def _did_you_mean(loc: list[str]) -> str:
+    cls: Any = Settings
+    for part in loc[:-1]:
+        if part.isdigit():
+            continue
+        f = {f.name: f for f in fields(cls)}.get(part)
+        if f is None:
+            return ""
+        default = getattr(cls, part, None) if f.default is not f.default_factory else None
+        cls = type(default) if is_dataclass(default) else _inner_dataclass(f.type)
+        if cls is None:
+            return ""
+    names = [f.name for f in fields(cls)]
+    close = difflib.get_close_matches(loc[-1], names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(names)})"
+
+
+def _inner_dataclass(annotation: Any) -> Any:
+    text = str(annotation)
+    for name, obj in globals().items():
+        if isinstance(obj, type) and is_dataclass(obj) and name in text:
+            return obj
+    return None
+
+
+def _check_home(s: Settings, source: str) -> None:
+    areas = set(s.home.areas)
+    seen: set[str] = set()
+    for i, e in enumerate(s.home.entities):
+        if e.id in seen:
+            raise ConfigError(f"{source}: home.entities.{i}.id: duplicate entity id {e.id!r}")
+        seen.add(e.id)
+        if e.area is not None and e.area not in areas:
+            raise ConfigError(
+                f"{source}: home.entities.{i}.area: {e.area!r} is not one of home.areas {sorted(areas)}"
+            )
+    if s.home.satellite_area is not None and s.home.satellite_area not in areas:
+        raise ConfigError(
+            f"{source}: home.satellite_area: {s.home.satellite_area!r} is not one of home.areas {sorted(areas)}"
+        )
+
+
+def as_dict(s: Settings) -> dict[str, Any]:
+    """Settings as plain data (for logs and tests)."""
+    return asdict(s)

@@ -1,0 +1,1 @@
+"""Intent tiers: Home Assistant sentence templates first, then a small language model."""

@@ -1,0 +1,98 @@
+"""The home the assistant serves and what the intent tiers produce."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Tier = Literal["template", "slm", "none"]
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One Home Assistant entity the assistant may act on."""
+
+    id: str
+    """Entity id, e.g. light.kitchen_ceiling; the domain is the part before the dot."""
+    name: str
+    """Spoken name, e.g. "kitchen light"."""
+    aliases: tuple[str, ...] = ()
+    """Other spoken names."""
+    area: str | None = None
+    """Area the entity is in."""
+
+    @property
+    def domain(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Home:
+    """The areas and entities of the one home this assistant serves."""
+
+    areas: tuple[str, ...] = ()
+    """Area names, e.g. kitchen, bedroom."""
+    entities: tuple[Entity, ...] = ()
+    """Entities that can be named in commands."""
+    satellite_area: str | None = None
+    """Area this device stands in: the context for commands that name no area."""
+
+    def entity(self, entity_id: str) -> Entity | None:
+        return next((e for e in self.entities if e.id == entity_id), None)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A recognised Home Assistant intent with its slots resolved to entity ids."""
+
+    name: str
+    """Home Assistant intent name, e.g. HassTurnOn."""
+    slots: dict[str, Any] = field(default_factory=dict)
+    """Slot values by Home Assistant slot name (name, area, domain, brightness, ...)."""
+    entity_ids: tuple[str, ...] = ()
+    """Entities the intent acts on, resolved from name/area/domain."""
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the intent tiers made of one transcript."""
+
+    intent: Intent | None
+    """The recognised intent, or None for chit-chat, a clarifying question or no understanding."""
+    reply: str
+    """The sentence to speak."""
+    tier: Tier
+    """Which tier answered: template, slm, or none."""
+
+    def as_dict(self) -> dict[str, Any]:
+        intent = None
+        if self.intent is not None:
+            intent = {
+                "name": self.intent.name,
+                "slots": self.intent.slots,
+                "entity_ids": list(self.intent.entity_ids),
+            }
+        return {"intent": intent, "reply": self.reply, "tier": self.tier}
+
+
+class IntentTier(Protocol):
+    """One tier of understanding. Returns None when it cannot handle the text, so the next tier tries."""
+
+    name: str
+
+    def load(self) -> None: ...
+
+    def warm(self) -> None: ...
+
+    def understand(self, text: str) -> Understanding | None: ...
+
+
+class StreamingReplyTier(IntentTier, Protocol):
+    """A tier that can also stream a free-form spoken answer sentence by sentence (the language model)."""
+
+    def stream_reply(self, text: str) -> Iterator[str]: ...

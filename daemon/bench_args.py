@@ -1,0 +1,16 @@
+"""Command-line arguments of `slm-voice bench` (kept apart so the CLI can list them without importing the bench)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="draw a per-stage timeline of a typical turn (needs matplotlib)")
+    p.add_argument("--voices", default="piper,espeak", help="comma-separated voices to render (piper, espeak)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N commands (0: all)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the Home Assistant-style baseline")
+    p.add_argument("--no-slm", action="store_true", help="templates only (no language model tier)")
+    p.add_argument("--idle-seconds", type=float, default=30.0, help="room noise for the idle CPU measurement")
+    p.add_argument("--cache-dir", help="where rendered audio is cached")

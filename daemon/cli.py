@@ -1,0 +1,234 @@
+"""The `slm-voice` command: run, process, understand, say, transcribe, models, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from daemon import __version__
+from daemon.settings import ConfigError, Settings, load_settings, parse_settings
+
+log = logging.getLogger("slm_voice")
+
+CONFIG_SEARCH = ("config.yaml", "/etc/slm-voice/config.yaml")
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """--config, else $SLM_VOICE_CONFIG, else ./config.yaml, else /etc/slm-voice/config.yaml, else None (defaults)."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("SLM_VOICE_CONFIG"):
+        return Path(env)
+    return next((Path(p) for p in CONFIG_SEARCH if Path(p).is_file()), None)
+
+
+def settings_for(args: argparse.Namespace) -> tuple[Settings, Path | None]:
+    path = find_config(args.config)
+    settings = load_settings(path) if path else parse_settings({}, source="built-in defaults")
+    logging.getLogger().setLevel(settings.debug.log_level)
+    log.debug("configuration: %s", path or "built-in defaults")
+    return settings, path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.service import Service
+
+    settings, path = settings_for(args)
+    log.info("slm-voice %s starting (config: %s)", __version__, path or "built-in defaults")
+    return asyncio.run(Service(settings, path).run())
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from daemon.process import FileRunner, process_files
+    from pipeline.audio import AudioFormatError, read_wav_info
+
+    settings, _ = settings_for(args)
+    for f in args.files:  # refuse bad files before loading any model
+        try:
+            read_wav_info(f)
+        except AudioFormatError as e:
+            raise CliError(str(e)) from None
+    runner = FileRunner(settings, wake_word_required=not args.no_wake, realtime=args.realtime)
+
+    async def go() -> None:
+        async for rec in process_files(runner, args.files, Path(args.reply_dir) if args.reply_dir else None):
+            if args.json:
+                print(json.dumps(rec, ensure_ascii=False), flush=True)
+            else:
+                intent = rec["intent"]["name"] if rec["intent"] else "-"
+                print(f"{rec['file']}: {rec['transcript']!r} -> {intent} [{rec['tier']}] {rec['reply']!r}", flush=True)
+
+    try:
+        asyncio.run(go())
+    finally:
+        runner.close()
+    return 0
+
+
+def cmd_understand(args: argparse.Namespace) -> int:
+    from daemon import build
+
+    settings, _ = settings_for(args)
+    tiers = build.build_intents(settings, build.home_from_settings(settings.home), with_slm=not args.no_slm)
+    tiers.load()
+    for text in args.text:
+        u = tiers.understand(text)
+        if args.json:
+            print(json.dumps({"text": text, **u.as_dict()}, ensure_ascii=False), flush=True)
+        else:
+            print(f"{text!r} -> {u.intent.name if u.intent else '-'} [{u.tier}] {u.reply!r}", flush=True)
+    return 0
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from daemon import build
+    from pipeline.audio import open_sink
+
+    settings, _ = settings_for(args)
+    tts = build.build_tts(settings)
+    tts.load()
+    spec = f"file:{args.out}" if args.out else settings.audio.sink
+    sink = open_sink(spec, output_device=settings.audio.output_device)
+    try:
+        for chunk in tts.synthesize(" ".join(args.text)):
+            sink.write(chunk)
+        sink.drain()
+    finally:
+        sink.close()
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from daemon import build
+    from pipeline.audio import read_wav_16k
+
+    settings, _ = settings_for(args)
+    audio = [read_wav_16k(f) for f in args.files]  # bad files fail before the model loads
+    stt = build.build_stt(settings, build.home_from_settings(settings.home))
+    stt.load()
+    for name, samples in zip(args.files, audio, strict=True):
+        text = stt.transcribe(samples)
+        print(json.dumps({"file": name, "text": text}) if args.json else text, flush=True)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from daemon import build
+    from models import catalog, locate
+
+    settings, _ = settings_for(args)
+    if args.action == "build":
+        from models.build_slm import ensure_built
+
+        names = [args.model] if args.model else [settings.slm.model]
+        target = Path(args.models_dir) if args.models_dir else build.models_dir(settings)
+        for name in names:
+            path = ensure_built(name, target)
+            print(f"{name}: {path}")
+        return 0
+    from models.build_slm import is_built
+
+    rows = []
+    for spec in catalog.CATALOG:
+        status = locate.status(spec)
+        if spec.stage == "slm":
+            status += ", built" if is_built(spec.name, build.models_dir(settings)) else ", not built"
+        rows.append((spec.key, ", ".join(dict.fromkeys(f.package for f in spec.files)), spec.size, spec.licence, status))
+    if args.json:
+        keys = ("model", "package", "size", "licence", "status")
+        for row in rows:
+            print(json.dumps(dict(zip(keys, row, strict=True))))
+        return 0
+    print(f"{'model':28} {'size':>9}  {'status':20} {'licence':34} package")
+    for key, pkg, size, lic, status in rows:
+        print(f"{key:28} {size / 1e6:8.1f}M  {status:20} {lic[:34]:34} {pkg}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from daemon.bench import main as bench_main
+
+    settings, _ = settings_for(args)
+    return bench_main(settings, args)
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 2."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slm-voice", description="On-device voice assistant.")
+    p.add_argument("--version", action="version", version=f"slm-voice {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--config", help="config file (default: $SLM_VOICE_CONFIG, ./config.yaml, "
+                        "/etc/slm-voice/config.yaml, else built-in defaults)")
+        return sp
+
+    sp = add("run", "Run the assistant in the foreground until SIGINT/SIGTERM.")
+    sp.set_defaults(func=cmd_run)
+    sp = add("process", "Feed WAV files through the streaming pipeline; one result per turn.")
+    sp.add_argument("--no-wake", action="store_true", help="each file is a command without a wake word")
+    sp.add_argument("--realtime", action="store_true", help="pace audio at real speed (true latencies)")
+    sp.add_argument("--reply-dir", help="write each file's spoken reply as a WAV here")
+    sp.add_argument("--json", action="store_true", help="one JSON object per turn per line")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.set_defaults(func=cmd_process)
+    sp = add("understand", "Text straight into the intent tiers.")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--no-slm", action="store_true", help="templates only")
+    sp.add_argument("text", nargs="+")
+    sp.set_defaults(func=cmd_understand)
+    sp = add("say", "Speak a text with Piper.")
+    sp.add_argument("--out", help="write a WAV file instead of playing on audio.sink")
+    sp.add_argument("text", nargs="+")
+    sp.set_defaults(func=cmd_say)
+    sp = add("transcribe", "Transcribe WAV files with Whisper.")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.set_defaults(func=cmd_transcribe)
+    sp = add("models", "List models (package, size, licence, installed and verified), or build the language model.")
+    sp.add_argument("action", nargs="?", choices=["list", "build"], default="list")
+    sp.add_argument("--model", help="build: qwen2.5-coder-0.5b or smollm2-135m (default: slm.model)")
+    sp.add_argument("--models-dir", help="build: where to put it (default: models.dir)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_models)
+    sp = add("bench", "Benchmark the pipeline against a Home Assistant-style chain.")
+    from daemon.bench_args import add_bench_arguments
+
+    add_bench_arguments(sp)
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    from models.locate import ModelError
+    from pipeline.audio import AudioError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ModelError, AudioError, CliError) as e:
+        print(f"slm-voice: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

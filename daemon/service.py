@@ -1,0 +1,287 @@
+"""The long-running service: build the pipeline from settings, run it on the configured source, talk to systemd
+and MQTT, reload on SIGHUP, stop cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daemon import __version__, build, notify
+from daemon.observers import Recorder, TurnLog
+from daemon.settings import ConfigError, Settings, load_settings
+from pipeline.assistant import Assistant
+from pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
+from pipeline.frames import Event, StateChanged
+from pipeline.streaming import stream_frames
+
+log = logging.getLogger("slm_voice")
+
+MIC_RETRY_S = 5.0
+
+
+class StageCache:
+    """Stages built from settings, kept across reloads while their settings are unchanged: no model loads twice."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
+        cached = self._stages.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        stage = make()
+        self._stages[name] = (key, stage)
+        return stage
+
+
+def build_assistant(
+    settings: Settings,
+    cache: StageCache,
+    *,
+    sink: Any,
+    observers: list[Callable[[Event], None]],
+    heartbeat: Callable[[], None] | None = None,
+    wake_word_required: bool = True,
+    with_slm: bool | None = None,
+) -> Assistant:
+    """An Assistant with every stage from the cache (models not loaded yet: call assistant.load())."""
+    home = build.home_from_settings(settings.home)
+    s = settings
+    return Assistant(
+        wake=cache.get("wake", s.wake, lambda: build.build_wake(s)) if wake_word_required else None,
+        endpointer=cache.get("endpointer", (s.vad, s.assistant), lambda: build.build_endpointer(s)),
+        stt=cache.get("stt", (s.stt, s.home), lambda: build.build_stt(s, home)),
+        intents=cache.get(
+            "intents", (s.home, s.slm, s.models, with_slm), lambda: build.build_intents(s, home, with_slm=with_slm)
+        ),
+        tts=cache.get("tts", s.tts, lambda: build.build_tts(s)),
+        sink=sink,
+        options=build.assistant_options(s, wake_word_required=wake_word_required),
+        observers=observers,
+        heartbeat=heartbeat,
+    )
+
+
+class LoopControls:
+    """MQTT commands arrive on paho's thread; each hops onto the event loop before touching the assistant."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> None:
+        self.loop = loop
+        self.assistant = assistant
+
+    def say(self, text: str) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.say, text)
+
+    def listen(self) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.listen)
+
+    def set_muted(self, muted: bool) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_muted, muted)
+
+    def set_wake_threshold(self, value: float) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_wake_threshold, value)
+
+    def set_wake_word(self, word: str) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_wake_word, word)
+
+
+@dataclass
+class _Watchdog:
+    """Pings systemd from the event loop while audio flows (or no source is expected to deliver any)."""
+
+    interval: float | None
+    last_frame: float = 0.0
+    source_active: bool = False
+
+    def beat(self) -> None:
+        self.last_frame = time.monotonic()
+
+    async def run(self) -> None:
+        if not self.interval:
+            return
+        while True:
+            stalled = self.source_active and time.monotonic() - self.last_frame > 2 * self.interval
+            if not stalled:
+                notify.notify("WATCHDOG=1")
+            else:
+                log.error("audio stalled for %.1f s: withholding the watchdog ping", time.monotonic() - self.last_frame)
+            await asyncio.sleep(self.interval)
+
+
+class Service:
+    """`slm-voice run`: the assistant in the foreground until SIGINT/SIGTERM; SIGHUP reloads the config."""
+
+    def __init__(self, settings: Settings, config_path: Path | None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.cache = StageCache()
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._broker: Any = None
+        self._broker_key: Any = None
+        self._source: Any = None
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        watchdog = _Watchdog(notify.watchdog_interval())
+        watchdog_task = asyncio.create_task(watchdog.run())
+        try:
+            while not self._stop.is_set():
+                self._reload.clear()
+                await self._session(watchdog)
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload_settings()
+        finally:
+            notify.notify("STOPPING=1")
+            watchdog_task.cancel()
+            if self._broker is not None:
+                self._broker.stop()
+        return 0
+
+    def request_stop(self) -> None:
+        log.info("stopping")
+        self._stop.set()
+        if self._source is not None:
+            self._source.close()
+
+    def _reload_settings(self) -> None:
+        notify.notify("RELOADING=1")
+        try:
+            self.settings = load_settings(self.config_path) if self.config_path else self.settings
+            logging.getLogger().setLevel(self.settings.debug.log_level)
+            log.info("configuration reloaded from %s", self.config_path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running configuration: %s", e)
+
+    async def _session(self, watchdog: _Watchdog) -> None:
+        """Run one configuration until stop or reload."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        notify.notify("STATUS=loading models")
+        self._ensure_broker(s)
+        try:
+            sink = open_sink(s.audio.sink, output_device=s.audio.output_device)
+        except AudioError as e:
+            log.error("%s", e)
+            raise SystemExit(2) from None
+        observers: list[Callable[[Event], None]] = [TurnLog(s.latency.budget_ms), _status_line]
+        if s.debug.record_dir:
+            observers.append(Recorder(s.debug.record_dir))
+        assistant = build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat)
+        t0 = time.perf_counter()
+        took = await loop.run_in_executor(None, assistant.load)
+        log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
+                 ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
+        bridge = self._start_mqtt(s, loop, assistant)
+        if bridge is not None:
+            observers.append(bridge.on_event)
+        notify.notify("READY=1")
+        notify.notify("STATUS=listening for the wake word")
+        try:
+            await self._listen(s, assistant, watchdog)
+        finally:
+            await assistant.wait_idle()
+            if bridge is not None:
+                bridge.stop()
+            assistant.close()
+            sink.close()
+
+    async def _listen(self, s: Settings, assistant: Assistant, watchdog: _Watchdog) -> None:
+        """Feed the assistant from the source; retry a missing microphone; idle (still serving MQTT) after a
+        file or stdin ends, until stop or reload."""
+        stop_or_reload = asyncio.ensure_future(_first(self._stop, self._reload))
+        try:
+            while not stop_or_reload.done():
+                try:
+                    self._source = open_source(s.audio.source, input_device=s.audio.input_device, realtime=True)
+                except AudioDeviceError as e:
+                    log.error("%s; retrying in %.0f s", e, MIC_RETRY_S)
+                    await asyncio.wait([stop_or_reload], timeout=MIC_RETRY_S)
+                    continue
+                except AudioError as e:
+                    log.error("%s", e)
+                    raise SystemExit(2) from None
+                log.info("listening on %s", getattr(self._source, "description", s.audio.source))
+                watchdog.source_active, watchdog.last_frame = True, time.monotonic()
+                run = asyncio.ensure_future(assistant.run(stream_frames(self._source)))
+                await asyncio.wait([run, stop_or_reload], return_when=asyncio.FIRST_COMPLETED)
+                watchdog.source_active = False
+                if not run.done():
+                    self._source.close()
+                try:
+                    await run
+                except AudioDeviceError as e:
+                    log.error("%s; reopening in %.0f s", e, MIC_RETRY_S)
+                    await asyncio.wait([stop_or_reload], timeout=MIC_RETRY_S)
+                    continue
+                if s.audio.source != "mic" and not stop_or_reload.done():
+                    log.info("audio source ended; still serving MQTT commands until stopped")
+                    await stop_or_reload
+        finally:
+            stop_or_reload.cancel()
+            self._source = None
+
+    def _ensure_broker(self, s: Settings) -> None:
+        key = (s.mqtt.enabled and s.mqtt.broker == "embedded", s.mqtt.host, s.mqtt.port)
+        if key == self._broker_key:
+            return
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+        self._broker_key = key
+        if key[0]:
+            from daemon.broker import BrokerError, EmbeddedBroker
+
+            broker = EmbeddedBroker(s.mqtt.host, s.mqtt.port)
+            try:
+                broker.start()
+            except BrokerError as e:
+                log.error("embedded MQTT broker: %s", e)
+                raise SystemExit(2) from None
+            self._broker = broker
+            log.info("embedded MQTT broker listening on %s:%d", s.mqtt.host, s.mqtt.port)
+
+    def _start_mqtt(self, s: Settings, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> Any:
+        if not s.mqtt.enabled:
+            return None
+        from daemon.mqtt_bridge import MqttBridge
+
+        wake = assistant.wake
+        words = list(s.wake.words)
+        bridge = MqttBridge(
+            s.mqtt,
+            s.device_id,
+            s.device_name,
+            s.home.entities,
+            words,
+            LoopControls(loop, assistant),
+            __version__,
+            wake_word=words[0],
+            wake_threshold=wake.threshold_for(words[0]) if wake is not None else 0.5,
+            muted=assistant.muted,
+        )
+        bridge.start()
+        return bridge
+
+
+def _status_line(event: Event) -> None:
+    if isinstance(event, StateChanged):
+        notify.notify(f"STATUS={event.state}")
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

@@ -1,0 +1,476 @@
+"""Build the language model tier's INT4 ONNX model from a GGUF shipped on PyPI.
+
+Two halves, one module:
+
+* In the runtime venv (no torch): ``ensure_built(model, models_dir)`` returns the built folder, building it first
+  when its manifest is missing or stale, by running ``python -m models.build_slm`` with the *build venv's* python
+  as a subprocess. ``create_build_env(path)`` makes that venv from ``models/requirements-build.txt``.
+* In the build venv (torch, transformers, onnxruntime-genai's model builder): ``main()`` joins and verifies the
+  GGUF, converts GGUF → Hugging Face float32 → INT4 ONNX (MatMulNBits, embedding quantized too), fixes the
+  tokenizer files onnxruntime-genai cannot read as exported, smoke-tests the result and writes
+  ``slm-voice-build.json``. It builds into a hidden temporary folder beside the target and renames it into place
+  at the end, so a killed build never leaves a folder that looks complete.
+
+The build python is, in order: the ``build_python`` argument, ``$SLM_VOICE_BUILD_PYTHON``, ``.build-venv/bin/python``
+at the repository root (a development checkout), ``.build-venv/bin/python`` beside the runtime venv
+(``<sys.prefix>/../.build-venv``, e.g. /opt/slm-voice/.venv → /opt/slm-voice/.build-venv).
+
+torch and transformers are imported only inside the build functions: importing this module is cheap anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from models import catalog
+from models.catalog import ModelSpec
+
+MANIFEST = "slm-voice-build.json"
+"""Written last into a finished build; its presence (and matching content) means the folder is complete."""
+
+RECIPE = 1
+"""Version of this build recipe; bump it when the output changes, so old builds are rebuilt."""
+
+BUILD_PYTHON_ENV = "SLM_VOICE_BUILD_PYTHON"
+REQUIREMENTS = Path(__file__).with_name("requirements-build.txt")
+STEPS = 5
+
+
+class BuildError(RuntimeError):
+    """The build could not run or failed; the message says what to do."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Runtime side: paths, manifest, launching the build in the build venv.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def slm_models() -> tuple[str, ...]:
+    """Names of the language models that can be built."""
+    return tuple(s.name for s in catalog.CATALOG if s.stage == "slm")
+
+
+def default_models_dir() -> Path:
+    """$XDG_CACHE_HOME/slm-voice/models, else ~/.cache/slm-voice/models (the service's unit sets its own)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "slm-voice" / "models"
+
+
+def model_dir(model: str, models_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the built model lives: <models_dir>/<model>/ (genai_config.json, model.onnx, tokenizer, manifest)."""
+    _spec(model)
+    return Path(models_dir if models_dir is not None else default_models_dir()) / model
+
+
+def gguf_sha256(spec: ModelSpec) -> str:
+    """sha256 of the whole GGUF (joined, for a split model)."""
+    return spec.joined_sha256 or spec.files[0].sha256
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The build manifest of a folder, or None when there is none (or it is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_built(model: str, models_dir: str | os.PathLike[str] | None = None) -> bool:
+    """True when <models_dir>/<model> holds a finished build of this recipe from the catalog's GGUF."""
+    spec = _spec(model)
+    folder = model_dir(model, models_dir)
+    m = read_manifest(folder)
+    return (
+        m is not None
+        and m.get("model") == model
+        and m.get("gguf_sha256") == gguf_sha256(spec)
+        and m.get("recipe") == RECIPE
+        and (folder / "genai_config.json").is_file()
+    )
+
+
+def find_build_python(build_python: str | os.PathLike[str] | None = None) -> Path:
+    """The python of the build venv (see the module docstring for the search order)."""
+    candidates: list[tuple[str, Path]] = []
+    if build_python is not None:
+        candidates.append(("build_python argument", Path(build_python)))
+    elif os.environ.get(BUILD_PYTHON_ENV):
+        candidates.append((f"${BUILD_PYTHON_ENV}", Path(os.environ[BUILD_PYTHON_ENV])))
+    else:
+        candidates.append(("repository", Path(__file__).resolve().parents[1] / ".build-venv" / "bin" / "python"))
+        candidates.append(("beside the runtime venv", Path(sys.prefix).parent / ".build-venv" / "bin" / "python"))
+    for _, path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    tried = "; ".join(f"{p} ({why})" for why, p in candidates)
+    raise BuildError(
+        f"no build python found (tried {tried}). The INT4 build needs torch and transformers in a separate venv: "
+        f"create it with `python -m models.build_slm --create-env {candidates[-1][1].parents[1]}` "
+        f"(about 1 GB download-free install from local wheels, a few minutes), or set ${BUILD_PYTHON_ENV}."
+    )
+
+
+def create_build_env(path: str | os.PathLike[str], *, python: str | None = None, out: TextIO | None = None) -> Path:
+    """Create the build venv at path (python -m venv + pip install -r requirements-build.txt); returns its python."""
+    path = Path(path)
+    if not REQUIREMENTS.is_file():
+        raise BuildError(f"{REQUIREMENTS} is missing: the package was installed without its build requirements")
+    out = out or sys.stderr
+    print(f"creating the build venv {path} ...", file=out, flush=True)
+    _run([python or sys.executable, "-m", "venv", str(path)], out)
+    py = path / "bin" / "python"
+    _run([str(py), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(REQUIREMENTS)], out)
+    return py
+
+
+def ensure_built(
+    model: str,
+    models_dir: str | os.PathLike[str] | None = None,
+    build_python: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    out: TextIO | None = None,
+) -> Path:
+    """The built model's folder, building it first (in the build venv, progress on `out`) when needed.
+
+    Raises BuildError when the build venv is missing or the build fails, ModelError when the GGUF packages
+    are missing or damaged.
+    """
+    from models.locate import locate  # the GGUF ships in the runtime venv's packages: verify it here
+
+    spec = _spec(model)
+    folder = model_dir(model, models_dir)
+    if is_built(model, models_dir) and not force:
+        return folder
+    parts = locate(spec)
+    py = find_build_python(build_python)
+    out = out or sys.stderr
+    with tempfile.TemporaryDirectory(prefix="slm-voice-pkg-") as pkg:
+        # Expose only the stdlib-only `models` package to the build venv (not the runtime site-packages).
+        os.symlink(Path(__file__).resolve().parent, Path(pkg) / "models")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (pkg, os.environ.get("PYTHONPATH")))))
+        cmd = [str(py), "-m", "models.build_slm", "--model", model, "--out-dir", str(folder.parent)]
+        cmd += ["--gguf", *map(str, parts)] + (["--force"] if force else [])
+        _run(cmd, out, env=env)
+    if not is_built(model, models_dir):
+        raise BuildError(f"the build finished but {folder / MANIFEST} does not match the catalog")
+    return folder
+
+
+def _spec(model: str) -> ModelSpec:
+    try:
+        return catalog.get("slm", model)  # type: ignore[arg-type]
+    except KeyError as e:
+        raise BuildError(str(e.args[0])) from None
+
+
+def _run(cmd: Sequence[str], out: TextIO, env: dict[str, str] | None = None) -> None:
+    """Run a command, streaming its combined output to `out` line by line (or chunk by chunk for progress bars)."""
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    except OSError as e:
+        raise BuildError(f"cannot run {cmd[0]}: {e}") from e
+    assert proc.stdout is not None
+    try:
+        for chunk in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
+            out.write(chunk.decode("utf-8", "replace"))
+            out.flush()
+    finally:
+        rc = proc.wait()
+    if rc != 0:
+        raise BuildError(f"command failed with exit status {rc}: {' '.join(cmd[:6])} ...")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Build side: runs in the build venv.
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _step(n: int, text: str) -> float:
+    print(f"[{n}/{STEPS}] {text} ...", file=sys.stderr, flush=True)
+    return time.monotonic()
+
+
+def _done(t0: float) -> None:
+    print(f"      done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+
+
+def join_gguf(spec: ModelSpec, parts: Sequence[Path], dest: Path) -> Path:
+    """Write the GGUF (parts concatenated in order) to dest, checking each part's size and the total sha256."""
+    if len(parts) != len(spec.files):
+        raise BuildError(f"{spec.key} has {len(spec.files)} part(s), got {len(parts)} --gguf path(s)")
+    for p, f in zip(parts, spec.files):
+        if not p.is_file():
+            raise BuildError(f"{p}: no such file ({f.package}=={f.version})")
+        if p.stat().st_size != f.size:
+            raise BuildError(f"{p}: {p.stat().st_size} bytes, the catalog says {f.size} ({f.package}=={f.version})")
+    from tqdm import tqdm
+
+    h = hashlib.sha256()
+    single = len(parts) == 1
+    with contextlib.ExitStack() as stack:
+        sink = None if single else stack.enter_context(open(dest, "wb"))
+        bar = stack.enter_context(tqdm(total=spec.size, unit="B", unit_scale=True, desc="      GGUF", file=sys.stderr))
+        for p in parts:
+            with open(p, "rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
+                    h.update(block)
+                    if sink is not None:
+                        sink.write(block)
+                    bar.update(len(block))
+    if h.hexdigest() != gguf_sha256(spec):
+        dest.unlink(missing_ok=True)
+        raise BuildError(f"{spec.key}: the GGUF's sha256 is {h.hexdigest()}, the catalog says {gguf_sha256(spec)}: "
+                         f"reinstall with {spec.install_command}")
+    if single:
+        dest.symlink_to(parts[0].resolve())
+    return dest
+
+
+def gguf_to_hf(gguf: Path, hf_dir: Path) -> None:
+    """Dequantize the GGUF into a float32 Hugging Face checkpoint (safetensors + config + tokenizer)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok.save_pretrained(str(hf_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    model.save_pretrained(str(hf_dir))
+    del model
+    # transformers copies the whole GGUF as tokenizer.model (hundreds of MB, and the builder does not need it).
+    (hf_dir / "tokenizer.model").unlink(missing_ok=True)
+
+
+def hf_to_onnx(hf_dir: Path, onnx_dir: Path, cache_dir: Path, log: Path) -> None:
+    """INT4 ONNX for the CPU with onnxruntime-genai's model builder (its chatty output goes to `log`)."""
+    cmd = [
+        sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(onnx_dir),
+        "-p", "int4", "-e", "cpu", "-c", str(cache_dir),
+        # "MatMul/Gather", not "int4_…": the embedding table is quantized too (395 MB instead of ~700 MB).
+        "--extra_options", "op_types_to_quantize=MatMul/Gather",
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    with open(log, "wb") as fh:
+        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise BuildError(f"the ONNX model builder failed (exit {rc}); end of {log}:\n{tail}")
+
+
+def fix_tokenizer(onnx_dir: Path) -> list[str]:
+    """Make the exported tokenizer and genai_config readable and correct for onnxruntime-genai; returns the fixes."""
+    fixes: list[str] = []
+    cfg_path = onnx_dir / "genai_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    tcfg_path = onnx_dir / "tokenizer_config.json"
+    tcfg = json.loads(tcfg_path.read_text(encoding="utf-8")) if tcfg_path.is_file() else {}
+    tok_path = onnx_dir / "tokenizer.json"
+    tok = json.loads(tok_path.read_text(encoding="utf-8"))
+
+    # onnxruntime-extensions knows a fixed set of tokenizer classes; a GGUF-derived BPE tokenizer comes out as the
+    # generic "TokenizersBackend"/"PreTrainedTokenizerFast", which it rejects or handles as sentencepiece.
+    if tcfg.get("tokenizer_class") not in ("GPT2Tokenizer", "Qwen2Tokenizer", "LlamaTokenizer"):
+        fixes.append(f"tokenizer_class {tcfg.get('tokenizer_class')!r} -> GPT2Tokenizer")
+        tcfg["tokenizer_class"] = "GPT2Tokenizer"
+    model = tok.get("model", {})
+    if model.get("type") == "BPE" and model.get("byte_fallback"):
+        # A byte-level BPE (GPT-2 style) has no <0xNN> tokens: byte_fallback makes the runtime mis-tokenize.
+        fixes.append("BPE byte_fallback -> false")
+        model["byte_fallback"] = False
+    if model.get("type") == "BPE" and (tok.get("decoder") or {}).get("type") != "ByteLevel" and _is_byte_level(tok):
+        fixes.append(f"decoder {(tok.get('decoder') or {}).get('type')!r} -> ByteLevel")
+        tok["decoder"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+
+    # The chat models end a turn with <|im_end|>: it must be an eos id, or generation runs on past the answer.
+    vocab = model.get("vocab") or {}
+    im_end = vocab.get("<|im_end|>")
+    if im_end is None:
+        im_end = next((t["id"] for t in tok.get("added_tokens", []) if t.get("content") == "<|im_end|>"), None)
+    if im_end is not None:
+        eos = cfg["model"].get("eos_token_id")
+        eos_list = eos if isinstance(eos, list) else [eos]
+        if im_end not in eos_list:
+            fixes.append(f"eos_token_id {eos} -> adds {im_end} (<|im_end|>)")
+            cfg["model"]["eos_token_id"] = [e for e in eos_list if e is not None] + [im_end]
+        if tcfg.get("eos_token") != "<|im_end|>":
+            tcfg["eos_token"] = "<|im_end|>"
+    cfg_path.write_text(json.dumps(cfg, indent=4), encoding="utf-8")
+    tcfg_path.write_text(json.dumps(tcfg, indent=2, ensure_ascii=False), encoding="utf-8")
+    tok_path.write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
+    return fixes
+
+
+def _is_byte_level(tok: dict[str, Any]) -> bool:
+    pre = tok.get("pre_tokenizer") or {}
+    subs = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    return any(p.get("type") == "ByteLevel" for p in subs)
+
+
+def smoke_test(onnx_dir: Path) -> str:
+    """Load the built model with onnxruntime-genai and greedily answer one chat turn; returns the text."""
+    import onnxruntime_genai as og
+
+    model = og.Model(str(onnx_dir))
+    tok = og.Tokenizer(model)
+    prompt = "<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"
+    ids = tok.encode(prompt)
+    if tok.decode(ids) != prompt:
+        raise BuildError(f"the built tokenizer does not round-trip: {tok.decode(ids)!r}")
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(ids) + 12, do_sample=False)
+    g = og.Generator(model, params)
+    g.append_tokens(ids)
+    out: list[int] = []
+    while not g.is_done() and len(out) < 12:
+        g.generate_next_token()
+        out.append(int(g.get_next_tokens()[0]))
+    text = tok.decode(out)
+    if not text.strip():
+        raise BuildError("the built model generated nothing in the smoke test")
+    return text
+
+
+def build(
+    spec: ModelSpec, parts: Sequence[Path], out_dir: Path, work_dir: Path | None = None, *, force: bool = False
+) -> Path:
+    """Build <out_dir>/<spec.name>; a no-op when its manifest already matches (unless force)."""
+    final = out_dir / spec.name
+    if not force and is_built(spec.name, out_dir):
+        print(f"{final} is already built ({MANIFEST} matches): nothing to do", file=sys.stderr)
+        return final
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="slm-build-", dir=work_dir)))
+        # The partial output lives beside the target (same file system, so the final rename is atomic).
+        partial = out_dir / f".{spec.name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        stack.callback(shutil.rmtree, partial, ignore_errors=True)
+
+        t0 = _step(1, f"verifying the GGUF of {spec.name} ({spec.size / 1e6:.0f} MB)")
+        gguf = join_gguf(spec, parts, work / f"{spec.name}.gguf")
+        _done(t0)
+
+        t0 = _step(2, "converting GGUF -> Hugging Face float32 (transformers)")
+        hf_dir = work / "hf"
+        gguf_to_hf(gguf, hf_dir)
+        _done(t0)
+
+        t0 = _step(3, "converting to INT4 ONNX (onnxruntime-genai model builder)")
+        hf_to_onnx(hf_dir, partial, work / "cache", work / "builder.log")
+        shutil.rmtree(hf_dir)
+        _done(t0)
+
+        t0 = _step(4, "fixing the tokenizer for onnxruntime-genai")
+        fixes = fix_tokenizer(partial)
+        for f in fixes:
+            print(f"      {f}", file=sys.stderr)
+        _done(t0)
+
+        t0 = _step(5, "smoke test: one chat turn")
+        reply = smoke_test(partial)
+        print(f"      the model says: {reply.strip()!r}", file=sys.stderr)
+        _done(t0)
+
+        _write_manifest(partial, spec, fixes, time.monotonic() - t_start)
+        _replace(partial, final)
+    size = sum(p.stat().st_size for p in final.iterdir() if p.is_file())
+    print(f"built {final} ({size / 1e6:.0f} MB) in {time.monotonic() - t_start:.0f} s", file=sys.stderr)
+    return final
+
+
+def _write_manifest(folder: Path, spec: ModelSpec, fixes: list[str], seconds: float) -> None:
+    from importlib.metadata import version
+
+    manifest = {
+        "model": spec.name,
+        "recipe": RECIPE,
+        "source": spec.description,
+        "provenance": spec.provenance,
+        "licence": spec.licence,
+        "packages": sorted({f"{f.package}=={f.version}" for f in spec.files}),
+        "gguf_sha256": gguf_sha256(spec),
+        "precision": "int4",
+        "execution_provider": "cpu",
+        "tools": {p: version(p) for p in ("onnxruntime-genai", "onnxruntime", "transformers", "torch", "gguf")},
+        "tokenizer_fixes": fixes,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "build_seconds": round(seconds, 1),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _replace(partial: Path, final: Path) -> None:
+    """Move the finished build into place; an old (stale) build is moved aside first, then deleted."""
+    old = None
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+    partial.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m models.build_slm",
+        description="Build the INT4 ONNX language model from its GGUF (run with the build venv's python), "
+        "or create that venv.",
+    )
+    p.add_argument("--model", choices=slm_models(), help="catalog name of the language model")
+    p.add_argument("--out-dir", type=Path, default=None, help="models folder; the model goes to OUT_DIR/<model>/ "
+                   f"(default {default_models_dir()})")
+    p.add_argument("--work-dir", type=Path, default=None, help="scratch folder (default: the system temp dir); "
+                   "needs ~2.5 GB for the 0.5B model")
+    p.add_argument("--gguf", type=Path, nargs="+", default=None,
+                   help="the GGUF file(s) in join order (default: found in the installed packages)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the manifest matches")
+    p.add_argument("--create-env", type=Path, metavar="PATH", default=None,
+                   help="create the build venv at PATH (python -m venv + pip install -r requirements-build.txt)")
+    args = p.parse_args(None if argv is None else list(argv))
+    if args.create_env is None and args.model is None:
+        p.error("--model is required (or --create-env PATH)")
+    return args
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        if args.create_env is not None:
+            py = create_build_env(args.create_env)
+            print(f"build python: {py}", file=sys.stderr)
+            if args.model is None:
+                return 0
+        spec = _spec(args.model)
+        parts = args.gguf
+        if parts is None:
+            from models.locate import ModelError, file_path
+
+            try:
+                parts = [file_path(f) for f in spec.files]
+            except ModelError as e:
+                raise BuildError(f"{e}; or pass the GGUF with --gguf (ensure_built() does that)") from None
+        out_dir = args.out_dir if args.out_dir is not None else default_models_dir()
+        build(spec, parts, out_dir, args.work_dir, force=args.force)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Turn an intent's name/area/domain/device_class slots into entity ids of the home, as Home Assistant does.
+
+- A name picks the entities with that name or alias (HA matches by name, not id, because two entities
+  may share a name); an area narrows them; a tie is broken by the satellite's area.
+- No name: every entity of the domain (and cover device class) in the area.
+- The area comes from the slots. The templates tier already copies the satellite area into the slots
+  where HA's templates want it ("turn on the lights"); the language-model tier passes
+  area_fallback=home.satellite_area to get the same behaviour.
+A target that cannot be found gives an honest sentence in Resolution.problem instead of ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Entity, Home
+from .replies import device_class_noun, domain_noun
+
+# Intents that act on no entity (timers live on the satellite, time and date need no device).
+TARGETLESS_INTENTS: frozenset[str] = frozenset(
+    {
+        "HassStartTimer",
+        "HassCancelTimer",
+        "HassCancelAllTimers",
+        "HassGetCurrentTime",
+        "HassGetCurrentDate",
+        "HassNevermind",
+        "HassShoppingListAddItem",
+    }
+)
+
+# The domain an intent acts on when its slots name neither an entity nor a domain.
+INTENT_DOMAINS: dict[str, str] = {
+    "HassLightSet": "light",
+    "HassClimateGetTemperature": "climate",
+    "HassClimateSetTemperature": "climate",
+    "HassMediaPause": "media_player",
+    "HassMediaUnpause": "media_player",
+    "HassMediaNext": "media_player",
+    "HassMediaPrevious": "media_player",
+    "HassMediaPlayerMute": "media_player",
+    "HassMediaPlayerUnmute": "media_player",
+    "HassSetVolume": "media_player",
+    "HassSetVolumeRelative": "media_player",
+    "HassListAddItem": "todo",
+    "HassFanSetSpeed": "fan",
+    "HassSetPosition": "cover",
+}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The entities an intent targets, or why there are none."""
+
+    entity_ids: tuple[str, ...] = ()
+    """Sorted entity ids."""
+    problem: str | None = None
+    """A short spoken sentence when the target cannot be found ("Sorry, there is no light in the garage.")."""
+
+
+def resolve(
+    intent_name: str,
+    slots: Mapping[str, Any],
+    home: Home,
+    *,
+    domains: Collection[str] | None = None,
+    area_fallback: str | None = None,
+) -> Resolution:
+    """Resolve an intent's target slots to entity ids of the home.
+
+    domains: the domains a name may belong to (the matched template's requires_context), None: any.
+    area_fallback: area to use when the slots name neither an entity nor an area (the satellite's area).
+    """
+    if intent_name in TARGETLESS_INTENTS:
+        if intent_name == "HassShoppingListAddItem":
+            # HA's shopping list integration; act on a todo list called "shopping list" when there is one.
+            return Resolution(_ids(e for e in home.entities if e.domain == "todo" and _has_name(e, "shopping list")))
+        return Resolution()
+
+    area = _canonical_area(home, slots.get("area"))
+    if slots.get("area") and area is None:
+        return Resolution(problem=f"Sorry, I don't know an area called {slots['area']}.")
+
+    name = slots.get("name")
+    domain = slots.get("domain")
+    if name:
+        return _by_name(home, str(name), area, domain=domain, domains=domains)
+
+    domain = domain or INTENT_DOMAINS.get(intent_name)
+    if not domain:
+        return Resolution(problem="Sorry, I don't know which device you mean.")
+    area = area or _canonical_area(home, area_fallback)
+    device_class = slots.get("device_class")
+    found = [e for e in home.entities if e.domain == domain]
+    if device_class:
+        found = [e for e in found if _has_device_class(e, str(device_class))]
+    if area:
+        found = [e for e in found if e.area == area]
+    if found:
+        return Resolution(_ids(found))
+    noun = device_class_noun(str(device_class)) if device_class else domain_noun(str(domain))
+    where = f" in the {area}" if area else ""
+    return Resolution(problem=f"Sorry, there is no {noun}{where}.")
+
+
+def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: Collection[str] | None) -> Resolution:
+    found = [e for e in home.entities if _has_name(e, name)]
+    if domain:
+        found = [e for e in found if e.domain == domain]
+    if domains is not None:
+        found = [e for e in found if e.domain in domains]
+    if not found:
+        return Resolution(problem=f"Sorry, I don't know a device called {name}.")
+    if area:
+        found = [e for e in found if e.area == area]
+        if not found:
+            return Resolution(problem=f"Sorry, there is no {name} in the {area}.")
+    if len(found) > 1:
+        # Several entities share the name: prefer the ones in the room the satellite stands in.
+        here = [e for e in found if e.area is not None and e.area == home.satellite_area]
+        found = here or found
+    if len(found) > 1:
+        return Resolution(problem=f"Sorry, there are several devices called {name}.")
+    return Resolution(_ids(found))
+
+
+def _ids(entities: Any) -> tuple[str, ...]:
+    return tuple(sorted({e.id for e in entities}))
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _has_name(entity: Entity, name: str) -> bool:
+    wanted = _norm(name)
+    wanted = wanted.removeprefix("the ")
+    return any(_norm(n) == wanted for n in entity.names)
+
+
+def _canonical_area(home: Home, area: Any) -> str | None:
+    """The home's spelling of an area name (slots may differ in case), or None."""
+    if not area:
+        return None
+    wanted = _norm(str(area))
+    return next((a for a in home.areas if _norm(a) == wanted), None)
+
+
+def _has_device_class(entity: Entity, device_class: str) -> bool:
+    # The home does not record device classes: recognise them in the entity's id and names
+    # (cover.garage_door, "garage door" for class garage).
+    words = {device_class.casefold(), device_class_noun(device_class).casefold()}
+    texts = [entity.id.split(".", 1)[1].replace("_", " ")] + [_norm(n) for n in entity.names]
+    return any(w in t for w in words for t in texts)

@@ -1,0 +1,178 @@
+"""Voice activity (Silero VAD on ONNX Runtime) and the endpointer that decides when a command ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+
+_CONTEXT = 64  # Silero v5+ expects the previous 64 samples prepended to each 512-sample chunk.
+
+
+class SileroVad:
+    """Speech probability for each 512-sample 16 kHz chunk, with the model's recurrent state kept between calls."""
+
+    def __init__(self, model_path: Path, threads: int = 1) -> None:
+        self.model_path = model_path
+        self.threads = threads
+        self._session = None
+        self.reset()
+
+    def load(self) -> None:
+        if self._session is not None:
+            return
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, _CONTEXT), dtype=np.float32)
+
+    def __call__(self, pcm: bytes) -> float:
+        assert self._session is not None, "load() first"
+        chunk = np.frombuffer(pcm, dtype="<i2").astype(np.float32)[None, :] / 32768.0
+        if chunk.shape[1] != FRAME_SAMPLES:
+            raise ValueError(f"Silero VAD takes {FRAME_SAMPLES}-sample frames, got {chunk.shape[1]}")
+        x = np.concatenate([self._context, chunk], axis=1)
+        prob, self._state = self._session.run(
+            None, {"input": x, "state": self._state, "sr": np.array(SAMPLE_RATE, dtype=np.int64)}
+        )
+        self._context = chunk[:, -_CONTEXT:]
+        return float(prob.reshape(-1)[0])
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the endpointer noticed in the command audio."""
+
+    kind: Literal["start", "pause", "resume", "end", "timeout"]
+    """start: speech began; pause: a short pause (speculative transcription may start); resume: speech
+    went on after a pause; end: the command is over; timeout: nobody spoke."""
+    stream_s: float
+    """Audio position of the event (for pause and end: where the last speech frame ended)."""
+    arrived: float
+    """time.monotonic() when the frame that ended speech (pause/end) or the current frame arrived."""
+    audio: bytes = field(default=b"", repr=False)
+    """pause/end: the command audio up to the end of speech plus a little padding."""
+    reason: str = ""
+    """end: silence, max_length, eof or early (committed by the assistant)."""
+
+
+class Endpointer:
+    """Stage: AudioFrame -> Endpoint. Collects one command and decides when it is over."""
+
+    name = "endpointer"
+
+    def __init__(
+        self,
+        vad: SileroVad,
+        *,
+        threshold: float = 0.5,
+        trailing_silence_ms: int = 700,
+        max_command_s: float = 10.0,
+        no_speech_timeout_s: float = 5.0,
+        pause_ms: int | None = 200,
+        pre_roll_ms: int = 300,
+        tail_pad_ms: int = 150,
+    ) -> None:
+        self.vad = vad
+        self.threshold = threshold
+        # Hysteresis as Silero recommends: speech stops only when the probability drops well below the threshold.
+        self.neg_threshold = max(threshold - 0.15, 0.01)
+        self.trailing_silence_s = trailing_silence_ms / 1000
+        self.max_command_s = max_command_s
+        self.no_speech_timeout_s = no_speech_timeout_s
+        self.pause_s = pause_ms / 1000 if pause_ms else None
+        self.pre_roll_frames = max(1, round(pre_roll_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES))
+        self.tail_pad_s = tail_pad_ms / 1000
+        self.reset()
+
+    def load(self) -> None:
+        self.vad.load()
+
+    def warm(self) -> None:
+        self.vad(bytes(2 * FRAME_SAMPLES))
+        self.vad.reset()
+
+    def reset(self, timeout_s: float | None = None) -> None:
+        """Start a new command; timeout_s overrides the no-speech timeout (follow-up listening)."""
+        self.vad.reset()
+        self._frames: list[AudioFrame] = []
+        self._in_speech = False
+        self._heard = False
+        self._paused = False
+        self._first_s: float | None = None
+        self._speech_start_s = 0.0
+        self._last_speech: AudioFrame | None = None
+        self._timeout_s = timeout_s if timeout_s is not None else self.no_speech_timeout_s
+        self.done = False
+
+    @property
+    def heard_speech(self) -> bool:
+        return self._heard
+
+    def process(self, item: AudioFrame) -> Iterator[Endpoint]:
+        if self.done:
+            return
+        if self._first_s is None:
+            self._first_s = item.stream_s
+        self._frames.append(item)
+        if not self._heard and len(self._frames) > self.pre_roll_frames:
+            self._frames.pop(0)  # before speech, keep only a short pre-roll
+        p = self.vad(item.pcm)
+        speech = p >= self.threshold or (self._in_speech and p >= self.neg_threshold)
+        if speech:
+            self._last_speech = item
+            if not self._heard:
+                self._heard = True
+                self._speech_start_s = item.stream_s
+                yield Endpoint("start", item.stream_s, item.arrived)
+            elif self._paused:
+                self._paused = False
+                yield Endpoint("resume", item.stream_s, item.arrived)
+            self._in_speech = True
+            if item.end_s - self._speech_start_s >= self.max_command_s:
+                yield self._end("max_length")
+            return
+        self._in_speech = False
+        if not self._heard:
+            if item.end_s - self._first_s >= self._timeout_s:
+                self.done = True
+                yield Endpoint("timeout", item.end_s, item.arrived)
+            return
+        assert self._last_speech is not None
+        silence_s = item.end_s - self._last_speech.end_s
+        if self.pause_s is not None and not self._paused and silence_s >= self.pause_s:
+            self._paused = True
+            yield Endpoint("pause", self._last_speech.end_s, self._last_speech.arrived, self.audio())
+        if silence_s >= self.trailing_silence_s:
+            yield self._end("silence")
+
+    def finish(self, reason: str = "eof") -> Endpoint | None:
+        """End the command now (end of stream, or the assistant committing early); None if nobody spoke."""
+        if self.done:
+            return None
+        if not self._heard:
+            self.done = True
+            return None
+        return self._end(reason)
+
+    def audio(self) -> bytes:
+        """Command audio up to the last speech frame plus a little padding (what speech-to-text gets)."""
+        assert self._last_speech is not None
+        end = self._last_speech.end_s + self.tail_pad_s
+        return b"".join(f.pcm for f in self._frames if f.stream_s < end)
+
+    def _end(self, reason: str) -> Endpoint:
+        self.done = True
+        assert self._last_speech is not None
+        return Endpoint("end", self._last_speech.end_s, self._last_speech.arrived, self.audio(), reason)

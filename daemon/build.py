@@ -68,6 +68,7 @@ def build_stt(settings: Settings, home: Home) -> SpeechToText:
         threads=s.threads,
         language=s.language,
         hotwords=hotwords,
+        short_window=s.short_window,
     )
 
 

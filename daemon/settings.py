@@ -138,6 +138,8 @@ class SttSettings:
     """Spoken language."""
     hotwords: bool = True
     """Pass entity and area names to Whisper as hotwords."""
+    short_window: bool = True
+    """Encode only the command (plus 3 s of silence) instead of Whisper's fixed 30 s window: ~10x faster."""
 
 
 @settings

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.observers import turn_record
+from daemon.observers import Recorder, turn_record
 from daemon.service import StageCache, build_assistant
 from daemon.settings import Settings
 from pipeline.assistant import Assistant
@@ -34,11 +34,14 @@ class FileRunner:
         self.realtime = realtime
         self.sink = _SwitchableSink()
         self._turns: list[TurnFinished] = []
+        observers: list[Any] = [self._collect, *extra_observers]
+        if settings.debug.record_dir:
+            observers.append(Recorder(settings.debug.record_dir))
         self.assistant: Assistant = build_assistant(
             settings,
             StageCache(),
             sink=self.sink,
-            observers=[self._collect, *extra_observers],
+            observers=observers,
             wake_word_required=wake_word_required,
             with_slm=with_slm,
         )

@@ -139,7 +139,7 @@ class SttSettings:
     hotwords: bool = True
     """Pass entity and area names to Whisper as hotwords."""
     short_window: bool = True
-    """Encode only the command (plus 3 s of silence) instead of Whisper's fixed 30 s window: ~10x faster."""
+    """Encode only the command (plus silence, 10 s at least) instead of Whisper's fixed 30 s window: ~10x faster."""
 
 
 @settings

@@ -15,7 +15,8 @@ HOP = 160
 """Whisper's mel hop: one feature frame per 10 ms."""
 PAD_FRAMES = 300
 """Three seconds of silence after the command: with less, Whisper tends to repeat the sentence."""
-MIN_WINDOW_FRAMES = 300
+MIN_WINDOW_FRAMES = 1000
+"""At least 10 s: shorter windows made Whisper repeat short commands more often."""
 
 
 class SpeechToText:
@@ -85,7 +86,9 @@ class SpeechToText:
         if samples.size < SAMPLE_RATE // 10:
             return ""
         if self.short_window and samples.size <= MAX_SHORT_S * SAMPLE_RATE:
-            return self._transcribe_short(samples)
+            text = self._transcribe_short(samples)
+            if text is not None:
+                return text
         segments, _info = self._model.transcribe(
             samples,
             language=self.language,
@@ -98,12 +101,14 @@ class SpeechToText:
         )
         return "".join(s.text for s in segments).strip()
 
-    def _transcribe_short(self, samples: np.ndarray) -> str:
+    def _transcribe_short(self, samples: np.ndarray) -> str | None:
         """Encode only the command's length (plus a margin) instead of Whisper's fixed 30 s window.
 
         faster-whisper always pads to 30 s, so a 2 s command pays for 30 s of encoder work (about 1 s here).
         CTranslate2's encoder takes shorter inputs; with a second of padding the transcripts of commands stay
-        the same (the test suite checks intents through it) at a tenth of the encoder cost.
+        the same (the test suite checks intents through it) at a tenth of the encoder cost. Whisper sometimes
+        loops on a short window ("turn on the light, turn on the light, ..."): then None, and the caller takes
+        the ordinary 30 s path.
         """
         import ctranslate2
 
@@ -117,24 +122,39 @@ class SpeechToText:
         padded[: min(samples.size, padded.size)] = samples[: padded.size]
         window = np.ascontiguousarray(m.feature_extractor(padded)[None, :, :frames])
         encoded = m.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+        # About 3 tokens a second are spoken; the bound stops a decoder loop early.
+        max_new = 10 + int(6 * samples.size / SAMPLE_RATE)
         result = m.model.generate(
             encoded,
             [self._prompt],
             beam_size=self.beam_size,
-            # About 3 tokens a second are spoken; the bound stops a rare decoder loop early.
-            max_length=min(m.max_length, len(self._prompt) + 10 + int(6 * samples.size / SAMPLE_RATE)),
+            max_length=min(m.max_length, len(self._prompt) + max_new),
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,
             return_no_speech_prob=True,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        if len(result.sequences_ids[0]) >= max_new - 1:
+            return None
         # faster-whisper's own silence rule (likely no speech and a low-confidence decode), plus a floor for
         # noise that Whisper "transcribes" with very low confidence.
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
         if (result.no_speech_prob > 0.6 and avg_logprob < -1.0) or avg_logprob < -3.0:
             return ""
-        return self._tokenizer.decode(tokens).strip()
+        text = self._tokenizer.decode(tokens).strip()
+        return None if _repeats(text) else text
 
     def process(self, item: bytes) -> Iterator[str]:
         yield self.transcribe(item)
+
+
+def _repeats(text: str, min_words: int = 2) -> bool:
+    """True when a phrase of at least min_words words is said twice in a row: Whisper looping, not a person."""
+    words = ["".join(c for c in w.lower() if c.isalnum()) for w in text.split()]
+    n = len(words)
+    return any(
+        words[i : i + k] == words[i + k : i + 2 * k]
+        for k in range(min_words, n // 2 + 1)
+        for i in range(n - 2 * k + 1)
+    )

@@ -136,6 +136,7 @@ def assistant_options(settings: Settings, *, wake_word_required: bool = True, ea
         speculative_stt=a.speculative_stt,
         semantic_endpoint=a.semantic_endpoint,
         reply_cache=a.reply_cache,
+        stream_reply=a.stream_reply,
     )
 
 

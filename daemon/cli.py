@@ -46,12 +46,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_process(args: argparse.Namespace) -> int:
     from daemon.process import FileRunner, process_files
-    from pipeline.audio import AudioFormatError, read_wav_info
+    from pipeline.audio import AudioFormatError, WavFileSource
 
     settings, _ = settings_for(args)
     for f in args.files:  # refuse bad files before loading any model
         try:
-            read_wav_info(f)
+            WavFileSource(f)
         except AudioFormatError as e:
             raise CliError(str(e)) from None
     runner = FileRunner(settings, wake_word_required=not args.no_wake, realtime=args.realtime)
@@ -139,7 +139,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         status = locate.status(spec)
         if spec.stage == "slm":
             status += ", built" if is_built(spec.name, build.models_dir(settings)) else ", not built"
-        rows.append((spec.key, ", ".join(dict.fromkeys(f.package for f in spec.files)), spec.size, spec.licence, status))
+        packages = ", ".join(dict.fromkeys(f.package for f in spec.files))
+        rows.append((spec.key, packages, spec.size, spec.licence, status))
     if args.json:
         keys = ("model", "package", "size", "licence", "status")
         for row in rows:

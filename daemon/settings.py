@@ -188,6 +188,8 @@ class AssistantSettings:
     """End the command early when the speculative transcript already matches a template."""
     reply_cache: bool = True
     """Synthesize common short replies once and reuse the audio."""
+    stream_reply: bool = True
+    """Start playing the reply after its first sentence is synthesized, not after the whole reply."""
 
 
 @settings

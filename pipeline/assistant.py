@@ -65,6 +65,9 @@ class AssistantOptions:
     """Commit the command early when the speculative transcript is a complete template command."""
     reply_cache: bool = True
     """Reuse synthesized audio for short replies said before."""
+    stream_reply: bool = True
+    """Play each sentence as soon as it is synthesized; False: synthesize the whole reply first (as Home
+    Assistant's pipeline does), for the benchmark's baseline."""
 
 
 @dataclass
@@ -319,6 +322,8 @@ class Assistant:
                 loop.call_soon_threadsafe(chunks.put_nowait, None)
 
         producer = loop.run_in_executor(self._models, synthesize)
+        if not self.options.stream_reply:
+            await producer
         first: float | None = None
         while (chunk := await chunks.get()) is not None:
             if first is None:

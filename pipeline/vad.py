@@ -81,7 +81,7 @@ class Endpointer:
         max_command_s: float = 10.0,
         no_speech_timeout_s: float = 5.0,
         pause_ms: int | None = 200,
-        pre_roll_ms: int = 300,
+        pre_roll_ms: int = 600,
         tail_pad_ms: int = 150,
     ) -> None:
         self.vad = vad

@@ -1,0 +1,63 @@
+# slm-voice: `make run` installs everything and starts the assistant on config.yaml; `make test` runs the tests.
+# Both work on a fresh Debian 12 / Raspberry Pi OS bookworm machine with only the package registries.
+
+PYTHON ?= python3
+VENV ?= .venv
+BUILD_VENV ?= .build-venv
+CONFIG ?= config.yaml
+# Where built language models go (shared by `run` and `test`).
+export SLM_VOICE_MODELS_DIR ?= $(CURDIR)/.cache/models
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN := $(VENV)/bin
+
+.PHONY: run test deps-run deps-test venv build-env models test-models lint bench clean
+
+run: deps-run venv models
+	$(BIN)/slm-voice run --config $(CONFIG)
+
+test: deps-test venv test-models
+	$(BIN)/ruff check .
+	SLM_VOICE_TEST_MODELS_DIR=$(SLM_VOICE_MODELS_DIR) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv models
+	$(BIN)/slm-voice bench --config $(CONFIG)
+
+# System packages: PortAudio for the microphone and speaker; the tests also need a broker, speech and sox.
+deps-run:
+	@dpkg -s libportaudio2 python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq libportaudio2 python3-venv; }
+
+deps-test: deps-run
+	@dpkg -s mosquitto espeak-ng sox systemd openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients espeak-ng sox systemd openssl; }
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	# Silero VAD's wheel ships the ONNX model; its Python module would pull torch, so no dependencies.
+	$(BIN)/pip install -q --no-deps silero-vad==6.2.3
+	touch $@
+
+# The language-model build tools (torch CPU, transformers, ...) live in their own venv, never in the runtime one.
+build-env: $(BUILD_VENV)/.installed
+$(BUILD_VENV)/.installed: models/requirements-build.txt
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install -q --upgrade pip
+	$(BUILD_VENV)/bin/pip install -q -r models/requirements-build.txt
+	touch $@
+
+# INT4 ONNX build of the configured language model (skipped when already built).
+models: venv build-env
+	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --config $(CONFIG)
+
+# The tests use the small model (fast to build); the 0.5B one is exercised by `make models` and the eval.
+test-models: venv build-env
+	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(BUILD_VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,53 @@
+"""Shared fixtures: the test configuration, rendered speech (once per session) and one loaded pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from daemon.settings import Settings, parse_settings
+
+pytest_plugins = ["tests.conftest_broker"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def base_config(**sections: dict) -> dict:
+    """config.yaml as a dict, with MQTT and the language model off and a null sink unless overridden."""
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    raw["mqtt"] = {**raw["mqtt"], "enabled": False}
+    raw["slm"] = {**raw["slm"], "enabled": False}
+    raw["audio"] = {**raw["audio"], "sink": "null", "source": "stdin"}
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return raw
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return parse_settings(base_config())
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Rendered audio is cached per session in a tmp dir (SLM_VOICE_CORPUS_DIR to reuse a cache)."""
+    env = os.environ.get("SLM_VOICE_CORPUS_DIR")
+    return Path(env) if env else tmp_path_factory.mktemp("corpus")
+
+
+@pytest.fixture(scope="session")
+def runner(settings: Settings):
+    """One FileRunner (all pipeline models loaded once) shared by the pipeline tests; templates only."""
+    from daemon.process import FileRunner
+
+    r = FileRunner(settings, wake_word_required=True, with_slm=False)
+    yield r
+    r.close()
+
+
+def run_async(coro):  # noqa: ANN001, ANN201 - test helper
+    return asyncio.run(coro)

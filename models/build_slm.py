@@ -248,7 +248,23 @@ def gguf_to_hf(gguf: Path, hf_dir: Path) -> None:
 
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     tok.save_pretrained(str(hf_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    kwargs: dict[str, Any] = {}
+    try:  # transformers >= 5.2x keeps GGUF blocks packed unless told to dequantize; packed models cannot be saved
+        from transformers import GgufConfig
+
+        kwargs["quantization_config"] = GgufConfig(gguf_file=gguf.name, dequantize=True)
+    except ImportError:
+        pass
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, **kwargs)
+    if getattr(model, "hf_quantizer", None) is not None:
+        # The legacy GGUF loader dequantizes into plain modules but still marks the model as quantized.
+        foreign = {type(m).__name__ for m in model.modules() if not type(m).__module__.startswith(("torch.", "transformers.models."))}
+        if foreign:
+            raise BuildError(f"the GGUF loaded into packed modules {sorted(foreign)}: cannot export float32")
+        model.hf_quantizer = None
+        model.config.quantization_config = None
+        with contextlib.suppress(AttributeError):
+            del model.config.quantization_config
     model.save_pretrained(str(hf_dir))
     del model
     # transformers copies the whole GGUF as tokenizer.model (hundreds of MB, and the builder does not need it).
@@ -324,12 +340,19 @@ def smoke_test(onnx_dir: Path) -> str:
     """Load the built model with onnxruntime-genai and greedily answer one chat turn; returns the text."""
     import onnxruntime_genai as og
 
+    from tokenizers import Tokenizer
+
     model = og.Model(str(onnx_dir))
     tok = og.Tokenizer(model)
+    ref = Tokenizer.from_file(str(onnx_dir / "tokenizer.json"))
     prompt = "<|im_start|>user\nSay hello.<|im_end|>\n<|im_start|>assistant\n"
+    for text in (prompt, ' it\'s  way too dark in the kitchen, 23 % — é 🙂 {"i":"HassTurnOn"}'):
+        ids, want = list(tok.encode(text)), ref.encode(text, add_special_tokens=False).ids
+        if ids != want:
+            raise BuildError(f"onnxruntime-genai tokenizes {text!r} as {ids[:16]}…, tokenizers as {want[:16]}…")
+        if "<|" not in text and tok.decode(ids) != text:
+            raise BuildError(f"the built tokenizer does not round-trip {text!r}: {tok.decode(ids)!r}")
     ids = tok.encode(prompt)
-    if tok.decode(ids) != prompt:
-        raise BuildError(f"the built tokenizer does not round-trip: {tok.decode(ids)!r}")
     params = og.GeneratorParams(model)
     params.set_search_options(max_length=len(ids) + 12, do_sample=False)
     g = og.Generator(model, params)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import io
+import json
 import subprocess
 import sys
 import wave
@@ -120,7 +120,7 @@ def test_states_follow_the_turn(settings, corpus_dir: Path) -> None:
         runner.close()
     states = [e.state for e in events if isinstance(e, StateChanged)]
     assert states[:1] == ["idle"]
-    assert ["awake", "listening", "thinking", "speaking", "idle"] == states[1:6]
+    assert states[1:6] == ["awake", "listening", "thinking", "speaking", "idle"]
     assert any(isinstance(e, WakeDetected) for e in events)
 
 

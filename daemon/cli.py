@@ -217,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else
         "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    for chatty in ("faster_whisper", "amqtt", "transitions"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     from models.locate import ModelError
     from pipeline.audio import AudioError

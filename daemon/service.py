@@ -183,7 +183,7 @@ class Service:
                  ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
         bridge = self._start_mqtt(s, loop, assistant)
         if bridge is not None:
-            observers.append(bridge.on_event)
+            assistant.observers.append(bridge.on_event)
         notify.notify("READY=1")
         notify.notify("STATUS=listening for the wake word")
         try:

@@ -130,8 +130,8 @@ class SttSettings:
     """cpu, or cuda on a Jetson."""
     compute_type: str = "int8"
     """CTranslate2 compute type: int8, int8_float16, float16, float32."""
-    beam_size: int = Field(1, ge=1)
-    """Beam size; 1 is greedy and fastest."""
+    beam_size: int = Field(5, ge=1)
+    """Beam size; 1 is greedy and fastest, 5 hears noisy commands better (affordable with short_window)."""
     threads: int = Field(2, ge=1)
     """CPU threads for CTranslate2."""
     language: str = "en"

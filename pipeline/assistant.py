@@ -140,7 +140,8 @@ class Assistant:
         """Consume frames until the source ends, then finish the turn in progress."""
         self._loop = asyncio.get_running_loop()
         self._idle.set()
-        self._set_state("muted" if self.muted else "idle")
+        self.state = "muted" if self.muted else "idle"
+        self._emit(StateChanged("", state=self.state))  # observers learn the state they start in
         if not self.options.wake_word_required:
             self.listen()
         async for frame in frames:

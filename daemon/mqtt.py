@@ -1,0 +1,343 @@
+"""The MQTT connection: topics, birth/last will, reconnect with backoff, and delivery tracking (paho-mqtt 2.x).
+
+paho runs its network loop in its own thread (loop_start). publish() only queues a packet and wakes that
+thread, so it is safe to call from the audio event loop. QoS 1 messages published while the broker is
+unreachable are queued by paho (publish returns rc MQTT_ERR_NO_CONN) and sent after the reconnect; their
+delivery is tracked by message id.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from daemon.settings import ConfigError, MqttSettings
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 1000
+"""QoS 1 messages kept while the broker is down; beyond this publish() fails rather than grow memory."""
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic the daemon publishes or listens to, below one base topic."""
+
+    base: str
+    """Topic prefix, e.g. slm-voice/living_room."""
+
+    @classmethod
+    def for_device(cls, settings: MqttSettings, device_id: str) -> Topics:
+        base = (settings.base_topic or f"slm-voice/{device_id}").rstrip("/")
+        if not base or any(c in base for c in "+#\0"):
+            raise ValueError(f"mqtt.base_topic {base!r}: must be non-empty and contain no +, # or NUL")
+        return cls(base)
+
+    def _t(self, leaf: str) -> str:
+        return f"{self.base}/{leaf}"
+
+    # Published.
+    @property
+    def intent(self) -> str:
+        return self._t("intent")
+
+    @property
+    def event(self) -> str:
+        return self._t("event")
+
+    @property
+    def state(self) -> str:
+        return self._t("state")
+
+    @property
+    def transcript(self) -> str:
+        return self._t("transcript")
+
+    @property
+    def reply(self) -> str:
+        return self._t("reply")
+
+    @property
+    def last_turn_ms(self) -> str:
+        return self._t("last_turn_ms")
+
+    @property
+    def availability(self) -> str:
+        return self._t("availability")
+
+    @property
+    def mute(self) -> str:
+        return self._t("mute")
+
+    @property
+    def wake_threshold(self) -> str:
+        return self._t("wake_threshold")
+
+    @property
+    def wake_word(self) -> str:
+        return self._t("wake_word")
+
+    # Commands in.
+    @property
+    def say_set(self) -> str:
+        return self._t("say/set")
+
+    @property
+    def listen_set(self) -> str:
+        return self._t("listen/set")
+
+    @property
+    def mute_set(self) -> str:
+        return self._t("mute/set")
+
+    @property
+    def wake_threshold_set(self) -> str:
+        return self._t("wake_threshold/set")
+
+    @property
+    def wake_word_set(self) -> str:
+        return self._t("wake_word/set")
+
+
+def _no_delay(client: paho.Client) -> None:
+    """Disable Nagle: an intent, its event and device commands go out back to back, and without this the
+    later ones wait for the broker's delayed ACK (~40 ms on Linux)."""
+    sock = client.socket()
+    try:
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError as e:
+        log.debug("MQTT: cannot set TCP_NODELAY: %s", e)
+
+
+class _Client(paho.Client):
+    """paho's client, remembering why the last connection attempt failed (paho's callback is not told)."""
+
+    last_error: OSError | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as e:  # includes ssl.SSLError: a TLS failure is reported like a refused port
+            self.last_error = e
+            raise
+
+
+MessageHandler = Callable[[str, bytes], None]
+"""Called on paho's network thread with (topic, payload)."""
+
+
+class MqttLink:
+    """One paho client that keeps itself connected, announces itself and re-subscribes after reconnects.
+
+    Birth: `online` (retained) on the availability topic after every connect; last will: `offline`
+    (retained), also published by stop() because a clean disconnect does not fire the will.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        client_id: str,
+        availability_topic: str,
+        *,
+        on_connected: Callable[[], None] | None = None,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self.availability_topic = availability_topic
+        self.broker = f"{settings.host}:{settings.port}"
+        self._on_connected = on_connected
+        self._handlers: dict[str, MessageHandler] = {}
+        self._lock = threading.Lock()
+        self._delivered = threading.Condition(self._lock)
+        self._pending: set[int] = set()  # QoS>0 mids not yet acknowledged
+        # Acks that beat publish() returning its mid, with when they came. QoS 0 sends land here too
+        # (paho reports them alike), so old entries expire rather than pile up.
+        self._acked_early: dict[int, float] = {}
+        self._connected = threading.Event()
+        self.refused = 0
+        """Connection attempts the broker refused since the last accepted one (bad credentials, ...)."""
+        self.unreachable = 0
+        """Connection attempts that failed before MQTT (no route, refused port, TLS) since the last success."""
+        self._stopping = False
+        self.connects = 0
+        """How many times a connection was accepted (1 + reconnects)."""
+        self.last_connected_at: float | None = None
+        """time.monotonic() of the last accepted connection."""
+
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if settings.username is not None:
+            c.username_pw_set(settings.username, settings.password)
+        if settings.tls.enabled:
+            # Verifies the broker's certificate and host name against ca_file (system CAs when None).
+            tls = settings.tls
+            try:
+                c.tls_set(ca_certs=tls.ca_file, certfile=tls.certfile, keyfile=tls.keyfile)
+            except (OSError, ssl.SSLError, ValueError) as e:
+                raise ConfigError(
+                    f"mqtt.tls: cannot load ca_file={tls.ca_file!r} certfile={tls.certfile!r} "
+                    f"keyfile={tls.keyfile!r}: {e}"
+                ) from None
+        c.will_set(availability_topic, OFFLINE, qos=1, retain=True)
+        c.reconnect_delay_set(reconnect_min_s, reconnect_max_s)  # type: ignore[arg-type]  # floats work
+        c.max_queued_messages_set(MAX_QUEUED)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_publish = self._on_publish
+        c.on_message = self._on_message
+        self.client = c
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start connecting in the background; returns at once, even when the broker is down."""
+        self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self.client.loop_start()
+        log.info("MQTT: connecting to %s as %s", self.broker, self.client._client_id.decode())
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Publish `offline`, wait (up to timeout) for outstanding QoS 1 messages, disconnect cleanly."""
+        self._stopping = True
+        if self.connected:
+            self.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+            self.wait_delivered(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._connected.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    # --- publish / subscribe -------------------------------------------------------------------------
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        """Route messages on topic to handler; the subscription is renewed on every (re)connect."""
+        self._handlers[topic] = handler
+        if self.connected:
+            self.client.subscribe(topic, qos=1)
+
+    def publish(self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False) -> int | None:
+        """Queue a message without blocking; returns the mid of a tracked QoS>0 message, else None.
+
+        QoS 0 messages are dropped while disconnected (state topics are republished on connect);
+        QoS 1 messages wait in paho's queue and go out after the reconnect.
+        """
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            log.warning("MQTT: %d messages already queued for %s; dropped one on %s", MAX_QUEUED, self.broker, topic)
+            return None
+        if qos == 0:
+            return None
+        with self._lock:
+            if self._acked_early.pop(info.mid, None) is None:
+                self._pending.add(info.mid)
+        return info.mid
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until every QoS>0 message published so far was acknowledged by the broker."""
+        deadline = time.monotonic() + timeout
+        with self._delivered:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._delivered.wait(left)
+        return True
+
+    @property
+    def undelivered(self) -> int:
+        """QoS>0 messages not yet acknowledged."""
+        with self._lock:
+            return len(self._pending)
+
+    # --- paho callbacks (network thread) -------------------------------------------------------------
+
+    def _on_connect(
+        self, client: paho.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        if rc.is_failure:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 10 == 0:
+                log.error(
+                    "MQTT: broker %s refused the connection: %s (reason code %d)%s; retrying with backoff",
+                    self.broker,
+                    rc.getName(),
+                    rc.value,
+                    " (check mqtt.username/password)" if rc.value in (4, 5, 134, 135) else "",
+                )
+            return
+        _no_delay(client)
+        first = self.connects == 0
+        self.refused = self.unreachable = 0
+        self.connects += 1
+        self.last_connected_at = time.monotonic()
+        log.info("MQTT: %s to %s", "connected" if first else "reconnected", self.broker)
+        for topic in self._handlers:
+            client.subscribe(topic, qos=1)
+        try:
+            if self._on_connected is not None:
+                self._on_connected()
+        except Exception:  # never let a hook kill paho's thread
+            log.exception("MQTT: on-connect hook failed")
+        client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
+        self._connected.set()
+
+    def _on_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        self.unreachable += 1
+        if self.unreachable != 1 and self.unreachable % 10 != 0:
+            return
+        err = self.client.last_error
+        if isinstance(err, ssl.SSLError):  # a configuration problem, not a broker that is down
+            log.error("MQTT: TLS with broker %s failed: %s; check mqtt.tls (ca_file, certfile) and mqtt.host "
+                      "(must match the certificate); retrying with backoff (attempt %d)", self.broker, err,
+                      self.unreachable)
+        else:
+            log.warning("MQTT: cannot reach broker %s: %s; retrying with backoff (attempt %d)", self.broker,
+                        err or "connection failed", self.unreachable)
+
+    def _on_disconnect(
+        self, client: paho.Client, userdata: object, flags: object, rc: ReasonCode, props: object
+    ) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and not self._stopping:
+            log.warning("MQTT: lost connection to %s (%s); reconnecting", self.broker, rc.getName())
+
+    def _on_publish(self, client: paho.Client, userdata: object, mid: int, rc: ReasonCode, props: object) -> None:
+        # Runs under paho's outgoing-message lock: publish() must never hold self._lock while calling paho.
+        now = time.monotonic()
+        with self._delivered:
+            if mid in self._pending:
+                self._pending.discard(mid)
+                self._delivered.notify_all()
+            else:
+                self._acked_early[mid] = now
+                if len(self._acked_early) > 256:
+                    self._acked_early = {m: t for m, t in self._acked_early.items() if now - t < 10.0}
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        handler = self._handlers.get(msg.topic)
+        if handler is None:
+            return
+        try:
+            handler(msg.topic, msg.payload)
+        except Exception:  # a bad command must not kill paho's network thread
+            log.exception("MQTT: handler for %s failed", msg.topic)

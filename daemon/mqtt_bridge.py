@@ -1,0 +1,315 @@
+"""The bridge between the pipeline and MQTT: pipeline events out, commands in, Home Assistant discovery.
+
+Out (observer of pipeline events; on_event never blocks, paho's publish only queues):
+  <base>/intent          QoS 1, not retained: every recognised intent as JSON (what HA automations use)
+  <base>/event           QoS 1: {"event_type": <intent name>, ...} for HA's event entity
+  <command_topic>        QoS 1: direct device commands for entities that have one (daemon.actions)
+  <base>/state, transcript, reply, last_turn_ms, mute, wake_threshold, wake_word: retained state
+  <base>/availability    retained `online` on every connect; `offline` as last will and on stop()
+In (paho's network thread calls Controls):
+  <base>/say/set, listen/set, mute/set (ON/OFF), wake_threshold/set (0..1), wake_word/set (one of wake_words)
+
+An intent is published as soon as it is recognised (IntentRecognized), so lights switch while the reply is
+still being synthesised; timings_ms then holds what is known by that point (endpoint, stt, intent,
+speech_end_to_intent). A turn whose intent was not announced that way is published from TurnFinished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from daemon import homeassistant as ha
+from daemon.actions import device_commands
+from daemon.mqtt import MqttLink, Topics
+from daemon.settings import EntitySettings, MqttSettings
+from pipeline.frames import (
+    Event,
+    IntentRecognized,
+    ReplyStarted,
+    StateChanged,
+    Transcript,
+    TurnFinished,
+)
+from pipeline.intent.model import Understanding
+
+log = logging.getLogger(__name__)
+
+MAX_SAY_CHARS = 2000
+"""Longer say/set texts are refused (Piper would speak for minutes)."""
+
+
+class Controls(Protocol):
+    """What MQTT commands may do to the running assistant.
+
+    Called on paho's network thread, never on the audio event loop: an implementation must hop over with
+    `loop.call_soon_threadsafe(...)` and return at once. Raise ValueError to refuse a value (it is logged and
+    not echoed to the state topic).
+    """
+
+    def say(self, text: str) -> None: ...
+
+    def listen(self) -> None: ...
+
+    def set_muted(self, muted: bool) -> None: ...
+
+    def set_wake_threshold(self, value: float) -> None: ...
+
+    def set_wake_word(self, word: str) -> None: ...
+
+
+class MqttBridge:
+    """Publishes pipeline events, takes commands, keeps Home Assistant's discovery fresh."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        device_id: str,
+        device_name: str,
+        entities: Sequence[EntitySettings],
+        wake_words: Sequence[str],
+        controls: Controls,
+        sw_version: str,
+        *,
+        wake_word: str | None = None,
+        wake_threshold: float | None = None,
+        muted: bool = False,
+        intent_names: Sequence[str] = ha.INTENT_NAMES,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+    ) -> None:
+        """wake_words: the select's options; wake_word/wake_threshold/muted: the current values (a None
+        threshold, meaning each model's own, is not published until it is set)."""
+        if not wake_words:
+            raise ValueError("wake_words must name at least one wake word")
+        self.settings = settings
+        self.topics = Topics.for_device(settings, device_id)
+        self.device = ha.DeviceInfo(device_id=device_id, name=device_name, sw_version=sw_version)
+        self.entities = tuple(entities)
+        self.wake_words = tuple(wake_words)
+        self.intent_names = tuple(intent_names)
+        self.controls = controls
+        self._lock = threading.Lock()  # keeps snapshot updates and their publishes in one order
+        self._snapshot: dict[str, str] = {
+            self.topics.mute: "ON" if muted else "OFF",
+            self.topics.wake_word: wake_word or self.wake_words[0],
+        }
+        if wake_threshold is not None:
+            self._snapshot[self.topics.wake_threshold] = _fmt(wake_threshold)
+        self._published_turns: OrderedDict[str, None] = OrderedDict()
+        self.link = MqttLink(
+            settings,
+            settings.client_id or f"slm-voice-{device_id}",
+            self.topics.availability,
+            on_connected=self._on_connected,
+            reconnect_min_s=reconnect_min_s,
+            reconnect_max_s=reconnect_max_s,
+        )
+        t = self.topics
+        self.link.subscribe(t.say_set, self._cmd_say)
+        self.link.subscribe(t.listen_set, self._cmd_listen)
+        self.link.subscribe(t.mute_set, self._cmd_mute)
+        self.link.subscribe(t.wake_threshold_set, self._cmd_wake_threshold)
+        self.link.subscribe(t.wake_word_set, self._cmd_wake_word)
+        if settings.discovery:
+            self.link.subscribe(ha.status_topic(settings.discovery_prefix), self._ha_status)
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background (returns at once; a missing broker is retried with backoff)."""
+        self.link.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Publish `offline`, flush QoS 1 messages for up to timeout seconds, disconnect cleanly."""
+        self.link.stop(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self.link.wait_connected(timeout)
+
+    def wait_delivered(self, timeout: float) -> bool:
+        """Wait until the broker acknowledged every QoS 1 message published so far (tests, bench)."""
+        return self.link.wait_delivered(timeout)
+
+    def publish_discovery(self) -> None:
+        """(Re)publish every Home Assistant discovery config, retained."""
+        for topic, payload in ha.discovery_messages(
+            self.topics,
+            self.device,
+            discovery_prefix=self.settings.discovery_prefix,
+            wake_words=self.wake_words,
+            intent_names=self.intent_names,
+        ):
+            self.link.publish(topic, payload, qos=1, retain=True)
+
+    def remove_discovery(self) -> None:
+        """Delete this device's entities from Home Assistant (empty retained configs)."""
+        for topic, payload in ha.removal_messages(self.device, discovery_prefix=self.settings.discovery_prefix):
+            self.link.publish(topic, payload, qos=1, retain=True)
+
+    # --- pipeline events (audio event loop) ----------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Observer of pipeline events. Never raises and never waits on the network."""
+        try:
+            self._handle(event)
+        except Exception:
+            log.exception("MQTT: could not publish %s", type(event).__name__)
+
+    def _handle(self, event: Event) -> None:
+        t = self.topics
+        if isinstance(event, StateChanged):
+            was = self._snapshot.get(t.state)
+            self._set_state(t.state, event.state)
+            if event.state == "muted":  # the mute switch follows the state machine
+                self._set_state(t.mute, "ON")
+            elif was == "muted":
+                self._set_state(t.mute, "OFF")
+        elif isinstance(event, Transcript):
+            self._set_state(t.transcript, event.text)
+        elif isinstance(event, ReplyStarted):
+            self._set_state(t.reply, event.text)
+        elif isinstance(event, IntentRecognized):
+            self._publish_intent(event.turn_id, event.text, event.understanding, dict(event.timings_ms))
+        elif isinstance(event, TurnFinished):
+            latency = event.timings_ms.get("speech_end_to_first_audio", event.timings_ms.get("speech_end_to_intent"))
+            if latency is not None:
+                self._set_state(t.last_turn_ms, str(round(latency)))
+            self._publish_intent(event.turn_id, event.transcript, event.understanding, dict(event.timings_ms))
+
+    def _publish_intent(self, turn_id: str, text: str, u: Understanding | None, timings: dict[str, float]) -> None:
+        if u is None or u.intent is None:
+            return
+        if turn_id:
+            if turn_id in self._published_turns:
+                return
+            _remember(self._published_turns, turn_id, None)
+        intent = u.intent
+        msg = {
+            "turn_id": turn_id,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "intent": intent.name,
+            "slots": intent.slots,
+            "entity_ids": list(intent.entity_ids),
+            "text": text,
+            "reply": u.reply,
+            "tier": u.tier,
+            "timings_ms": timings,
+        }
+        # Device commands first: they are the part a person waits for.
+        for topic, payload in device_commands(intent, self.entities):
+            self.link.publish(topic, payload, qos=1)
+        self.link.publish(self.topics.intent, json.dumps(msg, default=str), qos=1)
+        event = {
+            "event_type": intent.name,
+            "turn_id": turn_id,
+            "text": text,
+            "slots": intent.slots,
+            "entity_ids": list(intent.entity_ids),
+            "reply": u.reply,
+            "tier": u.tier,
+        }
+        self.link.publish(self.topics.event, json.dumps(event, default=str), qos=1)
+
+    def _set_state(self, topic: str, value: str) -> None:
+        with self._lock:
+            self._snapshot[topic] = value
+            self.link.publish(topic, value, qos=0, retain=True)
+
+    # --- connection (network thread) -----------------------------------------------------------------
+
+    def _on_connected(self) -> None:
+        if self.settings.discovery:
+            self.publish_discovery()
+        with self._lock:
+            for topic, value in self._snapshot.items():
+                self.link.publish(topic, value, qos=1, retain=True)
+
+    def _ha_status(self, topic: str, payload: bytes) -> None:
+        if payload.strip().lower() == b"online":
+            log.info("MQTT: Home Assistant came online; republishing discovery")
+            self._on_connected()
+
+    # --- commands (network thread) -------------------------------------------------------------------
+
+    def _cmd_say(self, topic: str, payload: bytes) -> None:
+        text = _text(topic, payload)
+        if text is None:
+            return
+        if not text:
+            log.warning("MQTT: %s: empty text ignored", topic)
+        elif len(text) > MAX_SAY_CHARS:
+            log.warning("MQTT: %s: %d characters is over the %d limit; ignored", topic, len(text), MAX_SAY_CHARS)
+        else:
+            self._call(topic, self.controls.say, text)
+
+    def _cmd_listen(self, topic: str, payload: bytes) -> None:
+        self._call(topic, self.controls.listen)
+
+    def _cmd_mute(self, topic: str, payload: bytes) -> None:
+        value = (_text(topic, payload) or "").upper()
+        if value not in ("ON", "OFF"):
+            log.warning("MQTT: %s: expected ON or OFF, got %r; ignored", topic, payload[:40])
+            return
+        if self._call(topic, self.controls.set_muted, value == "ON"):
+            self._set_state(self.topics.mute, value)
+
+    def _cmd_wake_threshold(self, topic: str, payload: bytes) -> None:
+        text = _text(topic, payload)
+        try:
+            value = float(text or "")
+        except ValueError:
+            value = math.nan
+        if not 0.0 <= value <= 1.0:  # also rejects NaN
+            log.warning("MQTT: %s: expected a number from 0 to 1, got %r; ignored", topic, payload[:40])
+            return
+        if self._call(topic, self.controls.set_wake_threshold, value):
+            self._set_state(self.topics.wake_threshold, _fmt(value))
+
+    def _cmd_wake_word(self, topic: str, payload: bytes) -> None:
+        word = _text(topic, payload)
+        if word not in self.wake_words:
+            log.warning("MQTT: %s: %r is not one of %s; ignored", topic, payload[:40], ", ".join(self.wake_words))
+            return
+        if self._call(topic, self.controls.set_wake_word, word):
+            self._set_state(self.topics.wake_word, word)
+
+    def _call(self, topic: str, fn: Any, *args: Any) -> bool:
+        try:
+            fn(*args)
+        except ValueError as e:
+            log.warning("MQTT: %s refused: %s", topic, e)
+            return False
+        except Exception:
+            log.exception("MQTT: %s failed", topic)
+            return False
+        log.info("MQTT: %s %s", topic, " ".join(repr(a) for a in args))
+        return True
+
+
+def _text(topic: str, payload: bytes) -> str | None:
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        log.warning("MQTT: %s: payload is not UTF-8; ignored", topic)
+        return None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _remember(d: OrderedDict[str, Any], key: str, value: Any, keep: int = 32) -> None:
+    d[key] = value
+    while len(d) > keep:
+        d.popitem(last=False)

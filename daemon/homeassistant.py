@@ -179,7 +179,7 @@ def discovery_messages(
 
 def removal_messages(device: DeviceInfo, *, discovery_prefix: str = "homeassistant") -> list[tuple[str, str]]:
     """(topic, "") for every entity: publishing these retained removes the device from HA."""
-    topics = Topics("unused")
+    topics = Topics("unused")  # config topics depend on the ids only, not on the state topics
     return [
         (_config_topic(discovery_prefix, component, device.node_id, object_id), "")
         for component, object_id, _ in _entities(topics, ["-"], INTENT_NAMES)

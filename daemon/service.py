@@ -248,7 +248,6 @@ class Service:
                 log.error("embedded MQTT broker: %s", e)
                 raise SystemExit(2) from None
             self._broker = broker
-            log.info("embedded MQTT broker listening on %s:%d", s.mqtt.host, s.mqtt.port)
 
     def _start_mqtt(self, s: Settings, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> Any:
         if not s.mqtt.enabled:

@@ -641,6 +641,9 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"  {name:34}{ao['correct']:>13}/{ao['files']:<3}"
                      f"{(str(ab['correct']) + '/' + str(ab['files'])) if ab else '-':>21}")
     lines.append(f"{'endpoint decided by':36}{_reasons(o):>17}{_reasons(b) if b else '-':>21}")
+    heard = [f"{sum(t['wake'] for t in p['turns'])}/{len(p['turns'])}, "
+             f"+{_f(p['summary']['wake_latency_ms'], 'median')} ms" for p in (o, b) if p]
+    lines.append(f"{'wake word heard, after the phrase':36}{heard[0]:>17}{heard[1] if len(heard) > 1 else '-':>21}")
     lines.append(f"{'model load + warm-up (s)':36}{o['load_seconds']['total']:>17.1f}"
                  f"{b['load_seconds']['total'] if b else float('nan'):>21.1f}")
     lines.append(f"{'peak RSS (optimised process)':36}{report['peak_rss_mb']:>14.0f} MB")

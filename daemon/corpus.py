@@ -33,7 +33,7 @@ import yaml
 
 from pipeline.intent.model import Intent
 
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 """Bump when the rendering changes in a way that should invalidate cached files."""
 
 SAMPLE_RATE = 16_000
@@ -417,7 +417,8 @@ def _synthesize(text: str, spec: Voice, model: Path | None) -> np.ndarray:
         from piper import SynthesisConfig
 
         voice = _piper(str(model))
-        cfg = SynthesisConfig(length_scale=spec.length_scale)
+        # No generator noise: Piper is otherwise random on every call, and a test corpus must be reproducible.
+        cfg = SynthesisConfig(length_scale=spec.length_scale, noise_scale=0.0, noise_w_scale=0.0)
         audio = np.concatenate([c.audio_float_array for c in voice.synthesize(text, syn_config=cfg)])
         rate = voice.config.sample_rate
     elif spec.engine == "espeak":

@@ -185,6 +185,8 @@ class MqttBridge:
             latency = event.timings_ms.get("speech_end_to_first_audio", event.timings_ms.get("speech_end_to_intent"))
             if latency is not None:
                 self._set_state(t.last_turn_ms, str(round(latency)))
+            if event.understanding is not None and event.understanding.reply:
+                self._set_state(t.reply, event.understanding.reply)  # a streamed answer is known only now
             self._publish_intent(event.turn_id, event.transcript, event.understanding, dict(event.timings_ms))
 
     def _publish_intent(self, turn_id: str, text: str, u: Understanding | None, timings: dict[str, float]) -> None:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from pipeline.frames import (
@@ -148,9 +148,15 @@ class Assistant:
             if self.heartbeat is not None:
                 self.heartbeat()
             self._on_frame(frame)
-        if self.state == "listening":
-            self._finish_listening(self.endpointer.finish("eof"))
-        await self.wait_idle()
+        # The stream ended: what was heard is a command; a turn in flight may still open follow-up listening,
+        # which hears nothing more now.
+        while True:
+            if self.state == "listening":
+                self._finish_listening(self.endpointer.finish("eof"))
+            if not self._tasks:
+                break
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._idle.wait()
 
     async def wait_idle(self) -> None:
         """Wait until no turn is in progress."""
@@ -166,16 +172,17 @@ class Assistant:
         self._turn = None
 
     def _on_frame(self, frame: AudioFrame) -> None:
+        if self.state == "listening":
+            for endpoint in self.endpointer.process(frame):
+                self._on_endpoint(endpoint)
+        else:
+            self.endpointer.observe(frame)  # keeps the VAD current, so a command can begin before the wake hit
         if self.wake is not None and not self.muted:
             # Fed in every state so its streaming features stay current; a hit counts only when idle, which is
             # also what keeps the assistant from waking itself up while it speaks.
             hits = list(self.wake.process(frame))
             if hits and self.state == "idle":
                 self._start_listening(hits[0].word, stream_s=hits[0].stream_s)
-                return
-        if self.state == "listening":
-            for endpoint in self.endpointer.process(frame):
-                self._on_endpoint(endpoint)
 
     # ---- controls -------------------------------------------------------------------------------------------
 
@@ -207,13 +214,15 @@ class Assistant:
     def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None) -> None:
         self._turn = _Turn(uuid.uuid4().hex[:12], wake_word)
         self._idle.clear()
-        self.endpointer.reset(timeout_s)
         if wake_word is not None:
             self._emit(WakeDetected(self._turn.id, wake_word=wake_word, stream_s=stream_s))
             self._set_state("awake")
             if self.options.earcon is not None:
                 self._audio_out.submit(self.sink.write, self.options.earcon)
         self._set_state("listening")
+        # After a wake word, the command may have begun before the detection: start it at the pause after it.
+        for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None):
+            self._on_endpoint(endpoint)
 
     def _on_endpoint(self, ep: Endpoint) -> None:
         turn = self._turn
@@ -281,7 +290,12 @@ class Assistant:
         timings["speech_end_to_intent"] = _ms(intent_at - speech_end_at)
         # The action goes out before any reply audio is synthesized.
         self._emit(IntentRecognized(turn.id, text=text, understanding=understanding, timings_ms=dict(timings)))
-        first_audio_at = await self._speak(turn.id, understanding.reply)
+        if self.intents.is_open_question(understanding):
+            # An open question: the language model's answer is spoken sentence by sentence as it is generated.
+            first_audio_at, spoken = await self._speak(turn.id, self.intents.stream_reply(text))
+            understanding = replace(understanding, reply=" ".join(spoken))
+        else:
+            first_audio_at, _ = await self._speak(turn.id, [understanding.reply])
         if first_audio_at is not None:
             milestones["first_audio"] = first_audio_at
             timings["tts_first_audio"] = _ms(first_audio_at - intent_at)
@@ -298,7 +312,7 @@ class Assistant:
     async def _say(self, text: str) -> None:
         await self.wait_idle_turn()
         self._idle.clear()
-        await self._speak("", text)
+        await self._speak("", [text])
         self._back_to_idle()
 
     async def wait_idle_turn(self) -> None:
@@ -306,19 +320,24 @@ class Assistant:
             await self._idle.wait()
             await asyncio.sleep(0)
 
-    async def _speak(self, turn_id: str, text: str) -> float | None:
-        """Stream the reply sentence by sentence to the sink; returns when its first audio was handed over."""
-        if not text:
-            return None
+    async def _speak(self, turn_id: str, sentences: Iterable[str]) -> tuple[float | None, list[str]]:
+        """Synthesize and play sentences as they come (a list, or the language model's stream).
+
+        Returns when the first audio was handed to the sink (None if nothing was said) and what was said.
+        """
         loop = asyncio.get_running_loop()
-        self._set_state("speaking")
-        self._emit(ReplyStarted(turn_id, text=text))
-        chunks: asyncio.Queue[OutputAudio | None] = asyncio.Queue()
+        chunks: asyncio.Queue[OutputAudio | str | None] = asyncio.Queue()
+        spoken: list[str] = []
 
         def synthesize() -> None:
             try:
-                for chunk in self.tts.speak(text, cache=self.options.reply_cache):
-                    loop.call_soon_threadsafe(chunks.put_nowait, chunk)
+                for sentence in sentences:
+                    if not sentence.strip():
+                        continue
+                    spoken.append(sentence)
+                    loop.call_soon_threadsafe(chunks.put_nowait, sentence)
+                    for chunk in self.tts.speak(sentence, cache=self.options.reply_cache):
+                        loop.call_soon_threadsafe(chunks.put_nowait, chunk)
             finally:
                 loop.call_soon_threadsafe(chunks.put_nowait, None)
 
@@ -326,14 +345,22 @@ class Assistant:
         if not self.options.stream_reply:
             await producer
         first: float | None = None
+        started = False
         while (chunk := await chunks.get()) is not None:
+            if isinstance(chunk, str):  # a sentence about to be synthesized
+                if not started:
+                    started = True
+                    self._set_state("speaking")
+                    self._emit(ReplyStarted(turn_id, text=chunk))
+                continue
             if first is None:
                 first = time.monotonic()
             await loop.run_in_executor(self._audio_out, self.sink.write, chunk)
         await producer
-        await loop.run_in_executor(self._audio_out, self.sink.drain)
-        self._emit(ReplyFinished(turn_id))
-        return first
+        if first is not None:
+            await loop.run_in_executor(self._audio_out, self.sink.drain)
+            self._emit(ReplyFinished(turn_id))
+        return first, spoken
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,7 @@ class Endpointer:
         pause_ms: int | None = 200,
         pre_roll_ms: int = 600,
         tail_pad_ms: int = 150,
+        history_s: float = 2.0,
     ) -> None:
         self.vad = vad
         self.threshold = threshold
@@ -94,6 +96,10 @@ class Endpointer:
         self.pause_s = pause_ms / 1000 if pause_ms else None
         self.pre_roll_frames = max(1, round(pre_roll_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES))
         self.tail_pad_s = tail_pad_ms / 1000
+        # Recent frames with their speech probability, kept while idle too: a wake word is detected a little
+        # after it is said, and by then the command may have begun.
+        history_frames = max(1, round(history_s * SAMPLE_RATE / FRAME_SAMPLES))
+        self._history: deque[tuple[AudioFrame, float]] = deque(maxlen=history_frames)
         self.reset()
 
     def load(self) -> None:
@@ -104,8 +110,21 @@ class Endpointer:
         self.vad.reset()
 
     def reset(self, timeout_s: float | None = None) -> None:
-        """Start a new command; timeout_s overrides the no-speech timeout (follow-up listening)."""
+        """Start a new stream (forget the VAD state and history) and a new command."""
         self.vad.reset()
+        self._history.clear()
+        self.begin(timeout_s)
+
+    def observe(self, item: AudioFrame) -> None:
+        """Run the VAD on a frame heard while not listening, so begin() can look back at it."""
+        self._history.append((item, self.vad(item.pcm)))
+
+    def begin(self, timeout_s: float | None = None, *, look_back: bool = False) -> list[Endpoint]:
+        """Start a new command; timeout_s overrides the no-speech timeout (follow-up listening).
+
+        look_back: the command may already have begun (a wake word is detected ~0.1-0.5 s after it ends): start
+        it at the pause that followed the wake phrase, found in the recent history.
+        """
         self._frames: list[AudioFrame] = []
         self._in_speech = False
         self._heard = False
@@ -115,20 +134,44 @@ class Endpointer:
         self._last_speech: AudioFrame | None = None
         self._timeout_s = timeout_s if timeout_s is not None else self.no_speech_timeout_s
         self.done = False
+        if not look_back:
+            return []
+        return [ep for frame, p in self._since_last_pause() for ep in self._step(frame, p)]
+
+    def _since_last_pause(self) -> list[tuple[AudioFrame, float]]:
+        """History frames from the pause after the wake phrase: the trailing pause itself, or the pause before
+        the speech still going on now. Nothing when speech runs back without a pause (no safe place to cut)."""
+        hist = list(self._history)
+        is_speech = [p >= self.threshold for _f, p in hist]
+        i = len(hist)
+        while i > 0 and is_speech[i - 1]:  # back over the speech going on now
+            i -= 1
+        j = i
+        while j > 0 and not is_speech[j - 1]:  # back over the pause before it
+            j -= 1
+        if i == len(hist):  # no speech yet: the pause is still going on
+            return hist[j:]
+        if i - j < 2:
+            return []
+        # Skip the pause's first frames: the wake phrase's last sound fades out there, under the threshold.
+        return hist[j + min(3, (i - j) // 2) :]
 
     @property
     def heard_speech(self) -> bool:
         return self._heard
 
     def process(self, item: AudioFrame) -> Iterator[Endpoint]:
-        if self.done:
-            return
+        p = self.vad(item.pcm)
+        self._history.append((item, p))
+        if not self.done:
+            yield from self._step(item, p)
+
+    def _step(self, item: AudioFrame, p: float) -> Iterator[Endpoint]:
         if self._first_s is None:
             self._first_s = item.stream_s
         self._frames.append(item)
         if not self._heard and len(self._frames) > self.pre_roll_frames:
             self._frames.pop(0)  # before speech, keep only a short pre-roll
-        p = self.vad(item.pcm)
         speech = p >= self.threshold or (self._in_speech and p >= self.neg_threshold)
         if speech:
             self._last_speech = item

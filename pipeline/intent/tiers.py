@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from pipeline.intent.model import IntentTier, Understanding
 
@@ -38,6 +38,21 @@ class IntentTiers:
                 if found is not None:
                     return found
         return Understanding(None, self.fallback_reply, "none")
+
+    def is_open_question(self, u: Understanding) -> bool:
+        """The language model left the reply empty: it is a question to answer in free text (stream_reply)."""
+        return u.tier == "slm" and u.intent is None and not u.reply and self._streamer() is not None
+
+    def stream_reply(self, text: str) -> Iterator[str]:
+        """The free-text answer to an open question, sentence by sentence as it is generated."""
+        streamer = self._streamer()
+        if streamer is None:
+            yield self.fallback_reply
+            return
+        yield from streamer.stream_reply(text)
+
+    def _streamer(self):  # noqa: ANN202 - the first tier that can stream a free answer, if any
+        return next((t for t in self.tiers if callable(getattr(t, "stream_reply", None))), None)
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""

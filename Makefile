@@ -52,9 +52,11 @@ $(BUILD_VENV)/.installed: models/requirements-build.txt
 models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --config $(CONFIG)
 
-# The tests use the small model (fast to build); the 0.5B one is exercised by `make models` and the eval.
+# The tests build both language models for real: the 135M one for the fast schema tests, the 0.5B default for
+# tiering and open questions (about 2 minutes and 7 GB of memory at peak, once).
 test-models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
+	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model qwen2.5-coder-0.5b
 
 lint: venv
 	$(BIN)/ruff check .

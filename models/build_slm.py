@@ -6,8 +6,10 @@ Two halves, one module:
   when its manifest is missing or stale, by running ``python -m models.build_slm`` with the *build venv's* python
   as a subprocess. ``create_build_env(path)`` makes that venv from ``models/requirements-build.txt``.
 * In the build venv (torch, transformers, onnxruntime-genai's model builder): ``main()`` joins and verifies the
-  GGUF, converts GGUF → Hugging Face float32 → INT4 ONNX (MatMulNBits, embedding quantized too), fixes the
-  tokenizer files onnxruntime-genai cannot read as exported, smoke-tests the result and writes
+  GGUF, converts GGUF → Hugging Face float32 → INT4 ONNX (MatMulNBits, embedding quantized too), normalises the
+  tokenizer for onnxruntime-genai (the SmolLM2 fixes: a known tokenizer class, ByteLevel decoder, no byte_fallback,
+  <|im_end|> among the eos ids; with transformers 5.24 only the class name still needs changing), checks that
+  onnxruntime-genai tokenizes exactly as `tokenizers` does, smoke-tests one chat turn and writes
   ``slm-voice-build.json``. It builds into a hidden temporary folder beside the target and renames it into place
   at the end, so a killed build never leaves a folder that looks complete.
 
@@ -21,6 +23,7 @@ torch and transformers are imported only inside the build functions: importing t
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import fcntl
 import hashlib
@@ -40,6 +43,7 @@ from typing import Any, TextIO
 
 from models import catalog
 from models.catalog import ModelSpec
+from models.locate import ModelError
 
 MANIFEST = "slm-voice-build.json"
 """Written last into a finished build; its presence (and matching content) means the folder is complete."""
@@ -52,8 +56,8 @@ REQUIREMENTS = Path(__file__).with_name("requirements-build.txt")
 STEPS = 5
 
 
-class BuildError(RuntimeError):
-    """The build could not run or failed; the message says what to do."""
+class BuildError(ModelError):
+    """The build could not run or failed; the message says what to do (a ModelError: the model is not there)."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -109,6 +113,14 @@ def is_built(model: str, models_dir: str | os.PathLike[str] | None = None) -> bo
     )
 
 
+def default_build_env() -> Path:
+    """Where the build venv belongs: <repo>/.build-venv in a development checkout, else beside the runtime venv."""
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file():
+        return repo / ".build-venv"
+    return Path(sys.prefix).parent / ".build-venv"
+
+
 def find_build_python(build_python: str | os.PathLike[str] | None = None) -> Path:
     """The python of the build venv (see the module docstring for the search order)."""
     candidates: list[tuple[str, Path]] = []
@@ -125,8 +137,8 @@ def find_build_python(build_python: str | os.PathLike[str] | None = None) -> Pat
     tried = "; ".join(f"{p} ({why})" for why, p in candidates)
     raise BuildError(
         f"no build python found (tried {tried}). The INT4 build needs torch and transformers in a separate venv: "
-        f"create it with `python -m models.build_slm --create-env {candidates[-1][1].parents[1]}` "
-        f"(about 1 GB download-free install from local wheels, a few minutes), or set ${BUILD_PYTHON_ENV}."
+        f"create it with `python -m models.build_slm --create-env {default_build_env()}` "
+        f"(about 1.3 GB on disk, a few minutes), or set ${BUILD_PYTHON_ENV} to the python of such a venv."
     )
 
 
@@ -191,9 +203,10 @@ def _run(cmd: Sequence[str], out: TextIO, env: dict[str, str] | None = None) -> 
     except OSError as e:
         raise BuildError(f"cannot run {cmd[0]}: {e}") from e
     assert proc.stdout is not None
+    text = codecs.getincrementaldecoder("utf-8")("replace")
     try:
         for chunk in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
-            out.write(chunk.decode("utf-8", "replace"))
+            out.write(text.decode(chunk))
             out.flush()
     finally:
         rc = proc.wait()
@@ -523,14 +536,14 @@ def main(argv: Iterable[str] | None = None) -> int:
             return 0
         parts = args.gguf
         if parts is None:
-            from models.locate import ModelError, file_path
+            from models.locate import file_path
 
             try:
                 parts = [file_path(f) for f in spec.files]
             except ModelError as e:
                 raise BuildError(f"{e}; or pass the GGUF with --gguf (ensure_built() does that)") from None
         build(spec, parts, out_dir, args.work_dir, force=args.force)
-    except BuildError as e:
+    except ModelError as e:  # BuildError included
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -5,8 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BUILD_VENV ?= .build-venv
 CONFIG ?= config.yaml
-# Where built language models go (shared by `run` and `test`).
-export SLM_VOICE_MODELS_DIR ?= $(CURDIR)/.cache/models
+# Built language models go to $SLM_VOICE_MODELS_DIR, else ~/.cache/slm-voice/models (models.dir in config wins).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := $(VENV)/bin
 
@@ -17,7 +16,7 @@ run: deps-run venv models
 
 test: deps-test venv test-models
 	$(BIN)/ruff check .
-	SLM_VOICE_TEST_MODELS_DIR=$(SLM_VOICE_MODELS_DIR) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: venv models
 	$(BIN)/slm-voice bench --config $(CONFIG)

@@ -170,6 +170,9 @@ class Service:
         self._ensure_broker(s)
         try:
             sink = open_sink(s.audio.sink, output_device=s.audio.output_device)
+        except AudioDeviceError as e:  # a missing speaker must not stop the assistant from acting
+            log.error("%s: replies are not played until a speaker appears", e)
+            sink = _SpeakerWhenAvailable(lambda: open_sink(s.audio.sink, output_device=s.audio.output_device))
         except AudioError as e:
             log.error("%s", e)
             raise SystemExit(2) from None
@@ -270,6 +273,38 @@ class Service:
         )
         bridge.start()
         return bridge
+
+
+class _SpeakerWhenAvailable:
+    """A speaker that was missing at start (an unplugged USB speaker): tried again at most every MIC_RETRY_S
+    seconds when there is something to play; until then replies are dropped."""
+
+    def __init__(self, open_speaker: Callable[[], Any]) -> None:
+        self._open = open_speaker
+        self._sink: Any = None
+        self._tried = time.monotonic()
+
+    def _speaker(self) -> Any:
+        if self._sink is None and time.monotonic() - self._tried >= MIC_RETRY_S:
+            self._tried = time.monotonic()
+            try:
+                self._sink = self._open()
+                log.info("speaker found: %s", getattr(self._sink, "description", "speaker"))
+            except AudioDeviceError as e:
+                log.warning("%s: reply not played", e)
+        return self._sink
+
+    def write(self, audio: Any) -> None:
+        if (sink := self._speaker()) is not None:
+            sink.write(audio)
+
+    def drain(self) -> None:
+        if self._sink is not None:
+            self._sink.drain()
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
 
 
 def _status_line(event: Event) -> None:

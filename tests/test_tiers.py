@@ -14,10 +14,11 @@ import yaml
 
 from daemon import build
 from daemon.settings import parse_settings
+from models.build_slm import default_models_dir
 from pipeline.intent.model import Understanding
 from tests.conftest import ROOT, base_config
 
-MODELS_DIR = os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or str(ROOT / ".cache" / "models")
+MODELS_DIR = os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or str(default_models_dir())
 
 
 def slm_config(**extra: dict) -> dict:

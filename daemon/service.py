@@ -202,17 +202,22 @@ class Service:
         """Feed the assistant from the source; retry a missing microphone; idle (still serving MQTT) after a
         file or stdin ends, until stop or reload."""
         stop_or_reload = asyncio.ensure_future(_first(self._stop, self._reload))
+        failures = 0
         try:
             while not stop_or_reload.done():
                 try:
                     self._source = open_source(s.audio.source, input_device=s.audio.input_device, realtime=True)
                 except AudioDeviceError as e:
-                    log.error("%s; retrying in %.0f s", e, MIC_RETRY_S)
+                    # Said once, then once a minute: the journal should not fill up while a mic is unplugged.
+                    if failures % 12 == 0:
+                        log.error("%s; retrying every %.0f s", e, MIC_RETRY_S)
+                    failures += 1
                     await asyncio.wait([stop_or_reload], timeout=MIC_RETRY_S)
                     continue
                 except AudioError as e:
                     log.error("%s", e)
                     raise SystemExit(2) from None
+                failures = 0
                 log.info("listening on %s", getattr(self._source, "description", s.audio.source))
                 watchdog.source_active, watchdog.last_frame = True, time.monotonic()
                 run = asyncio.ensure_future(assistant.run(stream_frames(self._source)))

@@ -114,6 +114,7 @@ class Assistant:
         self._turn: _Turn | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
+        self._idle.set()  # no turn until run() starts one
 
     # ---- start-up -------------------------------------------------------------------------------------------
 

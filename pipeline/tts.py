@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.frames import OutputAudio
+from pipeline.onnx import inference_session
 
 
 class TextToSpeech:
@@ -46,21 +47,15 @@ class TextToSpeech:
     def load(self) -> None:
         if self._voice is not None:
             return
-        import onnxruntime as ort
         from piper import PiperVoice
         from piper.config import PiperConfig
         from piper.voice import ESPEAK_DATA_DIR
 
-        # Built by hand rather than PiperVoice.load() to give the session a thread budget: the default uses every
-        # core and fights Whisper and the language model for them.
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        providers = ["CUDAExecutionProvider"] if self.use_cuda else ["CPUExecutionProvider"]
+        # Built by hand rather than PiperVoice.load() to give the session a thread budget.
         config = PiperConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
         self._voice = PiperVoice(
             config=config,
-            session=ort.InferenceSession(str(self.voice_path), sess_options=opts, providers=providers),
+            session=inference_session(self.voice_path, threads=self.threads, cuda=self.use_cuda),
             espeak_data_dir=Path(ESPEAK_DATA_DIR),
         )
 

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 from pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from pipeline.onnx import inference_session
 
 _CONTEXT = 64  # Silero v5+ expects the previous 64 samples prepended to each 512-sample chunk.
 
@@ -27,12 +28,7 @@ class SileroVad:
     def load(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+        self._session = inference_session(self.model_path, threads=self.threads)
 
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)

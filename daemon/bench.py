@@ -21,7 +21,7 @@ import platform
 import resource
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +169,14 @@ def _switches(s: Settings) -> dict[str, Any]:
             "stream_reply": a.stream_reply, "reply_cache": a.reply_cache}
 
 
+def _models(s: Settings, slm_on: bool) -> dict[str, Any]:
+    """The models both pipelines share."""
+    return {"wake": f"{s.wake.engine}:{','.join(s.wake.words)}", "vad": "silero",
+            "stt": {"model": s.stt.model, "compute_type": s.stt.compute_type, "beam_size": s.stt.beam_size,
+                    "threads": s.stt.threads, "hotwords": s.stt.hotwords},
+            "tts": s.tts.voice, "slm": s.slm.model if slm_on else None}
+
+
 def render(selection: Sequence[tuple[AudioSet, corpus.Command]], idle_seconds: float,
            cache_dir: Path | None) -> tuple[list[corpus.Utterance], Path | None]:
     """Render (or find in the cache) every selected command and the idle noise.
@@ -211,6 +219,13 @@ class _Probe:
 
 class _FrameProbe(_Probe):
     """Wake word or endpointer: compute time per frame, summed (too many calls for spans)."""
+
+    def observe(self, frame: AudioFrame) -> None:
+        """The endpointer's VAD on a frame heard while not listening."""
+        self.audio_s += frame.duration_s
+        t0 = time.perf_counter()
+        self._stage.observe(frame)
+        self.compute_s += time.perf_counter() - t0
 
     def process(self, frame: AudioFrame) -> Iterator[Any]:
         self.audio_s += frame.duration_s
@@ -342,6 +357,11 @@ class _Instrumented:
         await self.runner.assistant.run(stream_frames(source))
         return source
 
+    def slm_tier(self) -> Any:
+        """The pipeline's language-model tier, if it has one."""
+        tiers = getattr(self.runner.assistant.intents, "tiers", ())
+        return next((t for t in tiers if getattr(t, "name", "") == "slm"), None)
+
     def close(self) -> None:
         self.runner.close()
 
@@ -431,8 +451,10 @@ async def _idle_cpu(inst: _Instrumented, noise: Path) -> dict[str, Any]:
 
 
 def run_pipeline(name: str, settings: Settings, utts: Sequence[tuple[AudioSet, corpus.Utterance]],
-                 with_slm: bool | None, idle_noise: Path | None = None) -> dict[str, Any]:
-    """Load one pipeline, optionally measure idle CPU, stream every file at real time; then unload it."""
+                 with_slm: bool | None, idle_noise: Path | None = None,
+                 after: Callable[[_Instrumented], Any] | None = None) -> dict[str, Any]:
+    """Load one pipeline, optionally measure idle CPU, stream every file at real time, call after(it) (its result
+    under "after"); then unload it."""
     inst = _Instrumented(settings, with_slm)
     log.info("%s: models loaded and warm in %.1f s", name, inst.load_seconds["total"])
     records: list[dict[str, Any]] = []
@@ -455,7 +477,8 @@ def run_pipeline(name: str, settings: Settings, utts: Sequence[tuple[AudioSet, c
         frame_rtf = {k: round(p.compute_s / p.audio_s, 5) if p is not None and p.audio_s else None
                      for k, p in stages.items()}
         return {"settings": _switches(settings), "load_seconds": inst.load_seconds,
-                "summary": summarize(records, frame_rtf), "idle": idle, "turns": records}
+                "summary": summarize(records, frame_rtf), "idle": idle, "turns": records,
+                "after": after(inst) if after is not None else None}
     finally:
         inst.close()
 
@@ -524,15 +547,17 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
     optimised_s, baseline_s = settings_variants(settings, opts.baseline_silence_ms)
     slm_on = settings.slm.enabled if opts.with_slm is None else opts.with_slm
 
-    optimised = run_pipeline("optimised", optimised_s, pairs, opts.with_slm, idle_noise=noise)
+    # The language model's own bench reuses the optimised pipeline's loaded model.
+    optimised = run_pipeline("optimised", optimised_s, pairs, opts.with_slm, idle_noise=noise,
+                             after=lambda inst: slm_section(settings, slm_on, inst.slm_tier()))
     # ru_maxrss (KiB on Linux) before the baseline loads: the peak of the optimised pipeline alone.
     peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    idle = optimised.pop("idle")
+    idle, slm = optimised.pop("idle"), optimised.pop("after")
     gc.collect()
     baseline = None
     if opts.baseline:
         baseline = run_pipeline("baseline", baseline_s, pairs, opts.with_slm)
-        baseline.pop("idle")
+        del baseline["idle"], baseline["after"]
     return {
         "version": __version__,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
@@ -542,8 +567,9 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
                       "sets": dict(Counter(s.label for s, _ in pairs))},
         "method": {"realtime": True, "latency_from": "true end of speech in the audio (corpus speech_end_s)",
                    "mqtt": "not measured: the intent milestone is when the action would be published",
-                   "ha_endpoint_wait_ms": HA_ENDPOINT_WAIT_MS, "baseline_silence_ms": opts.baseline_silence_ms},
-        "slm": slm_section(settings, slm_on),
+                   "ha_endpoint_wait_ms": HA_ENDPOINT_WAIT_MS, "baseline_silence_ms": opts.baseline_silence_ms,
+                   "models": _models(settings, slm_on)},
+        "slm": slm,
         "peak_rss_mb": peak_rss_mb,
         "idle": idle,
         "optimised": optimised,
@@ -566,9 +592,11 @@ def check_slm(settings: Settings, with_slm: bool | None) -> None:
         raise ModelError(f"{e}; or run the bench with --no-slm") from None
 
 
-def slm_section(settings: Settings, enabled: bool) -> dict[str, Any]:
+def slm_section(settings: Settings, enabled: bool, tier: Any = None) -> dict[str, Any]:
     """The language model's own numbers (prompt tokens, time to intent, tokens/s) from daemon.slm_eval.bench, on the
-    first SLM_BENCH_TEXTS sentences of its labelled set (paraphrases the templates do not match)."""
+    first SLM_BENCH_TEXTS sentences of its labelled set (paraphrases the templates do not match).
+
+    tier: an already loaded language-model tier to time; None: build one from settings."""
     out: dict[str, Any] = {"enabled": enabled, "model": settings.slm.model if enabled else None, "eval": None}
     if not enabled:
         out["note"] = "language model tier off (slm.enabled false or --no-slm)"
@@ -589,7 +617,8 @@ def slm_section(settings: Settings, enabled: bool) -> dict[str, Any]:
         out["note"] = f"the language model's labelled set is not readable ({e}): no language-model numbers"
         return out
     log.info("language model: timing %d sentences with daemon.slm_eval.bench", len(texts))
-    tier = build.build_slm(settings, build.home_from_settings(settings.home))
+    if tier is None:
+        tier = build.build_slm(settings, build.home_from_settings(settings.home))
     out["eval"] = slm_eval.bench(tier, texts)
     return out
 
@@ -661,6 +690,10 @@ def format_table(report: dict[str, Any]) -> str:
         lines += ["", "language model (daemon.slm_eval): " + json.dumps(slm["eval"])]
     elif slm.get("note"):
         lines += ["", f"language model: {slm['note']}"]
+    md = report["method"]["models"]
+    stt = md["stt"]
+    lines.append(f"models: wake {md['wake']}, VAD {md['vad']}, Whisper {stt['model']} ({stt['compute_type']}, "
+                 f"beam {stt['beam_size']}), Piper {md['tts']}" + (f", {md['slm']}" if md["slm"] else ""))
     m = report["machine"]
     lines.append(f"machine: {m['cpus']} CPUs, load average {m['load_average_start'][0]} -> "
                  f"{m['load_average_end'][0]}; bench took {report['wall_seconds']:.0f} s; "
@@ -739,8 +772,8 @@ def plot_timeline(report: dict[str, Any], path: str | Path) -> Path:
     ratio = (report.get("ratios") or {}).get("speech_end_to_first_audio")
     title = "A typical turn (the median of speech end \u2192 first reply audio)"
     if ratio:
-        title += f"; over all turns, optimised/baseline median = {ratio['median']:.2f}\u00d7"
-    ax.set_title(title, fontsize=10)
+        title += f"; median of all turns: optimised = {ratio['median']:.2f}\u00d7 baseline"
+    fig.suptitle(title, fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8, ncol=4, frameon=False)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)

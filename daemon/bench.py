@@ -31,6 +31,7 @@ import numpy as np
 
 from daemon import __version__, corpus
 from daemon.process import TAIL_SILENCE_S, FileRunner
+from daemon.service import StageCache
 from daemon.settings import Settings
 from pipeline.audio import WavFileSource
 from pipeline.frames import AudioFrame, Event, SpeechEnded, TurnFinished, WakeDetected
@@ -243,9 +244,9 @@ class _FrameProbe(_Probe):
 
 
 class _SttProbe(_Probe):
-    def transcribe(self, audio: Any) -> str:
+    def transcribe(self, audio: Any, *, short_window: bool | None = None) -> str:
         t0 = time.monotonic()
-        text = self._stage.transcribe(audio)
+        text = self._stage.transcribe(audio, short_window=short_window)
         seconds = len(audio) / 2 / 16_000 if isinstance(audio, bytes | bytearray) else len(audio) / 16_000
         self.spans.append(("stt", t0, time.monotonic(), seconds))
         return text
@@ -330,9 +331,10 @@ class _Watch:
 class _Instrumented:
     """A FileRunner with probes on its stages."""
 
-    def __init__(self, settings: Settings, with_slm: bool | None) -> None:
+    def __init__(self, settings: Settings, with_slm: bool | None, cache: StageCache) -> None:
         self.watch = _Watch()
-        self.runner = FileRunner(settings, realtime=True, with_slm=with_slm, extra_observers=[self.watch])
+        self.runner = FileRunner(settings, realtime=True, with_slm=with_slm, extra_observers=[self.watch],
+                                 cache=cache)
         a = self.runner.assistant
         self.spans: list[tuple[str, float, float, float]] = []
         self.wake = _FrameProbe(a.wake, self.spans) if a.wake is not None else None
@@ -369,18 +371,6 @@ class _Instrumented:
 # ---------------------------------------------------------------------------------------------- one turn
 
 
-def matches(expected: Any, understanding: Any) -> bool:
-    """The intent name, the entity ids and the listed slots are right (as tests/test_pipeline.py judges)."""
-    if expected is None:
-        return understanding is None or understanding.intent is None
-    got = understanding.intent if understanding is not None else None
-    if got is None or got.name != expected.name:
-        return False
-    if expected.entity_ids and tuple(sorted(expected.entity_ids)) != tuple(sorted(got.entity_ids)):
-        return False
-    return all(str(got.slots.get(k)).lower() == str(v).lower() for k, v in expected.slots.items())
-
-
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
@@ -399,7 +389,7 @@ def turn_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, sour
         else _ms(watch.wake_s - utt.wake_end_s),
         "transcript": turn.transcript if turn else "", "intent": got.name if got else None,
         "entity_ids": list(got.entity_ids) if got else [], "tier": u.tier if u is not None else "none",
-        "correct": turn is not None and matches(utt.expected, u),
+        "correct": turn is not None and corpus.matches(utt.expected, u),
         "speech_end_s": round(utt.speech_end_s, 3),
         "vad_speech_end_s": None if turn is None or turn.speech_end_s is None else round(turn.speech_end_s, 3),
         "endpoint_reason": None, "latency_ms": {}, "compute_ms": {}, "stt_calls": 0,
@@ -452,10 +442,12 @@ async def _idle_cpu(inst: _Instrumented, noise: Path) -> dict[str, Any]:
 
 def run_pipeline(name: str, settings: Settings, utts: Sequence[tuple[AudioSet, corpus.Utterance]],
                  with_slm: bool | None, idle_noise: Path | None = None,
-                 after: Callable[[_Instrumented], Any] | None = None) -> dict[str, Any]:
-    """Load one pipeline, optionally measure idle CPU, stream every file at real time, call after(it) (its result
-    under "after"); then unload it."""
-    inst = _Instrumented(settings, with_slm)
+                 after: Callable[[_Instrumented], Any] | None = None,
+                 cache: StageCache | None = None) -> dict[str, Any]:
+    """Load one pipeline (stages whose settings match another's come from the shared cache: the language model
+    loads once), optionally measure idle CPU, stream every file at real time, call after(it) (its result under
+    "after"); then unload it."""
+    inst = _Instrumented(settings, with_slm, cache if cache is not None else StageCache())
     log.info("%s: models loaded and warm in %.1f s", name, inst.load_seconds["total"])
     records: list[dict[str, Any]] = []
 
@@ -547,16 +539,17 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
     optimised_s, baseline_s = settings_variants(settings, opts.baseline_silence_ms)
     slm_on = settings.slm.enabled if opts.with_slm is None else opts.with_slm
 
-    # The language model's own bench reuses the optimised pipeline's loaded model.
+    # The language model's own bench reuses the optimised pipeline's loaded model, and so does the baseline.
+    cache = StageCache()
     optimised = run_pipeline("optimised", optimised_s, pairs, opts.with_slm, idle_noise=noise,
-                             after=lambda inst: slm_section(settings, slm_on, inst.slm_tier()))
+                             after=lambda inst: slm_section(settings, slm_on, inst.slm_tier()), cache=cache)
     # ru_maxrss (KiB on Linux) before the baseline loads: the peak of the optimised pipeline alone.
     peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     idle, slm = optimised.pop("idle"), optimised.pop("after")
     gc.collect()
     baseline = None
     if opts.baseline:
-        baseline = run_pipeline("baseline", baseline_s, pairs, opts.with_slm)
+        baseline = run_pipeline("baseline", baseline_s, pairs, opts.with_slm, cache=cache)
         del baseline["idle"], baseline["after"]
     return {
         "version": __version__,

@@ -137,6 +137,7 @@ def assistant_options(settings: Settings, *, wake_word_required: bool = True, ea
         semantic_endpoint=a.semantic_endpoint,
         reply_cache=a.reply_cache,
         stream_reply=a.stream_reply,
+        recheck_stt=settings.stt.short_window and settings.stt.recheck_full_window,
     )
 
 

@@ -573,3 +573,15 @@ def _hash(obj: Any) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "utterance"
+
+
+def matches(expected: Intent | None, understanding: Any) -> bool:
+    """Whether an Understanding got a command right: intent name, entity ids and the listed slots."""
+    if expected is None:
+        return understanding is None or understanding.intent is None
+    got = understanding.intent if understanding is not None else None
+    if got is None or got.name != expected.name:
+        return False
+    if expected.entity_ids and tuple(sorted(expected.entity_ids)) != tuple(sorted(got.entity_ids)):
+        return False
+    return all(str(got.slots.get(k)).lower() == str(v).lower() for k, v in expected.slots.items())

@@ -29,6 +29,7 @@ class FileRunner:
         realtime: bool = False,
         with_slm: bool | None = None,
         extra_observers: Sequence[Any] = (),
+        cache: StageCache | None = None,
     ) -> None:
         self.settings = settings
         self.realtime = realtime
@@ -39,7 +40,7 @@ class FileRunner:
             observers.append(Recorder(settings.debug.record_dir))
         self.assistant: Assistant = build_assistant(
             settings,
-            StageCache(),
+            cache if cache is not None else StageCache(),
             sink=self.sink,
             observers=observers,
             wake_word_required=wake_word_required,

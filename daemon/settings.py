@@ -138,6 +138,8 @@ class SttSettings:
     """Spoken language."""
     hotwords: bool = True
     """Pass entity and area names to Whisper as hotwords."""
+    recheck_full_window: bool = True
+    """With short_window: when no template matches, transcribe once more with the 30 s window before the SLM."""
     short_window: bool = True
     """Encode only the command (plus silence, 10 s at least) instead of Whisper's fixed 30 s window: ~10x faster."""
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from pipeline.frames import (
@@ -65,6 +66,9 @@ class AssistantOptions:
     """Commit the command early when the speculative transcript is a complete template command."""
     reply_cache: bool = True
     """Reuse synthesized audio for short replies said before."""
+    recheck_stt: bool = False
+    """When templates find nothing in a short-window transcript, transcribe again with Whisper's 30 s window
+    before asking the language model (the two windows mishear different commands)."""
     stream_reply: bool = True
     """Play each sentence as soon as it is synthesized; False: synthesize the whole reply first (as Home
     Assistant's pipeline does), for the benchmark's baseline."""
@@ -282,6 +286,16 @@ class Assistant:
         milestones["transcript"] = time.monotonic()
         timings["stt"] = _ms(stt_s)
         self._emit(Transcript(turn.id, text=text))
+        if (quick is None or quick.intent is None) and self.options.recheck_stt:
+            quick, intent_s = await self._run_timed(self.intents.quick, text)
+            if quick is None or quick.intent is None:
+                again, again_s = await self._run_timed(partial(self.stt.transcribe, short_window=False), ep.audio)
+                timings["stt"] = _ms(stt_s + again_s)
+                if again != text:
+                    found, _ = await self._run_timed(self.intents.quick, again)
+                    if found is not None and found.intent is not None:
+                        text, quick = again, found
+                        self._emit(Transcript(turn.id, text=text))
         if quick is not None and quick.intent is not None:
             understanding, intent_s = quick, 0.0
         else:

@@ -74,8 +74,11 @@ class SpeechToText:
     def reset(self) -> None:
         pass
 
-    def transcribe(self, audio: bytes | np.ndarray) -> str:
-        """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text."""
+    def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> str:
+        """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text.
+
+        short_window: override the stage's setting for this call (False: Whisper's ordinary 30 s window).
+        """
         assert self._model is not None, "load() first"
         if isinstance(audio, bytes | bytearray):
             samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
@@ -85,7 +88,8 @@ class SpeechToText:
             samples = audio.astype(np.float32, copy=False)
         if samples.size < SAMPLE_RATE // 10:
             return ""
-        if self.short_window and samples.size <= MAX_SHORT_S * SAMPLE_RATE:
+        short = self.short_window if short_window is None else short_window
+        if short and samples.size <= MAX_SHORT_S * SAMPLE_RATE:
             text = self._transcribe_short(samples)
             if text is not None:
                 return text

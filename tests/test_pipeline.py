@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from daemon import corpus
+from daemon.corpus import matches
 from daemon.process import FileRunner
 from daemon.settings import parse_settings
 from pipeline.audio import NullSink, write_wav
@@ -22,18 +23,6 @@ from pipeline.frames import Event, StateChanged, TurnFinished, WakeDetected
 from tests.conftest import ROOT, base_config
 
 SETS = [("piper", None), ("piper", 10.0), ("espeak", None), ("espeak", 10.0)]
-
-
-def matches(expected, understanding) -> bool:  # noqa: ANN001
-    """The intent name, the entity ids and the listed slots are right."""
-    if expected is None:
-        return understanding is None or understanding.intent is None
-    got = understanding.intent if understanding is not None else None
-    if got is None or got.name != expected.name:
-        return False
-    if expected.entity_ids and tuple(sorted(expected.entity_ids)) != tuple(sorted(got.entity_ids)):
-        return False
-    return all(str(got.slots.get(k)).lower() == str(v).lower() for k, v in expected.slots.items())
 
 
 @pytest.fixture(scope="module")

@@ -27,8 +27,9 @@ deps-run:
 	  $(SUDO) apt-get install -y -qq libportaudio2 python3-venv; }
 
 deps-test: deps-run
-	@dpkg -s mosquitto espeak-ng sox systemd openssl >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients espeak-ng sox systemd openssl; }
+	@dpkg -s mosquitto mosquitto-clients espeak-ng sox systemd openssl shellcheck >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients espeak-ng sox systemd openssl shellcheck; }
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -126,12 +126,13 @@ class Service:
         self._broker: Any = None
         self._broker_key: Any = None
         self._source: Any = None
+        self._pending = settings
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.request_stop)
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        loop.add_signal_handler(signal.SIGHUP, self._check_new_config)
         watchdog = _Watchdog(notify.watchdog_interval())
         watchdog_task = asyncio.create_task(watchdog.run())
         try:
@@ -153,14 +154,22 @@ class Service:
         if self._source is not None:
             self._source.close()
 
-    def _reload_settings(self) -> None:
+    def _check_new_config(self) -> None:
+        """SIGHUP: a valid config file replaces the running one (the session restarts, unchanged models stay
+        loaded); a broken one is refused and nothing stops."""
         notify.notify("RELOADING=1")
         try:
-            self.settings = load_settings(self.config_path) if self.config_path else self.settings
-            logging.getLogger().setLevel(self.settings.debug.log_level)
-            log.info("configuration reloaded from %s", self.config_path)
+            self._pending = load_settings(self.config_path) if self.config_path else self.settings
         except ConfigError as e:
             log.error("reload refused, keeping the running configuration: %s", e)
+            notify.notify("READY=1")
+            return
+        self._reload.set()
+
+    def _reload_settings(self) -> None:
+        self.settings = self._pending
+        logging.getLogger().setLevel(self.settings.debug.log_level)
+        log.info("configuration reloaded from %s", self.config_path or "built-in defaults")
 
     async def _session(self, watchdog: _Watchdog) -> None:
         """Run one configuration until stop or reload."""

@@ -38,3 +38,46 @@ def test_a_missing_microphone_is_retried_and_sigterm_still_stops_the_daemon(tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: float = 120) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"{needle!r} not seen in:\n{''.join(lines)}")
+
+
+def test_sighup_reloads_the_config_and_a_broken_one_is_refused(tmp_path: Path, corpus_dir: Path) -> None:
+    """After a reload the daemon runs the new configuration (here: the file source is heard again)."""
+    from daemon import corpus
+
+    utt = corpus.render("turn on the kitchen light", cache_dir=corpus_dir)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(base_config(audio={"source": f"file:{utt.path}"})))
+    proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(cfg)], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        _wait_for(proc, lines, "still serving MQTT commands")
+        assert sum('"intent": "HassTurnOn"' in line for line in lines) == 1
+        cfg.write_text("vad:\n  trailing_silence_ms: fast\n")
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(proc, lines, "reload refused")
+        assert "vad.trailing_silence_ms" in lines[-1]
+        cfg.write_text(yaml.safe_dump(base_config(audio={"source": f"file:{utt.path}"}, vad={"threshold": 0.6})))
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(proc, lines, "configuration reloaded")
+        _wait_for(proc, lines, "still serving MQTT commands")
+        assert sum('"intent": "HassTurnOn"' in line for line in lines) == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -83,8 +83,7 @@ def test_install_script_parses() -> None:
 
 
 def test_install_script_shellcheck() -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (optional linter)")
+    assert shutil.which("shellcheck"), "shellcheck is installed by `make test` (deps-test)"
     r = subprocess.run(["shellcheck", str(REPO / "systemd" / "install.sh")], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
 

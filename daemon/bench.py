@@ -253,19 +253,18 @@ class _SttProbe(_Probe):
 
 
 class _IntentProbe(_Probe):
-    def understand(self, text: str) -> Any:
+    def _timed(self, ask: Callable[[str], Any], text: str) -> Any:
         t0 = time.monotonic()
         try:
-            return self._stage.understand(text)
+            return ask(text)
         finally:
             self.spans.append(("intent", t0, time.monotonic(), 0.0))
 
+    def understand(self, text: str) -> Any:
+        return self._timed(self._stage.understand, text)
+
     def quick(self, text: str) -> Any:
-        t0 = time.monotonic()
-        try:
-            return self._stage.quick(text)
-        finally:
-            self.spans.append(("intent", t0, time.monotonic(), 0.0))
+        return self._timed(self._stage.quick, text)
 
 
 class _TtsProbe(_Probe):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -406,8 +406,3 @@ def _check_home(s: Settings, source: str) -> None:
         raise ConfigError(
             f"{source}: home.satellite_area: {s.home.satellite_area!r} is not one of home.areas {sorted(areas)}"
         )
-
-
-def as_dict(s: Settings) -> dict[str, Any]:
-    """Settings as plain data (for logs and tests)."""
-    return asdict(s)

@@ -152,10 +152,6 @@ class Endpointer:
         # Skip the pause's first frames: the wake phrase's last sound fades out there, under the threshold.
         return hist[j + min(3, (i - j) // 2) :]
 
-    @property
-    def heard_speech(self) -> bool:
-        return self._heard
-
     def process(self, item: AudioFrame) -> Iterator[Endpoint]:
         p = self.vad(item.pcm)
         self._history.append((item, p))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from pipeline.intent.model import IntentTier, Understanding
+from pipeline.intent.model import IntentTier, StreamingReplyTier, Understanding
+from pipeline.intent.slm import is_open_question  # the language-model tier's contract; importing loads no model
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
@@ -41,7 +42,7 @@ class IntentTiers:
 
     def is_open_question(self, u: Understanding) -> bool:
         """The language model left the reply empty: it is a question to answer in free text (stream_reply)."""
-        return u.tier == "slm" and u.intent is None and not u.reply and self._streamer() is not None
+        return is_open_question(u) and self._streamer() is not None
 
     def stream_reply(self, text: str) -> Iterator[str]:
         """The free-text answer to an open question, sentence by sentence as it is generated."""
@@ -51,8 +52,9 @@ class IntentTiers:
             return
         yield from streamer.stream_reply(text)
 
-    def _streamer(self):  # noqa: ANN202 - the first tier that can stream a free answer, if any
-        return next((t for t in self.tiers if callable(getattr(t, "stream_reply", None))), None)
+    def _streamer(self) -> StreamingReplyTier | None:
+        """The first tier that can stream a free answer, if any."""
+        return next((t for t in self.tiers if callable(getattr(t, "stream_reply", None))), None)  # type: ignore[misc]
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from daemon.settings import EntitySettings
-from pipeline.intent.model import Intent
+from slm_voice.daemon.settings import EntitySettings
+from slm_voice.pipeline.intent.model import Intent
 
 
 def device_commands(intent: Intent, entities: Iterable[EntitySettings]) -> list[tuple[str, str]]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from daemon import __version__
-from daemon.settings import ConfigError, Settings, load_settings, parse_settings
+from slm_voice.daemon import __version__
+from slm_voice.daemon.settings import ConfigError, Settings, load_settings, parse_settings
 
 log = logging.getLogger("slm_voice")
 
@@ -37,7 +39,7 @@ def settings_for(args: argparse.Namespace) -> tuple[Settings, Path | None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.service import Service
+    from slm_voice.daemon.service import Service
 
     settings, path = settings_for(args)
     log.info("slm-voice %s starting (config: %s)", __version__, path or "built-in defaults")
@@ -45,8 +47,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from daemon.process import FileRunner, process_files
-    from pipeline.audio import AudioFormatError, WavFileSource
+    from slm_voice.daemon.process import FileRunner, process_files
+    from slm_voice.pipeline.audio import AudioFormatError, WavFileSource
 
     settings, _ = settings_for(args)
     for f in args.files:  # refuse bad files before loading any model
@@ -61,8 +63,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(rec, ensure_ascii=False), flush=True)
             else:
-                intent = rec["intent"]["name"] if rec["intent"] else "-"
-                print(f"{rec['file']}: {rec['transcript']!r} -> {intent} [{rec['tier']}] {rec['reply']!r}", flush=True)
+                print(f"{rec['file']}: {rec['text']!r} -> {rec['intent'] or '-'} [{rec['tier']}] {rec['reply']!r}",
+                      flush=True)
 
     try:
         asyncio.run(go())
@@ -72,26 +74,32 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_understand(args: argparse.Namespace) -> int:
-    from daemon import build
+    from slm_voice.daemon import factory
+    from slm_voice.daemon.observers import turn_record
+    from slm_voice.pipeline.frames import IntentRecognized
 
     settings, _ = settings_for(args)
-    tiers = build.build_intents(settings, build.home_from_settings(settings.home), with_slm=not args.no_slm)
+    tiers = factory.build_intents(settings, factory.home_from_settings(settings.home), with_slm=not args.no_slm)
     tiers.load()
     for text in args.text:
         u = tiers.understand(text)
+        if u.open_question:  # the language model's free answer, as the assistant would speak it
+            u = replace(u, reply=" ".join(tiers.stream_reply(text)))
         if args.json:
-            print(json.dumps({"text": text, **u.as_dict()}, ensure_ascii=False), flush=True)
+            rec = turn_record(IntentRecognized("", text=text, understanding=u))
+            del rec["turn_id"], rec["timestamp"], rec["wake_word"], rec["timings_ms"]
+            print(json.dumps(rec, ensure_ascii=False), flush=True)
         else:
             print(f"{text!r} -> {u.intent.name if u.intent else '-'} [{u.tier}] {u.reply!r}", flush=True)
     return 0
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from daemon import build
-    from pipeline.audio import open_sink
+    from slm_voice.daemon import factory
+    from slm_voice.pipeline.audio import open_sink
 
     settings, _ = settings_for(args)
-    tts = build.build_tts(settings)
+    tts = factory.build_tts(settings)
     tts.load()
     spec = f"file:{args.out}" if args.out else settings.audio.sink
     sink = open_sink(spec, output_device=settings.audio.output_device)
@@ -105,40 +113,41 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from daemon import build
-    from pipeline.audio import read_wav_16k
+    from slm_voice.daemon import factory
+    from slm_voice.pipeline.audio import read_wav_16k
 
     settings, _ = settings_for(args)
     audio = [read_wav_16k(f) for f in args.files]  # bad files fail before the model loads
-    stt = build.build_stt(settings, build.home_from_settings(settings.home))
+    stt = factory.build_stt(settings, factory.home_from_settings(settings.home))
     stt.load()
     for name, samples in zip(args.files, audio, strict=True):
-        text = stt.transcribe(samples)
-        print(json.dumps({"file": name, "text": text}) if args.json else text, flush=True)
+        heard = stt.transcribe(samples)
+        line = {"file": name, "text": heard.text, "confidence": heard.confidence}
+        print(json.dumps(line) if args.json else heard.text, flush=True)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from daemon import build
-    from models import catalog, locate
+    from slm_voice.daemon import factory
+    from slm_voice.models import catalog, locate
 
     settings, _ = settings_for(args)
     if args.action == "build":
-        from models.build_slm import ensure_built
+        from slm_voice.models.build_slm import ensure_built
 
         names = [args.model] if args.model else [settings.slm.model]
-        target = Path(args.models_dir) if args.models_dir else build.models_dir(settings)
+        target = Path(args.models_dir) if args.models_dir else factory.models_dir(settings)
         for name in names:
             path = ensure_built(name, target)
             print(f"{name}: {path}")
         return 0
-    from models.build_slm import is_built
+    from slm_voice.models.build_slm import is_built
 
     rows = []
     for spec in catalog.CATALOG:
         status = locate.status(spec)
         if spec.stage == "slm":
-            status += ", built" if is_built(spec.name, build.models_dir(settings)) else ", not built"
+            status += ", built" if is_built(spec.name, factory.models_dir(settings)) else ", not built"
         packages = ", ".join(dict.fromkeys(f.package for f in spec.files))
         rows.append((spec.key, packages, spec.size, spec.licence, status))
     if args.json:
@@ -150,13 +159,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     for key, pkg, size, lic, status in rows:
         print(f"{key:28} {size / 1e6:8.1f}M  {status:20} {lic[:34]:34} {pkg}")
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from daemon.bench import main as bench_main
-
-    settings, _ = settings_for(args)
-    return bench_main(settings, args)
 
 
 class CliError(Exception):
@@ -202,12 +204,24 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--models-dir", help="build: where to put it (default: models.dir)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_models)
-    sp = add("bench", "Benchmark the pipeline against a Home Assistant-style chain.")
-    from daemon.bench_args import add_bench_arguments
-
-    add_bench_arguments(sp)
-    sp.set_defaults(func=cmd_bench)
+    _add_plugin_commands(add)
     return p
+
+
+AddCommand = Callable[[str, str], argparse.ArgumentParser]
+"""add(name, help) -> a subcommand parser that already takes --config; set `func` on it with set_defaults."""
+
+
+def _add_plugin_commands(add: AddCommand) -> None:
+    """Subcommands other packages register under the `slm_voice.commands` entry point (the evaluation room adds
+    bench and eval): the daemon finds them by name and never imports them itself."""
+    for ep in sorted(importlib.metadata.entry_points(group="slm_voice.commands"), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as e:  # an optional room missing from this install: its commands are left out
+            log.debug("command %s unavailable: %s", ep.name, e)
+            continue
+        register(add)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,8 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for chatty in ("faster_whisper", "amqtt", "transitions"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    from models.locate import ModelError
-    from pipeline.audio import AudioError
+    from slm_voice.models.locate import ModelError
+    from slm_voice.pipeline.audio import AudioError
 
     try:
         return int(args.func(args) or 0)

@@ -12,31 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from daemon.mqtt import OFFLINE, ONLINE, Topics
+from slm_voice.daemon.mqtt import OFFLINE, ONLINE, Topics
+from slm_voice.pipeline.frames import TurnState
+from slm_voice.pipeline.intent.intents import NAMES
 
-INTENT_NAMES: tuple[str, ...] = (
-    "HassTurnOn",
-    "HassTurnOff",
-    "HassToggle",
-    "HassGetState",
-    "HassLightSet",
-    "HassClimateGetTemperature",
-    "HassClimateSetTemperature",
-    "HassStartTimer",
-    "HassCancelTimer",
-    "HassGetCurrentTime",
-    "HassGetCurrentDate",
-    "HassMediaPause",
-    "HassMediaUnpause",
-    "HassMediaNext",
-    "HassSetVolume",
-    "HassListAddItem",
-    "HassNevermind",
-)
-"""The event types of the intent event entity: Home Assistant intent names. HA ignores (and logs) an
-event whose type is not listed, so the caller should pass the names its intent tiers can produce."""
+INTENT_NAMES: tuple[str, ...] = NAMES
+"""The event types of the intent event entity: every intent the tiers can produce (pipeline.intent.intents). HA
+ignores (and logs) an event whose type is not listed."""
 
-STATES: tuple[str, ...] = ("idle", "awake", "listening", "thinking", "speaking", "muted")
+STATES: tuple[str, ...] = tuple(s.value for s in TurnState)
 """Values of <base>/state."""
 
 STATUS_TOPIC_LEAF = "status"

@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from daemon.settings import ConfigError, MqttSettings
+from slm_voice.daemon.settings import ConfigError, MqttSettings
 
 log = logging.getLogger(__name__)
 

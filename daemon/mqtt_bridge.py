@@ -22,22 +22,23 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from daemon import homeassistant as ha
-from daemon.actions import device_commands
-from daemon.mqtt import MqttLink, Topics
-from daemon.settings import EntitySettings, MqttSettings
-from pipeline.frames import (
+from slm_voice.daemon import homeassistant as ha
+from slm_voice.daemon.actions import device_commands
+from slm_voice.daemon.mqtt import MqttLink, Topics
+from slm_voice.daemon.observers import turn_record
+from slm_voice.daemon.settings import EntitySettings, MqttSettings
+from slm_voice.pipeline.frames import (
     Event,
     IntentRecognized,
     ReplyStarted,
     StateChanged,
+    Timing,
     Transcript,
     TurnFinished,
+    TurnState,
 )
-from pipeline.intent.model import Understanding
 
 log = logging.getLogger(__name__)
 
@@ -171,57 +172,39 @@ class MqttBridge:
         if isinstance(event, StateChanged):
             was = self._snapshot.get(t.state)
             self._set_state(t.state, event.state)
-            if event.state == "muted":  # the mute switch follows the state machine
+            if event.state == TurnState.MUTED:  # the mute switch follows the state machine
                 self._set_state(t.mute, "ON")
-            elif was == "muted":
+            elif was == TurnState.MUTED:
                 self._set_state(t.mute, "OFF")
         elif isinstance(event, Transcript):
             self._set_state(t.transcript, event.text)
         elif isinstance(event, ReplyStarted):
             self._set_state(t.reply, event.text)
         elif isinstance(event, IntentRecognized):
-            self._publish_intent(event.turn_id, event.text, event.understanding, dict(event.timings_ms))
+            self._publish_intent(event)
         elif isinstance(event, TurnFinished):
-            latency = event.timings_ms.get("speech_end_to_first_audio", event.timings_ms.get("speech_end_to_intent"))
+            t_ms = event.timings_ms
+            latency = t_ms.get(Timing.SPEECH_END_TO_FIRST_AUDIO, t_ms.get(Timing.SPEECH_END_TO_INTENT))
             if latency is not None:
                 self._set_state(t.last_turn_ms, str(round(latency)))
             if event.understanding is not None and event.understanding.reply:
                 self._set_state(t.reply, event.understanding.reply)  # a streamed answer is known only now
-            self._publish_intent(event.turn_id, event.transcript, event.understanding, dict(event.timings_ms))
+            self._publish_intent(event)
 
-    def _publish_intent(self, turn_id: str, text: str, u: Understanding | None, timings: dict[str, float]) -> None:
+    def _publish_intent(self, event: IntentRecognized | TurnFinished) -> None:
+        u = event.understanding
         if u is None or u.intent is None:
             return
-        if turn_id:
-            if turn_id in self._published_turns:
+        if event.turn_id:
+            if event.turn_id in self._published_turns:
                 return
-            _remember(self._published_turns, turn_id, None)
-        intent = u.intent
-        msg = {
-            "turn_id": turn_id,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "intent": intent.name,
-            "slots": intent.slots,
-            "entity_ids": list(intent.entity_ids),
-            "text": text,
-            "reply": u.reply,
-            "tier": u.tier,
-            "timings_ms": timings,
-        }
+            _remember(self._published_turns, event.turn_id, None)
+        msg = turn_record(event)
         # Device commands first: they are the part a person waits for.
-        for topic, payload in device_commands(intent, self.entities):
+        for topic, payload in device_commands(u.intent, self.entities):
             self.link.publish(topic, payload, qos=1)
         self.link.publish(self.topics.intent, json.dumps(msg, default=str), qos=1)
-        event = {
-            "event_type": intent.name,
-            "turn_id": turn_id,
-            "text": text,
-            "slots": intent.slots,
-            "entity_ids": list(intent.entity_ids),
-            "reply": u.reply,
-            "tier": u.tier,
-        }
-        self.link.publish(self.topics.event, json.dumps(event, default=str), qos=1)
+        self.link.publish(self.topics.event, json.dumps({"event_type": msg["intent"], **msg}, default=str), qos=1)
 
     def _set_state(self, topic: str, value: str) -> None:
         with self._lock:

@@ -1,39 +1,53 @@
-"""Observers of pipeline events that stay inside the daemon: the per-turn log line, budgets, debug recording."""
+"""Observers of pipeline events that stay inside the daemon: the turn record (one shape for the log, MQTT,
+`process` and debug recordings), the per-turn log line with its budgets, and debug recording."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-import wave
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from daemon.settings import LatencyBudget
-from pipeline.frames import Event, SpeechEnded, TurnFinished
+import numpy as np
+
+from slm_voice.daemon.settings import LatencyBudget
+from slm_voice.pipeline.audio import write_wav
+from slm_voice.pipeline.frames import SAMPLE_RATE, Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
 
 log = logging.getLogger("slm_voice.turn")
 
 # Which timing each budget applies to.
 _BUDGET_KEYS = {
-    "endpoint": "endpoint",
-    "stt": "stt",
-    "intent": "intent",
-    "tts_first_audio": "tts_first_audio",
-    "turn": "speech_end_to_first_audio",
+    "endpoint": Timing.ENDPOINT,
+    "stt": Timing.STT,
+    "intent": Timing.INTENT,
+    "tts_first_audio": Timing.TTS_FIRST_AUDIO,
+    "turn": Timing.SPEECH_END_TO_FIRST_AUDIO,
 }
 
 
-def turn_record(event: TurnFinished) -> dict[str, object]:
-    """A turn as plain data (the log line, the process output and MQTT share it)."""
+def turn_record(event: IntentRecognized | TurnFinished) -> dict[str, Any]:
+    """A turn as plain data: the MQTT intent message, the log line, `process --json` and recordings share it.
+
+    {turn_id, timestamp, wake_word, text, intent, slots, entity_ids, reply, tier, confidence, timings_ms}; intent is
+    the Home Assistant intent name or None (chit-chat, a question back, nothing understood).
+    """
     u = event.understanding
-    d = u.as_dict() if u is not None else {"intent": None, "reply": "", "tier": "none"}
+    intent = u.intent if u is not None else None
     return {
         "turn_id": event.turn_id,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "wake_word": event.wake_word,
-        "transcript": event.transcript,
-        **d,
-        "speech_end_s": None if event.speech_end_s is None else round(event.speech_end_s, 3),
-        "timings_ms": event.timings_ms,
+        "text": event.text if isinstance(event, IntentRecognized) else event.transcript,
+        "intent": intent.name if intent is not None else None,
+        "slots": dict(intent.slots) if intent is not None else {},
+        "entity_ids": list(intent.entity_ids) if intent is not None else [],
+        "reply": u.reply if u is not None else "",
+        "tier": u.tier if u is not None else "none",
+        "confidence": u.confidence if u is not None else None,
+        "timings_ms": {str(k): v for k, v in event.timings_ms.items()},
     }
 
 
@@ -47,21 +61,8 @@ class TurnLog:
         if not isinstance(event, TurnFinished):
             return
         rec = turn_record(event)
-        intent = rec["intent"]
-        log.info(
-            "turn %s",
-            json.dumps(
-                {
-                    "transcript": rec["transcript"],
-                    "intent": intent["name"] if isinstance(intent, dict) else None,
-                    "entity_ids": intent["entity_ids"] if isinstance(intent, dict) else [],
-                    "tier": rec["tier"],
-                    "latency_ms": event.timings_ms.get("speech_end_to_first_audio"),
-                    "timings_ms": event.timings_ms,
-                },
-                ensure_ascii=False,
-            ),
-        )
+        del rec["turn_id"], rec["timestamp"]
+        log.info("turn %s %s", event.turn_id, json.dumps(rec, ensure_ascii=False, default=str))
         for stage, key in _BUDGET_KEYS.items():
             took = event.timings_ms.get(key)
             limit = getattr(self.budget, stage)
@@ -79,11 +80,9 @@ class Recorder:
     def __call__(self, event: Event) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         if isinstance(event, SpeechEnded) and event.audio:
-            with wave.open(str(self.dir / f"{stamp}-{event.turn_id}.wav"), "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(16000)
-                w.writeframes(event.audio)
+            write_wav(self.dir / f"{stamp}-{event.turn_id}.wav", np.frombuffer(event.audio, dtype="<i2"),
+                      SAMPLE_RATE)
         elif isinstance(event, TurnFinished):
             path = self.dir / f"{stamp}-{event.turn_id}.json"
-            path.write_text(json.dumps(turn_record(event), ensure_ascii=False, indent=1), encoding="utf-8")
+            path.write_text(json.dumps(turn_record(event), ensure_ascii=False, indent=1, default=str),
+                            encoding="utf-8")

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from daemon.observers import Recorder, turn_record
-from daemon.service import StageCache, build_assistant
-from daemon.settings import Settings
-from pipeline.assistant import Assistant
-from pipeline.audio import NullSink, WavFileSink, WavFileSource
-from pipeline.frames import Event, TurnFinished
-from pipeline.streaming import stream_frames
+from slm_voice.daemon.factory import StageCache, build_assistant
+from slm_voice.daemon.observers import Recorder, turn_record
+from slm_voice.daemon.settings import Settings
+from slm_voice.pipeline.assistant import Assistant
+from slm_voice.pipeline.audio import NullSink, WavFileSink, WavFileSource
+from slm_voice.pipeline.frames import Event, TurnFinished
+from slm_voice.pipeline.streaming import stream_frames
 
 TAIL_SILENCE_S = 1.5
 """Silence appended to each file so the endpointer hears the command end, as it would in a room."""
@@ -77,13 +77,11 @@ async def process_files(
     for i, name in enumerate(files):
         reply = reply_dir / f"{i:03d}-{Path(name).stem}.wav" if reply_dir else None
         turns = await runner.run_file(name, reply)
-        if not turns:
-            yield {"file": name, "wake_word": None, "transcript": "", "intent": None, "reply": "", "tier": "none",
-                   "speech_end_s": None, "timings_ms": {}}
+        if not turns:  # nobody spoke (or no wake word): the same shape, with nothing in it
+            turns = [TurnFinished("", wake_word=None, transcript="", understanding=None, speech_end_s=None,
+                                  timings_ms={})]
         for t in turns:
-            rec = turn_record(t)
-            rec.pop("turn_id")
-            yield {"file": name, **rec}
+            yield {"file": name, **turn_record(t), "speech_end_s": t.speech_end_s}
 
 
 class _SwitchableSink:

@@ -12,60 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon import __version__, build, notify
-from daemon.observers import Recorder, TurnLog
-from daemon.settings import ConfigError, Settings, load_settings
-from pipeline.assistant import Assistant
-from pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
-from pipeline.frames import Event, StateChanged
-from pipeline.streaming import stream_frames
+from slm_voice.daemon import __version__, factory, notify
+from slm_voice.daemon.observers import Recorder, TurnLog
+from slm_voice.daemon.settings import ConfigError, Settings, load_settings
+from slm_voice.pipeline.assistant import Assistant
+from slm_voice.pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
+from slm_voice.pipeline.frames import Event, StateChanged
+from slm_voice.pipeline.streaming import stream_frames
 
 log = logging.getLogger("slm_voice")
 
 MIC_RETRY_S = 5.0
-
-
-class StageCache:
-    """Stages built from settings, kept across reloads while their settings are unchanged: no model loads twice."""
-
-    def __init__(self) -> None:
-        self._stages: dict[str, tuple[Any, Any]] = {}
-
-    def get(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
-        cached = self._stages.get(name)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        stage = make()
-        self._stages[name] = (key, stage)
-        return stage
-
-
-def build_assistant(
-    settings: Settings,
-    cache: StageCache,
-    *,
-    sink: Any,
-    observers: list[Callable[[Event], None]],
-    heartbeat: Callable[[], None] | None = None,
-    wake_word_required: bool = True,
-    with_slm: bool | None = None,
-) -> Assistant:
-    """An Assistant with every stage from the cache (models not loaded yet: call assistant.load())."""
-    home = build.home_from_settings(settings.home)
-    s = settings
-    return Assistant(
-        wake=cache.get("wake", s.wake, lambda: build.build_wake(s)) if wake_word_required else None,
-        endpointer=cache.get("endpointer", (s.vad, s.assistant), lambda: build.build_endpointer(s)),
-        stt=cache.get("stt", (s.stt, s.home), lambda: build.build_stt(s, home)),
-        intents=cache.get(
-            "intents", (s.home, s.slm, s.models, with_slm), lambda: build.build_intents(s, home, with_slm=with_slm)
-        ),
-        tts=cache.get("tts", s.tts, lambda: build.build_tts(s)),
-        sink=sink,
-        options=build.assistant_options(s, wake_word_required=wake_word_required),
-        observers=observers,
-        heartbeat=heartbeat,
-    )
 
 
 class LoopControls:
@@ -120,7 +77,7 @@ class Service:
     def __init__(self, settings: Settings, config_path: Path | None) -> None:
         self.settings = settings
         self.config_path = config_path
-        self.cache = StageCache()
+        self.cache = factory.StageCache()
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._broker: Any = None
@@ -188,7 +145,7 @@ class Service:
         observers: list[Callable[[Event], None]] = [TurnLog(s.latency.budget_ms), _status_line]
         if s.debug.record_dir:
             observers.append(Recorder(s.debug.record_dir))
-        assistant = build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat)
+        assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat)
         t0 = time.perf_counter()
         took = await loop.run_in_executor(None, assistant.load)
         log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
@@ -256,7 +213,7 @@ class Service:
             self._broker = None
         self._broker_key = key
         if key[0]:
-            from daemon.broker import BrokerError, EmbeddedBroker
+            from slm_voice.daemon.broker import BrokerError, EmbeddedBroker
 
             broker = EmbeddedBroker(s.mqtt.host, s.mqtt.port)
             try:
@@ -269,7 +226,7 @@ class Service:
     def _start_mqtt(self, s: Settings, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> Any:
         if not s.mqtt.enabled:
             return None
-        from daemon.mqtt_bridge import MqttBridge
+        from slm_voice.daemon.mqtt_bridge import MqttBridge
 
         wake = assistant.wake
         words = list(s.wake.words)

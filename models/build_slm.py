@@ -3,8 +3,8 @@
 Two halves, one module:
 
 * In the runtime venv (no torch): ``ensure_built(model, models_dir)`` returns the built folder, building it first
-  when its manifest is missing or stale, by running ``python -m models.build_slm`` with the *build venv's* python
-  as a subprocess. ``create_build_env(path)`` makes that venv from ``models/requirements-build.txt``.
+  when its manifest is missing or stale, by running ``python -m slm_voice.models.build_slm`` with the *build
+  venv's* python as a subprocess. ``create_build_env(path)`` makes that venv from ``models/requirements-build.txt``.
 * In the build venv (torch, transformers, onnxruntime-genai's model builder): ``main()`` joins and verifies the
   GGUF, converts GGUF → Hugging Face float32 → INT4 ONNX (MatMulNBits, embedding quantized too), normalises the
   tokenizer for onnxruntime-genai (the SmolLM2 fixes: a known tokenizer class, ByteLevel decoder, no byte_fallback,
@@ -37,13 +37,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from models import catalog
-from models.catalog import ModelSpec
-from models.locate import ModelError
+from slm_voice.models import catalog
+from slm_voice.models.catalog import ModelSpec
+from slm_voice.models.locate import ModelError
+from slm_voice.models.locate import models_dir as models_dir_of
 
 MANIFEST = "slm-voice-build.json"
 """Written last into a finished build; its presence (and matching content) means the folder is complete."""
@@ -70,19 +71,10 @@ def slm_models() -> tuple[str, ...]:
     return tuple(s.name for s in catalog.CATALOG if s.stage == "slm")
 
 
-def default_models_dir() -> Path:
-    """$SLM_VOICE_MODELS_DIR, else $XDG_CACHE_HOME/slm-voice/models, else ~/.cache/slm-voice/models (as the daemon
-    resolves models.dir when config.yaml leaves it null)."""
-    if os.environ.get("SLM_VOICE_MODELS_DIR"):
-        return Path(os.environ["SLM_VOICE_MODELS_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "slm-voice" / "models"
-
-
 def model_dir(model: str, models_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where the built model lives: <models_dir>/<model>/ (genai_config.json, model.onnx, tokenizer, manifest)."""
     _spec(model)
-    return Path(models_dir if models_dir is not None else default_models_dir()) / model
+    return models_dir_of(models_dir) / model
 
 
 def gguf_sha256(spec: ModelSpec) -> str:
@@ -137,7 +129,7 @@ def find_build_python(build_python: str | os.PathLike[str] | None = None) -> Pat
     tried = "; ".join(f"{p} ({why})" for why, p in candidates)
     raise BuildError(
         f"no build python found (tried {tried}). The INT4 build needs torch and transformers in a separate venv: "
-        f"create it with `python -m models.build_slm --create-env {default_build_env()}` "
+        f"create it with `python -m slm_voice.models.build_slm --create-env {default_build_env()}` "
         f"(about 1.3 GB on disk, a few minutes), or set ${BUILD_PYTHON_ENV} to the python of such a venv."
     )
 
@@ -168,7 +160,7 @@ def ensure_built(
     Raises BuildError when the build venv is missing or the build fails, ModelError when the GGUF packages
     are missing or damaged.
     """
-    from models.locate import locate  # the GGUF ships in the runtime venv's packages: verify it here
+    from slm_voice.models.locate import locate  # the GGUF ships in the runtime venv's packages: verify it here
 
     spec = _spec(model)
     folder = model_dir(model, models_dir)
@@ -178,10 +170,11 @@ def ensure_built(
     py = find_build_python(build_python)
     out = out or sys.stderr
     with tempfile.TemporaryDirectory(prefix="slm-voice-pkg-") as pkg:
-        # Expose only the stdlib-only `models` package to the build venv (not the runtime site-packages).
-        os.symlink(Path(__file__).resolve().parent, Path(pkg) / "models")
+        # Expose only the stdlib-only `slm_voice.models` package to the build venv (not the runtime site-packages).
+        (Path(pkg) / "slm_voice").mkdir()
+        os.symlink(Path(__file__).resolve().parent, Path(pkg) / "slm_voice" / "models")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (pkg, os.environ.get("PYTHONPATH")))))
-        cmd = [str(py), "-m", "models.build_slm", "--model", model, "--out-dir", str(folder.parent)]
+        cmd = [str(py), "-m", "slm_voice.models.build_slm", "--model", model, "--out-dir", str(folder.parent)]
         cmd += ["--gguf", *map(str, parts)] + (["--force"] if force else [])
         _run(cmd, out, env=env)
     if not is_built(model, models_dir):
@@ -473,7 +466,7 @@ def _write_manifest(folder: Path, spec: ModelSpec, fixes: list[str], seconds: fl
         "execution_provider": "cpu",
         "tools": {p: version(p) for p in ("onnxruntime-genai", "onnxruntime", "transformers", "torch", "gguf")},
         "tokenizer_fixes": fixes,
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 1),
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -492,13 +485,13 @@ def _replace(partial: Path, final: Path) -> None:
 
 def _parse(argv: Iterable[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m models.build_slm",
+        prog="python -m slm_voice.models.build_slm",
         description="Build the INT4 ONNX language model from its GGUF (run with the build venv's python), "
         "or create that venv.",
     )
     p.add_argument("--model", choices=slm_models(), help="catalog name of the language model")
     p.add_argument("--out-dir", type=Path, default=None, help="models folder; the model goes to OUT_DIR/<model>/ "
-                   f"(default {default_models_dir()})")
+                   f"(default {models_dir_of()})")
     p.add_argument("--work-dir", type=Path, default=None, help="scratch folder (default: beside the output); "
                    "needs ~2.5 GB for the 0.5B model")
     p.add_argument("--gguf", type=Path, nargs="+", default=None,
@@ -519,24 +512,24 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         if args.create_env is not None:
             py = create_build_env(args.create_env)
-            print(f"build python: {py}\nbuild with: {py} -m models.build_slm --model NAME", file=sys.stderr)
+            print(f"build python: {py}\nbuild with: {py} -m slm_voice.models.build_slm --model NAME", file=sys.stderr)
             return 0
         missing = [m for m in ("torch", "transformers", "onnxruntime_genai") if importlib.util.find_spec(m) is None]
         if missing:
             raise BuildError(
                 f"{sys.executable} lacks {', '.join(missing)}: run the build with the build venv's python "
-                "(create one with `python -m models.build_slm --create-env .build-venv`), or call "
-                "models.build_slm.ensure_built() / `slm-voice models build`, which find it"
+                "(create one with `python -m slm_voice.models.build_slm --create-env .build-venv`), or call "
+                "slm_voice.models.build_slm.ensure_built() / `slm-voice models build`, which find it"
             )
         spec = _spec(args.model)
-        out_dir = args.out_dir if args.out_dir is not None else default_models_dir()
+        out_dir = args.out_dir if args.out_dir is not None else models_dir_of()
         if not args.force and is_built(spec.name, out_dir):
             print(f"{model_dir(spec.name, out_dir)} is already built ({MANIFEST} matches): nothing to do",
                   file=sys.stderr)
             return 0
         parts = args.gguf
         if parts is None:
-            from models.locate import file_path
+            from slm_voice.models.locate import file_path
 
             try:
                 parts = [file_path(f) for f in spec.files]

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from models.catalog import ModelFile, ModelSpec
+from slm_voice.models.catalog import ModelFile, ModelSpec
 
 
 class ModelError(RuntimeError):
     """A model is missing or damaged; the message says which package to (re)install."""
+
+
+def cache_dir(*parts: str) -> Path:
+    """slm-voice's user cache: $XDG_CACHE_HOME/slm-voice, else ~/.cache/slm-voice (plus parts)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base, "slm-voice", *parts)
+
+
+def models_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """Where built models live: the configured folder (models.dir), else $SLM_VOICE_MODELS_DIR, else the cache."""
+    if configured:
+        return Path(configured).expanduser()
+    if env := os.environ.get("SLM_VOICE_MODELS_DIR"):
+        return Path(env).expanduser()
+    return cache_dir("models")
 
 
 _verified: dict[tuple[str, int, int], str] = {}

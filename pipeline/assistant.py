@@ -1,8 +1,11 @@
 """The turn state machine: idle -> awake -> listening -> thinking -> speaking -> idle.
 
 It owns the order of the stages (they never call each other), moves frames on the event loop, runs every model
-call in one worker thread (so models never fight for the cores or block audio), and reports what happens as
-events to observers, which must not block.
+call in one worker thread (so models never fight for the cores or block audio), has each action carried out
+before the reply says it was, and reports what happens as events to observers, which must not block. Every stage
+reports its own compute as StageTimed events: the log, MQTT and the benchmark are observers alike.
+
+A turn reads: transcribe -> understand -> act -> reply.
 """
 
 from __future__ import annotations
@@ -11,41 +14,56 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from pipeline.frames import (
+from slm_voice.pipeline.frames import (
+    ActionDone,
     AudioFrame,
     Event,
     IntentRecognized,
+    Milestone,
     OutputAudio,
     ReplyFinished,
     ReplyStarted,
     SpeechEnded,
     SpeechStarted,
+    StageName,
+    StageTimed,
     StateChanged,
+    Timing,
     Transcript,
     TurnFinished,
+    TurnState,
     WakeDetected,
+    ms,
 )
-from pipeline.intent.model import Understanding
-from pipeline.intent.tiers import IntentTiers
-from pipeline.stt import SpeechToText
-from pipeline.tts import TextToSpeech
-from pipeline.vad import Endpoint, Endpointer
-from pipeline.wake import WakeWordDetector
+from slm_voice.pipeline.intent.intents import HOME_INTENTS
+from slm_voice.pipeline.intent.model import Understanding
+from slm_voice.pipeline.roles import (
+    ActionOutcome,
+    Endpointing,
+    Executor,
+    Sink,
+    Synthesizer,
+    Transcriber,
+    Transcription,
+    Understander,
+    WakeWord,
+)
+from slm_voice.pipeline.vad import Endpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Observer = Callable[[Event], None]
 
-
-class Sink(Protocol):
-    def write(self, audio: OutputAudio) -> None: ...
-    def drain(self) -> None: ...
+NOT_DONE = "Sorry, I couldn't do that: nothing answered in time."
+"""Said when an action's executor does not answer within AssistantOptions.action_timeout_s."""
+FAILED = "Sorry, something went wrong."
+"""Said when a stage fails in the middle of a turn."""
+NOT_CONFIRMED = "Okay, I won't."
 
 
 @dataclass(frozen=True)
@@ -59,7 +77,7 @@ class AssistantOptions:
     follow_up: bool = False
     """After replying, listen for another command without the wake word."""
     follow_up_timeout_s: float = 4.0
-    """How long follow-up listening waits for speech."""
+    """How long follow-up listening (and the answer to "Did you mean ...?") waits for speech."""
     speculative_stt: bool = True
     """Transcribe at a short pause; keep the result when no speech follows."""
     semantic_endpoint: bool = True
@@ -72,6 +90,8 @@ class AssistantOptions:
     stream_reply: bool = True
     """Play each sentence as soon as it is synthesized; False: synthesize the whole reply first (as Home
     Assistant's pipeline does), for the benchmark's baseline."""
+    action_timeout_s: float = 10.0
+    """Longest wait for an executor's answer before the reply says the action may not have happened."""
 
 
 @dataclass
@@ -79,9 +99,32 @@ class _Turn:
     id: str
     wake_word: str | None
     started: float = field(default_factory=time.monotonic)
-    spec_task: asyncio.Task[tuple[str, float, Understanding | None]] | None = None
+    spec_task: asyncio.Task[tuple[Transcription, float, Understanding | None]] | None = None
     spec_end_s: float | None = None
     """Audio position of speech end the speculative transcript covers; None once speech resumed."""
+    awaiting: Understanding | None = None
+    """An action waiting for the yes or no of this turn (asked "Did you mean ...?" in the turn before)."""
+
+
+class _FrameClock:
+    """Compute spent on frames by one frame stage, summed between reports (too many calls for an event each)."""
+
+    def __init__(self, stage: StageName) -> None:
+        self.stage = stage
+        self.reset()
+
+    def reset(self) -> None:
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        self.audio_s = 0.0
+
+    def report(self, turn_id: str) -> StageTimed | None:
+        if self.audio_s == 0.0:
+            return None
+        event = StageTimed(turn_id, stage=self.stage, call="frames", started=self.started, seconds=self.seconds,
+                           audio_s=self.audio_s)
+        self.reset()
+        return event
 
 
 class Assistant:
@@ -90,43 +133,47 @@ class Assistant:
     def __init__(
         self,
         *,
-        wake: WakeWordDetector | None,
-        endpointer: Endpointer,
-        stt: SpeechToText,
-        intents: IntentTiers,
-        tts: TextToSpeech,
+        wake: WakeWord | None,
+        endpointer: Endpointing,
+        stt: Transcriber,
+        intents: Understander,
+        tts: Synthesizer,
         sink: Sink,
+        executor: Executor | None = None,
         options: AssistantOptions = AssistantOptions(),
         observers: Iterable[Observer] = (),
         heartbeat: Callable[[], None] | None = None,
     ) -> None:
+        """executor: carries actions out before the reply (None: nothing does, the tier's reply is spoken as is,
+        for `process` and the bench). heartbeat: called for every frame (the systemd watchdog)."""
         self.wake = wake
         self.endpointer = endpointer
         self.stt = stt
         self.intents = intents
         self.tts = tts
         self.sink = sink
+        self.executor = executor
         self.options = options
         self.observers = list(observers)
         self.heartbeat = heartbeat
         # One worker for every model call: on 2 cores, parallel model calls only slow each other down.
         self._models = ThreadPoolExecutor(1, thread_name_prefix="models")
         self._audio_out = ThreadPoolExecutor(1, thread_name_prefix="sink")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.state = "idle"
+        self.state = TurnState.IDLE
         self.muted = False
         self._turn: _Turn | None = None
+        self._awaiting: Understanding | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()  # no turn until run() starts one
+        self._clocks = {s: _FrameClock(s) for s in (StageName.WAKE, StageName.VAD)}
 
     # ---- start-up -------------------------------------------------------------------------------------------
 
     def load(self) -> dict[str, float]:
         """Load and warm every model once; returns seconds per stage (blocking: call from a thread at start-up)."""
         took: dict[str, float] = {}
-        stages: list[Any] = [self.wake, self.endpointer, self.stt, self.intents, self.tts]
-        for stage in stages:
+        for stage in (self.wake, self.endpointer, self.stt, self.intents, self.tts):
             if stage is None:
                 continue
             t0 = time.perf_counter()
@@ -143,9 +190,8 @@ class Assistant:
 
     async def run(self, frames: AsyncIterator[AudioFrame]) -> None:
         """Consume frames until the source ends, then finish the turn in progress."""
-        self._loop = asyncio.get_running_loop()
         self._idle.set()
-        self.state = "muted" if self.muted else "idle"
+        self.state = TurnState.MUTED if self.muted else TurnState.IDLE
         self._emit(StateChanged("", state=self.state))  # observers learn the state they start in
         if not self.options.wake_word_required:
             self.listen()
@@ -156,12 +202,13 @@ class Assistant:
         # The stream ended: what was heard is a command; a turn in flight may still open follow-up listening,
         # which hears nothing more now.
         while True:
-            if self.state == "listening":
+            if self.state == TurnState.LISTENING:
                 self._finish_listening(self.endpointer.finish("eof"))
             if not self._tasks:
                 break
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._idle.wait()
+        self._report_frames("")
 
     async def wait_idle(self) -> None:
         """Wait until no turn is in progress."""
@@ -175,25 +222,36 @@ class Assistant:
             self.wake.reset()
         self.endpointer.reset()
         self._turn = None
+        self._awaiting = None
 
     def _on_frame(self, frame: AudioFrame) -> None:
-        if self.state == "listening":
-            for endpoint in self.endpointer.process(frame):
-                self._on_endpoint(endpoint)
+        vad = self._clocks[StageName.VAD]
+        t0 = time.perf_counter()
+        if self.state == TurnState.LISTENING:
+            endpoints = list(self.endpointer.process(frame))
         else:
+            endpoints = []
             self.endpointer.observe(frame)  # keeps the VAD current, so a command can begin before the wake hit
+        vad.seconds += time.perf_counter() - t0
+        vad.audio_s += frame.duration_s
+        for endpoint in endpoints:
+            self._on_endpoint(endpoint)
         if self.wake is not None and not self.muted:
             # Fed in every state so its streaming features stay current; a hit counts only when idle, which is
             # also what keeps the assistant from waking itself up while it speaks.
+            clock = self._clocks[StageName.WAKE]
+            t0 = time.perf_counter()
             hits = list(self.wake.process(frame))
-            if hits and self.state == "idle":
+            clock.seconds += time.perf_counter() - t0
+            clock.audio_s += frame.duration_s
+            if hits and self.state == TurnState.IDLE:
                 self._start_listening(hits[0].word, stream_s=hits[0].stream_s)
 
     # ---- controls -------------------------------------------------------------------------------------------
 
     def listen(self) -> None:
         """Start listening for a command without the wake word."""
-        if self.state in ("idle", "muted"):
+        if self.state in (TurnState.IDLE, TurnState.MUTED):
             self._start_listening(None)
 
     def say(self, text: str) -> None:
@@ -203,8 +261,8 @@ class Assistant:
     def set_muted(self, muted: bool) -> None:
         """Stop (or resume) listening for the wake word."""
         self.muted = muted
-        if self.state in ("idle", "muted"):
-            self._set_state("muted" if muted else "idle")
+        if self.state in (TurnState.IDLE, TurnState.MUTED):
+            self._set_state(TurnState.MUTED if muted else TurnState.IDLE)
 
     def set_wake_threshold(self, value: float | None) -> None:
         if self.wake is not None:
@@ -214,17 +272,18 @@ class Assistant:
         if self.wake is not None:
             self.wake.enable_only(word)
 
-    # ---- the turn -------------------------------------------------------------------------------------------
+    # ---- listening ------------------------------------------------------------------------------------------
 
     def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None) -> None:
-        self._turn = _Turn(uuid.uuid4().hex[:12], wake_word)
+        self._turn = _Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
+        self._awaiting = None
         self._idle.clear()
         if wake_word is not None:
             self._emit(WakeDetected(self._turn.id, wake_word=wake_word, stream_s=stream_s))
-            self._set_state("awake")
+            self._set_state(TurnState.AWAKE)
             if self.options.earcon is not None:
                 self._audio_out.submit(self.sink.write, self.options.earcon)
-        self._set_state("listening")
+        self._set_state(TurnState.LISTENING)
         # After a wake word, the command may have begun before the detection: start it at the pause after it.
         for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None):
             self._on_endpoint(endpoint)
@@ -246,8 +305,8 @@ class Assistant:
             self._finish_listening(ep)
         elif ep.kind == "timeout":
             self._turn = None
-            self._emit(TurnFinished(turn.id, wake_word=turn.wake_word, transcript="", understanding=None,
-                                    speech_end_s=None, timings_ms={}))
+            self._finish_turn(TurnFinished(turn.id, wake_word=turn.wake_word, transcript="", understanding=None,
+                                           speech_end_s=None, timings_ms={}))
             self._back_to_idle()
 
     def _finish_listening(self, ep: Endpoint | None) -> None:
@@ -258,71 +317,149 @@ class Assistant:
             self._turn = None
             self._back_to_idle()
             return
-        self._set_state("thinking")
+        self._set_state(TurnState.THINKING)
         self._spawn(self._complete(turn, ep, time.monotonic()))
 
-    async def _speculate(self, turn: _Turn, ep: Endpoint) -> tuple[str, float, Understanding | None]:
+    async def _speculate(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None]:
         """Transcribe at a pause; with semantic endpointing, commit at once if the text is a template command."""
-        text, stt_s = await self._run_timed(self.stt.transcribe, ep.audio)
+        heard, stt_s = await self._run_timed(turn.id, StageName.STT, "speculate", self.stt.transcribe, ep.audio,
+                                             audio_s=_audio_s(ep.audio))
         quick = None
-        if self.options.semantic_endpoint and text:
-            quick, _ = await self._run_timed(self.intents.quick, text)
-            still_paused = self._turn is turn and self.state == "listening" and turn.spec_end_s == ep.stream_s
+        if self.options.semantic_endpoint and heard.text and turn.awaiting is None:
+            quick, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick, heard.text)
+            still_paused = self._turn is turn and self.state == TurnState.LISTENING and turn.spec_end_s == ep.stream_s
             if quick is not None and quick.intent is not None and still_paused:
                 self._finish_listening(self.endpointer.finish("semantic"))
-        return text, stt_s, quick
+        return heard, stt_s, quick
+
+    # ---- the turn: transcribe -> understand -> act -> reply ---------------------------------------------------
 
     async def _complete(self, turn: _Turn, ep: Endpoint, endpoint_at: float) -> None:
+        try:
+            await self._steps(turn, ep, endpoint_at)
+        except Exception:
+            # A stage failed: say so (if the voice still works), end the turn and listen for the next one.
+            log.exception("turn %s failed", turn.id)
+            if self._turn is turn:
+                self._turn = None
+            self._awaiting = None
+            failed = Understanding(None, FAILED, "none")
+            self._finish_turn(TurnFinished(turn.id, wake_word=turn.wake_word, transcript="", understanding=failed,
+                                           speech_end_s=ep.stream_s, timings_ms={}))
+            try:
+                await self._speak(turn.id, [FAILED])
+            except Exception:
+                log.exception("turn %s: the apology could not be spoken either", turn.id)
+            self._back_to_idle()
+
+    async def _steps(self, turn: _Turn, ep: Endpoint, endpoint_at: float) -> None:
         speech_end_at = ep.arrived
         self._emit(SpeechEnded(turn.id, stream_s=ep.stream_s, reason=ep.reason, audio=ep.audio))
-        timings: dict[str, float] = {"endpoint": _ms(endpoint_at - speech_end_at)}
-        milestones = {"speech_end": speech_end_at, "endpoint": endpoint_at}
-        quick: Understanding | None = None
-        if turn.spec_task is not None and turn.spec_end_s == ep.stream_s:
-            # Nothing was said after the pause: the speculative transcript covers this very audio.
-            text, stt_s, quick = await turn.spec_task
-        else:
-            text, stt_s = await self._run_timed(self.stt.transcribe, ep.audio)
-        milestones["transcript"] = time.monotonic()
-        timings["stt"] = _ms(stt_s)
-        self._emit(Transcript(turn.id, text=text))
-        if (quick is None or quick.intent is None) and self.options.recheck_stt:
-            quick, intent_s = await self._run_timed(self.intents.quick, text)
-            if quick is None or quick.intent is None:
-                again, again_s = await self._run_timed(partial(self.stt.transcribe, short_window=False), ep.audio)
-                timings["stt"] = _ms(stt_s + again_s)
-                if again != text:
-                    found, _ = await self._run_timed(self.intents.quick, again)
-                    if found is not None and found.intent is not None:
-                        text, quick = again, found
-                        self._emit(Transcript(turn.id, text=text))
-        if quick is not None and quick.intent is not None:
-            understanding, intent_s = quick, 0.0
-        else:
-            understanding, intent_s = await self._run_timed(self.intents.understand, text)
-        milestones["intent"] = intent_at = time.monotonic()
-        timings["intent"] = _ms(intent_s)
-        timings["speech_end_to_intent"] = _ms(intent_at - speech_end_at)
+        timings: dict[str, float] = {Timing.ENDPOINT: ms(endpoint_at - speech_end_at)}
+        milestones = {Milestone.SPEECH_END: speech_end_at, Milestone.ENDPOINT: endpoint_at}
+
+        heard, quick = await self._transcribe(turn, ep, timings)
+        milestones[Milestone.TRANSCRIPT] = time.monotonic()
+        understanding = await self._understand(turn, heard, quick, timings)
+        milestones[Milestone.INTENT] = intent_at = time.monotonic()
+        timings[Timing.SPEECH_END_TO_INTENT] = ms(intent_at - speech_end_at)
         # The action goes out before any reply audio is synthesized.
-        self._emit(IntentRecognized(turn.id, text=text, understanding=understanding, timings_ms=dict(timings)))
-        if self.intents.is_open_question(understanding):
-            # An open question: the language model's answer is spoken sentence by sentence as it is generated.
-            first_audio_at, spoken = await self._speak(turn.id, self.intents.stream_reply(text))
-            understanding = replace(understanding, reply=" ".join(spoken))
-        else:
-            first_audio_at, _ = await self._speak(turn.id, [understanding.reply])
+        recognized = IntentRecognized(turn.id, text=heard.text, understanding=understanding,
+                                      timings_ms=dict(timings), wake_word=turn.wake_word)
+        self._emit(recognized)
+        understanding = await self._act(recognized, timings)
+        milestones[Milestone.ACTION] = acted_at = time.monotonic()
+        first_audio_at, understanding = await self._reply(turn.id, heard.text, understanding)
         if first_audio_at is not None:
-            milestones["first_audio"] = first_audio_at
-            timings["tts_first_audio"] = _ms(first_audio_at - intent_at)
-            timings["speech_end_to_first_audio"] = _ms(first_audio_at - speech_end_at)
+            milestones[Milestone.FIRST_AUDIO] = first_audio_at
+            timings[Timing.TTS_FIRST_AUDIO] = ms(first_audio_at - acted_at)
+            timings[Timing.SPEECH_END_TO_FIRST_AUDIO] = ms(first_audio_at - speech_end_at)
         if self._turn is turn:
             self._turn = None
-        self._emit(TurnFinished(turn.id, wake_word=turn.wake_word, transcript=text, understanding=understanding,
-                                speech_end_s=ep.stream_s, timings_ms=timings, milestones=milestones))
-        if self.options.follow_up and understanding.intent is not None and self.options.wake_word_required:
+        self._finish_turn(TurnFinished(turn.id, wake_word=turn.wake_word, transcript=heard.text,
+                                       understanding=understanding, speech_end_s=ep.stream_s, timings_ms=timings,
+                                       milestones=milestones))
+        if understanding.confirm is not None:
+            # "Did you mean ...?": the answer needs no wake word.
+            self._awaiting = understanding.confirm
+            self._start_listening(None, timeout_s=self.options.follow_up_timeout_s)
+        elif self.options.follow_up and understanding.intent is not None and self.options.wake_word_required:
             self._start_listening(None, timeout_s=self.options.follow_up_timeout_s)
         else:
             self._back_to_idle()
+
+    async def _transcribe(self, turn: _Turn, ep: Endpoint, timings: dict[str, float]
+                          ) -> tuple[Transcription, Understanding | None]:
+        """The command's text (the speculative transcript when it covers this very audio), and the template
+        tier's reading of it when that is already known."""
+        quick: Understanding | None = None
+        if turn.spec_task is not None and turn.spec_end_s == ep.stream_s:
+            # Nothing was said after the pause: the speculative transcript covers this very audio.
+            heard, stt_s, quick = await turn.spec_task
+        else:
+            heard, stt_s = await self._run_timed(turn.id, StageName.STT, "transcribe", self.stt.transcribe, ep.audio,
+                                                 audio_s=_audio_s(ep.audio))
+        self._emit(Transcript(turn.id, text=heard.text, confidence=heard.confidence))
+        if turn.awaiting is None and (quick is None or quick.intent is None) and self.options.recheck_stt:
+            quick, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick, heard.text)
+            if quick is None or quick.intent is None:
+                again, again_s = await self._run_timed(
+                    turn.id, StageName.STT, "recheck", self.stt.transcribe, ep.audio, audio_s=_audio_s(ep.audio),
+                    kwargs={"short_window": False})
+                stt_s += again_s
+                if again.text != heard.text:
+                    found, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick,
+                                                     again.text)
+                    if found is not None and found.intent is not None:
+                        heard, quick = again, found
+                        self._emit(Transcript(turn.id, text=heard.text, confidence=heard.confidence))
+        timings[Timing.STT] = ms(stt_s)
+        return heard, quick
+
+    async def _understand(self, turn: _Turn, heard: Transcription, quick: Understanding | None,
+                          timings: dict[str, float]) -> Understanding:
+        """What the words mean; the answer to a pending "Did you mean ...?" first."""
+        if turn.awaiting is not None:
+            answer, intent_s = await self._run_timed(turn.id, StageName.INTENT, "yes_or_no", self.intents.yes_or_no,
+                                                     heard.text)
+            if answer is not None:
+                timings[Timing.INTENT] = ms(intent_s)
+                return turn.awaiting if answer else Understanding(None, NOT_CONFIRMED, turn.awaiting.tier)
+            # Neither yes nor no: a new command.
+        if quick is not None and quick.intent is not None:
+            timings[Timing.INTENT] = 0.0
+            return quick
+        understanding, intent_s = await self._run_timed(
+            turn.id, StageName.INTENT, "understand", self.intents.understand, heard.text,
+            kwargs={"transcript_confidence": heard.confidence})
+        timings[Timing.INTENT] = ms(intent_s)
+        return understanding
+
+    async def _act(self, recognized: IntentRecognized, timings: dict[str, float]) -> Understanding:
+        """Carry the action out (Home Assistant, MQTT); the reply then says what really happened."""
+        u: Understanding = recognized.understanding
+        if u.intent is None or u.intent.name not in HOME_INTENTS or self.executor is None:
+            return u
+        t0 = time.monotonic()
+        try:
+            outcome = await asyncio.wait_for(self.executor.execute(recognized), self.options.action_timeout_s)
+        except TimeoutError:
+            log.error("turn %s: the executor did not answer within %.0f s", recognized.turn_id,
+                      self.options.action_timeout_s)
+            outcome = ActionOutcome(done=False, reply=NOT_DONE)
+        seconds = time.monotonic() - t0
+        timings[Timing.ACTION] = ms(seconds)
+        self._emit(ActionDone(recognized.turn_id, outcome=outcome, seconds=seconds))
+        return replace(u, reply=outcome.reply) if outcome.reply is not None else u
+
+    async def _reply(self, turn_id: str, text: str, u: Understanding) -> tuple[float | None, Understanding]:
+        """Speak the reply (an open question's answer as the language model generates it); returns when the first
+        audio went out and the understanding with what was really said."""
+        if u.open_question:
+            first_audio_at, spoken = await self._speak(turn_id, self.intents.stream_reply(text))
+            return first_audio_at, replace(u, reply=" ".join(spoken))
+        first_audio_at, _ = await self._speak(turn_id, [u.reply])
+        return first_audio_at, u
 
     async def _say(self, text: str) -> None:
         await self.wait_idle_turn()
@@ -331,7 +468,7 @@ class Assistant:
         self._back_to_idle()
 
     async def wait_idle_turn(self) -> None:
-        while self.state not in ("idle", "muted"):
+        while self.state not in (TurnState.IDLE, TurnState.MUTED):
             await self._idle.wait()
             await asyncio.sleep(0)
 
@@ -351,7 +488,8 @@ class Assistant:
                         continue
                     spoken.append(sentence)
                     loop.call_soon_threadsafe(chunks.put_nowait, sentence)
-                    for chunk in self.tts.speak(sentence, cache=self.options.reply_cache):
+                    audio = self.tts.speak(sentence, cache=self.options.reply_cache)
+                    for chunk in self._timed_chunks(loop, turn_id, audio):
                         loop.call_soon_threadsafe(chunks.put_nowait, chunk)
             finally:
                 loop.call_soon_threadsafe(chunks.put_nowait, None)
@@ -365,7 +503,7 @@ class Assistant:
             if isinstance(chunk, str):  # a sentence about to be synthesized
                 if not started:
                     started = True
-                    self._set_state("speaking")
+                    self._set_state(TurnState.SPEAKING)
                     self._emit(ReplyStarted(turn_id, text=chunk))
                 continue
             if first is None:
@@ -377,16 +515,33 @@ class Assistant:
             self._emit(ReplyFinished(turn_id))
         return first, spoken
 
+    def _timed_chunks(self, loop: asyncio.AbstractEventLoop, turn_id: str, chunks: Iterator[OutputAudio]
+                      ) -> Iterator[OutputAudio]:
+        """The synthesizer's chunks, each reported with its compute time (runs in the model worker; observers are
+        called on the event loop)."""
+        while True:
+            started, t0 = time.monotonic(), time.perf_counter()
+            chunk = next(chunks, None)
+            if chunk is None:
+                return
+            event = StageTimed(turn_id, stage=StageName.TTS, call="chunk", started=started,
+                               seconds=time.perf_counter() - t0, audio_s=len(chunk.pcm) / 2 / chunk.sample_rate)
+            loop.call_soon_threadsafe(self._emit, event)
+            yield chunk
+
     # ---- plumbing -------------------------------------------------------------------------------------------
 
-    async def _run_timed(self, fn: Callable[..., T], *args: Any) -> tuple[T, float]:
-        """Run a model call in the model worker; returns its result and its own compute time."""
+    async def _run_timed(self, turn_id: str, stage: StageName, call: str, fn: Callable[..., T], *args: Any,
+                         audio_s: float = 0.0, kwargs: dict[str, Any] | None = None) -> tuple[T, float]:
+        """Run a model call in the model worker; reports and returns its own compute time."""
 
-        def timed() -> tuple[T, float]:
-            t0 = time.perf_counter()
-            return fn(*args), time.perf_counter() - t0
+        def timed() -> tuple[T, float, float]:
+            started, t0 = time.monotonic(), time.perf_counter()
+            return fn(*args, **(kwargs or {})), started, time.perf_counter() - t0
 
-        return await asyncio.get_running_loop().run_in_executor(self._models, timed)
+        result, started, seconds = await asyncio.get_running_loop().run_in_executor(self._models, timed)
+        self._emit(StageTimed(turn_id, stage=stage, call=call, started=started, seconds=seconds, audio_s=audio_s))
+        return result, seconds
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -399,13 +554,23 @@ class Assistant:
         if not task.cancelled() and task.exception() is not None:
             log.error("turn failed", exc_info=task.exception())
             self._turn = None
+            self._awaiting = None
             self._back_to_idle()
 
+    def _finish_turn(self, event: TurnFinished) -> None:
+        self._report_frames(event.turn_id)
+        self._emit(event)
+
+    def _report_frames(self, turn_id: str) -> None:
+        for clock in self._clocks.values():
+            if (event := clock.report(turn_id)) is not None:
+                self._emit(event)
+
     def _back_to_idle(self) -> None:
-        self._set_state("muted" if self.muted else "idle")
+        self._set_state(TurnState.MUTED if self.muted else TurnState.IDLE)
         self._idle.set()
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: TurnState) -> None:
         if state != self.state:
             self.state = state
             self._emit(StateChanged(self._turn.id if self._turn else "", state=state))
@@ -418,5 +583,5 @@ class Assistant:
                 log.exception("observer %r failed on %s", observer, type(event).__name__)
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
+def _audio_s(pcm: bytes) -> float:
+    return len(pcm) / 2 / 16_000

@@ -13,6 +13,7 @@ import queue
 import select
 import struct
 import sys
+import tempfile
 import threading
 import time
 import wave
@@ -26,7 +27,8 @@ from typing import IO, Any, Protocol, runtime_checkable
 import numpy as np
 import soxr
 
-from pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame, OutputAudio
+from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame, OutputAudio
+from slm_voice.pipeline.roles import Sink
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +60,10 @@ class AudioSource(Protocol):
 
 
 @runtime_checkable
-class AudioSink(Protocol):
+class AudioSink(Sink, Protocol):
+    """A Sink (write, drain) that names itself and can be closed."""
+
     description: str
-
-    def write(self, audio: OutputAudio) -> None:
-        """Queue audio at any sample rate for playback/storage."""
-
-    def drain(self) -> None:
-        """Block until everything written has been played or written out."""
 
     def close(self) -> None:
         """Drain and release the device or file."""
@@ -81,7 +79,8 @@ def to_float32(pcm: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(buf[: len(buf) - len(buf) % 2], dtype="<i2").astype(np.float32) / 32768.0
 
 
-def _float_to_int16(x: np.ndarray) -> np.ndarray:
+def float_to_int16(x: np.ndarray) -> np.ndarray:
+    """float samples in [-1, 1] to int16 (the one scale every writer uses: x * 32768, rounded, clipped)."""
     return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
 
 
@@ -130,12 +129,12 @@ class _RateMatcher:
             return np.concatenate([head, pcm]) if head.size else pcm
         if self._rs is None:
             self._rs = StreamResampler(audio.sample_rate, self.out_rate)
-        return np.concatenate([head, _float_to_int16(self._rs.process(pcm.astype(np.float32) / 32768.0))])
+        return np.concatenate([head, float_to_int16(self._rs.process(pcm.astype(np.float32) / 32768.0))])
 
     def flush(self) -> np.ndarray:
         if self._rs is None:
             return np.zeros(0, dtype=np.int16)
-        tail = _float_to_int16(self._rs.flush())
+        tail = float_to_int16(self._rs.flush())
         self._rs = None
         return tail
 
@@ -280,8 +279,8 @@ def _iter_wav_16k(info: WavInfo, stop: threading.Event | None = None) -> Iterato
                 raise AudioFormatError(f"{info.path}: file shrank while being read")
             raw = raw[: len(raw) - len(raw) % block_align]
             left -= len(raw)
-            yield _float_to_int16(rs.process(_downmix(_decode(raw, info))))
-    yield _float_to_int16(rs.flush())
+            yield float_to_int16(rs.process(_downmix(_decode(raw, info))))
+    yield float_to_int16(rs.flush())
 
 
 def read_wav_16k(path: str | os.PathLike[str]) -> np.ndarray:
@@ -293,15 +292,23 @@ def read_wav_16k(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def write_wav(path: str | os.PathLike[str], pcm_int16: np.ndarray, sample_rate: int) -> None:
-    """Write mono int16 samples as a 16-bit PCM WAV file."""
+    """Write mono int16 samples as a 16-bit PCM WAV file, atomically (a reader never sees half a file)."""
     pcm = np.asarray(pcm_int16)
     if pcm.ndim != 1 or pcm.dtype != np.int16:
         raise ValueError(f"write_wav wants a 1-D int16 array, got {pcm.dtype} with shape {pcm.shape}")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(int(sample_rate))
-        w.writeframes(pcm.astype("<i2", copy=False).tobytes())
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh, wave.open(fh, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(int(sample_rate))
+            w.writeframes(pcm.astype("<i2", copy=False).tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 # --------------------------------------------------------------------------------------------------
@@ -569,7 +576,7 @@ class MicSource:
                     pcm = block[:, 0]
                 else:
                     mono = _downmix(block.astype(np.float32) / 32768.0)
-                    pcm = _float_to_int16(resampler.process(mono))
+                    pcm = float_to_int16(resampler.process(mono))
                 yield from framer.push(pcm.astype("<i2", copy=False).tobytes())
 
     def close(self) -> None:
@@ -794,4 +801,4 @@ def earcon(sample_rate: int = 22050) -> OutputAudio:
         out += env * (np.sin(2 * np.pi * freq * tt) + 0.2 * np.sin(4 * np.pi * freq * tt))
     out *= np.minimum((t[-1] - t) / 0.005, 1.0)  # fade the last 5 ms to zero
     out *= 0.35 / np.abs(out).max()
-    return OutputAudio(_float_to_int16(out.astype(np.float32)).astype("<i2").tobytes(), sample_rate)
+    return OutputAudio(float_to_int16(out.astype(np.float32)).astype("<i2").tobytes(), sample_rate)

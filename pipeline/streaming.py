@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import AsyncIterator, Iterator
-from typing import Protocol
+from collections.abc import AsyncIterator
 
-from pipeline.frames import AudioFrame
-
-
-class FrameSource(Protocol):
-    def frames(self) -> Iterator[AudioFrame]: ...
-    def close(self) -> None: ...
+from slm_voice.pipeline.audio import AudioSource
+from slm_voice.pipeline.frames import AudioFrame
 
 
-async def stream_frames(source: FrameSource, *, max_queued: int = 16) -> AsyncIterator[AudioFrame]:
+async def stream_frames(source: AudioSource, *, max_queued: int = 16) -> AsyncIterator[AudioFrame]:
     """Yield the source's frames on the event loop; the reader thread blocks when the loop falls behind.
 
     A live microphone never waits here (its own driver queue absorbs bursts); a file source is simply paced

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.frames import SAMPLE_RATE
+from slm_voice.pipeline.frames import SAMPLE_RATE
+from slm_voice.pipeline.roles import Transcription
 
 MAX_SHORT_S = 28.0
 """Commands longer than this take faster-whisper's ordinary 30 s path."""
@@ -71,11 +73,8 @@ class SpeechToText:
         rng = np.random.default_rng(0)
         self.transcribe((rng.standard_normal(SAMPLE_RATE) * 300).astype(np.int16).tobytes())
 
-    def reset(self) -> None:
-        pass
-
-    def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> str:
-        """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text.
+    def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> Transcription:
+        """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text, with a confidence.
 
         short_window: override the stage's setting for this call (False: Whisper's ordinary 30 s window).
         """
@@ -87,12 +86,12 @@ class SpeechToText:
         else:
             samples = audio.astype(np.float32, copy=False)
         if samples.size < SAMPLE_RATE // 10:
-            return ""
+            return Transcription("", None)
         short = self.short_window if short_window is None else short_window
         if short and samples.size <= MAX_SHORT_S * SAMPLE_RATE:
-            text = self._transcribe_short(samples)
-            if text is not None:
-                return text
+            heard = self._transcribe_short(samples)
+            if heard is not None:
+                return heard
         segments, _info = self._model.transcribe(
             samples,
             language=self.language,
@@ -103,9 +102,14 @@ class SpeechToText:
             hotwords=self.hotwords,
             temperature=0.0,  # no fallback re-decoding: a command is short, a retry costs a whole decode
         )
-        return "".join(s.text for s in segments).strip()
+        segments = list(segments)
+        text = "".join(s.text for s in segments).strip()
+        if not segments:
+            return Transcription(text, None)
+        worst = min(segments, key=lambda s: s.avg_logprob)
+        return Transcription(text, confidence(worst.avg_logprob, worst.no_speech_prob))
 
-    def _transcribe_short(self, samples: np.ndarray) -> str | None:
+    def _transcribe_short(self, samples: np.ndarray) -> Transcription | None:
         """Encode only the command's length (plus a margin) instead of Whisper's fixed 30 s window.
 
         faster-whisper always pads to 30 s, so a 2 s command pays for 30 s of encoder work (about 1 s here).
@@ -145,12 +149,14 @@ class SpeechToText:
         # noise that Whisper "transcribes" with very low confidence.
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
         if (result.no_speech_prob > 0.6 and avg_logprob < -1.0) or avg_logprob < -3.0:
-            return ""
+            return Transcription("", None)
         text = self._tokenizer.decode(tokens).strip()
-        return None if _repeats(text) else text
+        return None if _repeats(text) else Transcription(text, confidence(avg_logprob, result.no_speech_prob))
 
-    def process(self, item: bytes) -> Iterator[str]:
-        yield self.transcribe(item)
+
+def confidence(avg_logprob: float, no_speech_prob: float) -> float:
+    """0-1: the decoder's mean token probability, discounted by Whisper's belief that nothing was said."""
+    return round(max(0.0, min(1.0, math.exp(avg_logprob) * (1.0 - no_speech_prob))), 3)
 
 
 def _repeats(text: str, min_words: int = 2) -> bool:

@@ -8,8 +8,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.frames import OutputAudio
-from pipeline.onnx import inference_session
+from slm_voice.pipeline.frames import OutputAudio
+from slm_voice.pipeline.onnx import inference_session
 
 
 class TextToSpeech:
@@ -63,9 +63,6 @@ class TextToSpeech:
         for _ in self.synthesize("Ready."):
             pass
 
-    def reset(self) -> None:
-        pass
-
     def synthesize(self, text: str) -> Iterator[OutputAudio]:
         """Yield one chunk per sentence as soon as it is synthesized."""
         assert self._voice is not None, "load() first"
@@ -95,6 +92,3 @@ class TextToSpeech:
                 self._cache[key] = chunks
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-
-    def process(self, item: str) -> Iterator[OutputAudio]:
-        yield from self.synthesize(item)

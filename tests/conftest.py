@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.settings import Settings, parse_settings
+from slm_voice.daemon.settings import Settings, parse_settings
 
 pytest_plugins = ["tests.conftest_broker"]
 
@@ -42,7 +42,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def runner(settings: Settings):
     """One FileRunner (all pipeline models loaded once) shared by the pipeline tests; templates only."""
-    from daemon.process import FileRunner
+    from slm_voice.daemon.process import FileRunner
 
     r = FileRunner(settings, wake_word_required=True, with_slm=False)
     yield r

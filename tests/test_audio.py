@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soxr
 
-from pipeline.audio import (
+from slm_voice.pipeline.audio import (
     AudioFormatError,
     NullSink,
     StdinSource,
@@ -32,7 +32,7 @@ from pipeline.audio import (
     to_float32,
     write_wav,
 )
-from pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, OutputAudio
+from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, OutputAudio
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -287,7 +287,7 @@ def run_with_alsa(tmp_path: Path, script: str) -> dict:
 MIC_SCRIPT = """
 import itertools, json, sys
 import numpy as np
-from pipeline.audio import MicSource, open_source
+from slm_voice.pipeline.audio import MicSource, open_source
 tmp, device, rate, n = sys.argv[1], sys.argv[2], sys.argv[3], 28
 source = MicSource(device, sample_rate=int(rate) if rate != "auto" else None)
 frames = list(itertools.islice(source.frames(), n))
@@ -336,7 +336,7 @@ def test_device_errors_list_the_devices(tmp_path: Path) -> None:
         tmp_path,
         """
 import json
-from pipeline.audio import AudioDeviceError, MicSource, SpeakerSink
+from slm_voice.pipeline.audio import AudioDeviceError, MicSource, SpeakerSink
 errors = {}
 for name, make in [("missing", lambda: MicSource("usb headset")), ("ambiguous", lambda: MicSource("file")),
                    ("index", lambda: SpeakerSink(99))]:
@@ -369,8 +369,8 @@ def test_speaker_sink_plays_through_a_device(tmp_path: Path) -> None:
         """
 import json, sys
 import numpy as np
-from pipeline.audio import open_sink
-from pipeline.frames import OutputAudio
+from slm_voice.pipeline.audio import open_sink
+from slm_voice.pipeline.frames import OutputAudio
 tmp = sys.argv[1]
 sink = open_sink("speaker", output_device="filespk")
 sink.write(OutputAudio(np.load(f"{tmp}/tone.npy").tobytes(), 22050))

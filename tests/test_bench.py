@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from daemon import bench, corpus
-from daemon.cli import CliError, parser
-from daemon.settings import Settings
+from slm_voice.bench import bench, corpus
+from slm_voice.daemon.cli import CliError, parser
+from slm_voice.daemon.settings import Settings
 
 
 def _have_matplotlib() -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.settings import ConfigError, Settings, load_settings, parse_settings
+from slm_voice.daemon.settings import ConfigError, Settings, load_settings, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from daemon import corpus
+from slm_voice.bench import corpus
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "turn on the kitchen light"

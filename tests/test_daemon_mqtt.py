@@ -40,7 +40,7 @@ WATCHDOG_USEC = 1_000_000  # pings expected every 0.5 s
 
 def _daemon_cmd() -> list[str]:
     script = Path(sys.executable).parent / "slm-voice"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "daemon.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "slm_voice.daemon.cli"]
 
 
 class NotifyListener:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models import catalog
-from models.locate import ModelError, locate, sha256_file, status
+from slm_voice.models import catalog
+from slm_voice.models.locate import ModelError, locate, sha256_file, status
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def test_locating_does_not_import_the_shipping_packages() -> None:
 def test_split_gguf_joins_to_the_pinned_sha256() -> None:
     import hashlib
 
-    from models.locate import iter_joined
+    from slm_voice.models.locate import iter_joined
 
     spec = catalog.get("slm", "qwen2.5-coder-0.5b")
     h = hashlib.sha256()
@@ -72,8 +72,8 @@ def test_unknown_model_names_list_the_known_ones() -> None:
 
 
 def test_models_command_lists_package_size_licence_and_status() -> None:
-    out = subprocess.run([sys.executable, "-m", "daemon.cli", "models", "--json"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "slm_voice.daemon.cli", "models", "--json"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     by_model = {r["model"]: r for r in rows}

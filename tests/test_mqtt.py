@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon import homeassistant as ha
-from daemon.actions import brightness_payload, device_commands
-from daemon.broker import BrokerError, EmbeddedBroker
-from daemon.mqtt import Topics
-from daemon.mqtt_bridge import MqttBridge
-from daemon.settings import ConfigError, EntitySettings, MqttSettings, TlsSettings
-from pipeline.frames import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
-from pipeline.intent.model import Intent, Understanding
+from slm_voice.daemon import homeassistant as ha
+from slm_voice.daemon.actions import brightness_payload, device_commands
+from slm_voice.daemon.broker import BrokerError, EmbeddedBroker
+from slm_voice.daemon.mqtt import Topics
+from slm_voice.daemon.mqtt_bridge import MqttBridge
+from slm_voice.daemon.settings import ConfigError, EntitySettings, MqttSettings, TlsSettings
+from slm_voice.pipeline.frames import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
+from slm_voice.pipeline.intent.model import Intent, Understanding
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE = "test_room"
@@ -129,8 +129,8 @@ def test_turn_publishes_intent_event_and_device_command(mosquitto, mqtt_client, 
     first, second = rec.wait_for(is_topic(f"{BASE}/intent"), count=2)[:2]
     msg = json.loads(first[1])
     assert not first[2]  # not retained
-    assert set(msg) == {"turn_id", "timestamp", "intent", "slots", "entity_ids", "text", "reply", "tier",
-                        "timings_ms"}
+    assert set(msg) == {"turn_id", "timestamp", "wake_word", "intent", "slots", "entity_ids", "text", "reply",
+                        "tier", "confidence", "timings_ms"}
     assert msg["turn_id"] == "t1" and msg["intent"] == "HassTurnOn"
     assert msg["entity_ids"] == ["light.kitchen_ceiling"] and msg["slots"] == {"name": "kitchen light"}
     assert msg["text"] == "turn on the kitchen light" and msg["reply"] == "Done." and msg["tier"] == "template"
@@ -254,8 +254,8 @@ def test_last_will_on_crash(mosquitto, mqtt_client, tmp_path: Path) -> None:
     script = tmp_path / "crash.py"
     script.write_text(
         "import sys, time\n"
-        "from daemon.mqtt_bridge import MqttBridge\n"
-        "from daemon.settings import MqttSettings\n"
+        "from slm_voice.daemon.mqtt_bridge import MqttBridge\n"
+        "from slm_voice.daemon.settings import MqttSettings\n"
         "class C:\n"
         "    def __getattr__(self, n): return lambda *a: None\n"
         f"b = MqttBridge(MqttSettings(port={mosquitto.port}, keepalive_s=5), {DEVICE!r}, 'x', (), ['hey_jarvis'],"
@@ -352,7 +352,7 @@ def test_discovery_can_be_disabled(mosquitto, mqtt_client, make_bridge) -> None:
 
 
 def test_commands_reach_controls(mosquitto, mqtt_client, make_bridge, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.mqtt_bridge")
+    caplog.set_level(logging.WARNING, logger="slm_voice.daemon.mqtt_bridge")
     bridge, controls = make_bridge(settings(mosquitto.port))
     rec = mqtt_client(mosquitto.port, [f"{BASE}/mute", f"{BASE}/wake_threshold", f"{BASE}/wake_word"])
     for topic, payload in [
@@ -447,7 +447,7 @@ def test_broker_restart_mid_run(mosquitto, mqtt_client, make_bridge) -> None:
 
 
 def test_broker_down_at_start(mosquitto, mqtt_client, make_bridge, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="daemon.mqtt")
+    caplog.set_level(logging.WARNING, logger="slm_voice.daemon.mqtt")
     watcher = mqtt_client(mosquitto.port, [f"{BASE}/#"], client_id="watcher", clean_session=False)
     watcher.client.disconnect()  # the session (and its subscription) stays on the broker
     watcher.client.loop_stop()
@@ -468,7 +468,7 @@ def test_broker_down_at_start(mosquitto, mqtt_client, make_bridge, caplog) -> No
 
 
 def test_wrong_credentials_logged_and_retried(mosquitto_secure, make_bridge, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.mqtt")
+    caplog.set_level(logging.INFO, logger="slm_voice.daemon.mqtt")
     bridge, _ = make_bridge(settings(mosquitto_secure.port, username="slm", password="wrong"), connect=False,
                             reconnect_min_s=0.1, reconnect_max_s=0.2)
     deadline = time.monotonic() + 15

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon import corpus
-from daemon.corpus import matches
-from daemon.process import FileRunner
-from daemon.settings import parse_settings
-from pipeline.audio import NullSink, write_wav
-from pipeline.frames import Event, StateChanged, TurnFinished, WakeDetected
+from slm_voice.bench import corpus
+from slm_voice.bench.corpus import matches
+from slm_voice.daemon.process import FileRunner
+from slm_voice.daemon.settings import parse_settings
+from slm_voice.pipeline.audio import NullSink, write_wav
+from slm_voice.pipeline.frames import Event, StateChanged, TurnFinished, WakeDetected
 from tests.conftest import ROOT, base_config
 
 SETS = [("piper", None), ("piper", 10.0), ("espeak", None), ("espeak", 10.0)]
@@ -115,11 +115,11 @@ def test_wake_word_stays_silent_on_speech_without_it_and_on_noise(
 
 
 def test_micro_wake_word_fires_on_piper_phrases_of_every_model(corpus_dir: Path) -> None:
-    from daemon import build
-    from pipeline.frames import AudioFrame
+    from slm_voice.daemon import factory
+    from slm_voice.pipeline.frames import AudioFrame
 
     words = {"hey_jarvis": "hey jarvis", "okay_nabu": "okay nabu", "alexa": "alexa", "hey_mycroft": "hey mycroft"}
-    wake = build.build_wake(parse_settings(base_config(wake={"words": list(words)})))
+    wake = factory.build_wake(parse_settings(base_config(wake={"words": list(words)})))
     wake.load()
     for word, phrase in words.items():
         pcm = corpus.render("what time is it", wake=phrase, cache_dir=corpus_dir).samples().tobytes()
@@ -164,8 +164,8 @@ def test_follow_up_listens_again_without_the_wake_word(corpus_dir: Path, tmp_pat
 
 def test_the_assistant_does_not_wake_itself_while_speaking(settings, corpus_dir: Path) -> None:
     """A wake phrase heard while the reply plays (its own voice through the mic) must not start a turn."""
-    from daemon.service import StageCache, build_assistant
-    from pipeline.frames import AudioFrame
+    from slm_voice.daemon.factory import StageCache, build_assistant
+    from slm_voice.pipeline.frames import AudioFrame
 
     wake_phrase = corpus.render("what time is it", cache_dir=corpus_dir).samples()
 
@@ -211,8 +211,8 @@ def _wav_bytes() -> bytes:
 
 
 def cli(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=input is None,
-                          input=input, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-m", "slm_voice.daemon.cli", *args], capture_output=True,
+                          text=input is None, input=input, cwd=ROOT, timeout=300)
 
 
 def test_process_prints_one_json_object_per_turn(tmp_path: Path, corpus_dir: Path) -> None:

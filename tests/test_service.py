@@ -18,7 +18,7 @@ from tests.conftest import ROOT, base_config
 
 @contextmanager
 def daemon(cfg: Path) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--config", str(cfg)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "slm_voice.daemon.cli", "run", "--config", str(cfg)], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
     try:
         yield proc
@@ -57,7 +57,7 @@ def test_a_missing_microphone_is_retried_and_sigterm_still_stops_the_daemon(tmp_
 
 def test_sighup_reloads_the_config_and_a_broken_one_is_refused(tmp_path: Path, corpus_dir: Path) -> None:
     """After a reload the daemon runs the new configuration (here: the file source is heard again)."""
-    from daemon import corpus
+    from slm_voice.bench import corpus
 
     utt = corpus.render("turn on the kitchen light", cache_dir=corpus_dir)
     cfg = tmp_path / "config.yaml"

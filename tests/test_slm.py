@@ -1,7 +1,7 @@
 """The language-model intent tier on the real INT4 SmolLM2-135M build (fast; the 0.5B model is evaluated apart).
 
 The model must be built before pytest runs (CI does it): it is looked for in $SLM_VOICE_TEST_MODELS_DIR, else in
-the default models dir (models.build_slm.default_models_dir()).
+the default models dir (slm_voice.models.locate.models_dir()).
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.build import home_from_settings
-from daemon.settings import load_settings
-from models import catalog
-from models.build_slm import (
+from slm_voice.daemon.factory import home_from_settings
+from slm_voice.daemon.settings import load_settings
+from slm_voice.models import catalog
+from slm_voice.models.build_slm import (
     MANIFEST,
     BuildError,
-    default_models_dir,
     ensure_built,
     find_build_python,
     gguf_sha256,
@@ -28,9 +27,10 @@ from models.build_slm import (
     model_dir,
     read_manifest,
 )
-from pipeline.intent import slm_prompt as sp
-from pipeline.intent.model import Home, Understanding
-from pipeline.intent.slm import CLARIFY, MAX_INPUT_TOKENS, LanguageModelTier, is_open_question
+from slm_voice.models.locate import models_dir as default_models_dir
+from slm_voice.pipeline.intent import slm_prompt as sp
+from slm_voice.pipeline.intent.model import Home, Understanding
+from slm_voice.pipeline.intent.slm import CLARIFY, MAX_INPUT_TOKENS, LanguageModelTier
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2-135m"
@@ -72,8 +72,8 @@ def smol_dir(models_base: Path) -> Path:
     if not is_built(MODEL, models_base):
         pytest.fail(
             f"{MODEL} is not built in {models_base}: build it first with "
-            f"`python -c \"from models.build_slm import ensure_built; ensure_built('{MODEL}', '{models_base}')\"` "
-            "(needs the build venv: python -m models.build_slm --create-env .build-venv)"
+            f"`slm-voice models build --model {MODEL} --models-dir {models_base}` "
+            "(needs the build venv: python -m slm_voice.models.build_slm --create-env .build-venv)"
         )
     return model_dir(MODEL, models_base)
 
@@ -249,7 +249,7 @@ def test_doubtful_answers_become_questions(tier: LanguageModelTier, raw: str, re
     assert u.intent is None
     assert reply in u.reply
     assert u.tier == "slm"
-    assert not is_open_question(u)
+    assert not u.open_question
 
 
 # -- chit-chat -----------------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_doubtful_answers_become_questions(tier: LanguageModelTier, raw: str, re
 def test_an_open_question_is_handed_to_the_free_answer(tier: LanguageModelTier) -> None:
     u = tier.interpret('{"intent":"other"}')
     assert u == Understanding(None, "", "slm")
-    assert is_open_question(u)
+    assert u.open_question
 
 
 def test_chit_chat_streams_a_short_reply(tier: LanguageModelTier) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.notify import notify, watchdog_interval
+from slm_voice.daemon.notify import notify, watchdog_interval
 
 REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "slm-voice.service"

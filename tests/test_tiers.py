@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon import build
-from daemon.settings import parse_settings
-from models.build_slm import default_models_dir
-from pipeline.intent.model import Understanding
+from slm_voice.daemon import factory
+from slm_voice.daemon.settings import parse_settings
+from slm_voice.models.locate import models_dir as default_models_dir
+from slm_voice.pipeline.intent.model import Understanding
 from tests.conftest import ROOT, base_config
 
 MODELS_DIR = os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or str(default_models_dir())
@@ -29,7 +29,7 @@ def slm_config(**extra: dict) -> dict:
 @pytest.fixture(scope="module")
 def tiers():
     s = parse_settings(slm_config())
-    t = build.build_intents(s, build.home_from_settings(s.home))
+    t = factory.build_intents(s, factory.home_from_settings(s.home))
     t.load()
     return t
 
@@ -44,9 +44,9 @@ class CountingTier:
 
     def warm(self) -> None: ...
 
-    def understand(self, text: str) -> Understanding | None:
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
         self.calls += 1
-        return self.inner.understand(text)
+        return self.inner.understand(text, transcript_confidence=transcript_confidence)
 
 
 def test_templates_answer_first_and_the_model_only_when_they_find_nothing(tiers) -> None:  # noqa: ANN001
@@ -67,7 +67,7 @@ def test_templates_answer_first_and_the_model_only_when_they_find_nothing(tiers)
 def test_an_open_question_is_answered_in_sentences(tiers) -> None:  # noqa: ANN001
     u = tiers.understand("tell me a joke")
     assert u.tier == "slm" and u.intent is None
-    if tiers.is_open_question(u):
+    if u.open_question:
         sentences = list(tiers.stream_reply("tell me a joke"))
         assert sentences and all(s.strip() for s in sentences)
     else:
@@ -78,23 +78,24 @@ def test_understand_cli_reports_the_tier(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(slm_config()))
     out = subprocess.run(
-        [sys.executable, "-m", "daemon.cli", "understand", "--config", str(cfg), "--json",
+        [sys.executable, "-m", "slm_voice.daemon.cli", "understand", "--config", str(cfg), "--json",
          "turn off the bedroom lamp", "I'm leaving, shut the garage"],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
     assert out.returncode == 0, out.stderr
     first, second = (json.loads(line) for line in out.stdout.splitlines())
-    assert first["tier"] == "template" and first["intent"]["name"] == "HassTurnOff"
+    assert first["tier"] == "template" and first["intent"] == "HassTurnOff"
+    assert first["entity_ids"] == ["light.bedroom_lamp"]
     assert second["tier"] == "slm"
-    assert set(first) == {"text", "intent", "reply", "tier"}
+    assert set(first) == {"text", "intent", "slots", "entity_ids", "reply", "tier", "confidence"}
 
 
 def test_a_spoken_open_question_is_answered_out_loud(corpus_dir: Path, tmp_path: Path) -> None:
     """The whole path: speech -> Whisper -> templates find nothing -> the model's answer, streamed into Piper."""
-    from daemon import corpus
-    from daemon.process import FileRunner
-    from pipeline.audio import read_wav_16k
-    from pipeline.frames import Event, ReplyStarted
+    from slm_voice.bench import corpus
+    from slm_voice.daemon.process import FileRunner
+    from slm_voice.pipeline.audio import read_wav_16k
+    from slm_voice.pipeline.frames import Event, ReplyStarted
 
     utt = corpus.render("tell me something about the moon", wake=None, cache_dir=corpus_dir)
     events: list[Event] = []

@@ -68,16 +68,13 @@ class Understanding:
     """The sentence to speak."""
     tier: Tier
     """Which tier answered: template, slm, or none."""
-
-    def as_dict(self) -> dict[str, Any]:
-        intent = None
-        if self.intent is not None:
-            intent = {
-                "name": self.intent.name,
-                "slots": self.intent.slots,
-                "entity_ids": list(self.intent.entity_ids),
-            }
-        return {"intent": intent, "reply": self.reply, "tier": self.tier}
+    confidence: float | None = None
+    """How sure the tier is of the intent and its target, 0-1 (templates: 1); None: not measured."""
+    confirm: Understanding | None = None
+    """An action the tier is not sure enough of to take: this reply asks "Did you mean ...?", and the action (with
+    its own reply) is taken only after a yes."""
+    open_question: bool = False
+    """No device intent: a question to answer in free text (the language model streams the reply)."""
 
 
 class IntentTier(Protocol):
@@ -89,7 +86,7 @@ class IntentTier(Protocol):
 
     def warm(self) -> None: ...
 
-    def understand(self, text: str) -> Understanding | None: ...
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None: ...
 
 
 class StreamingReplyTier(IntentTier, Protocol):

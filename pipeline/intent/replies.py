@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from .intents import NAMES
 from .model import Entity, Home, Intent
 
 StateLookup = Callable[[str], "str | None"]
@@ -258,11 +259,13 @@ _HANDLERS: dict[str, Callable[[_Ctx], str]] = {
     "HassShoppingListAddItem": _list_add,
     "HassFanSetSpeed": _percent_of("percentage"),
     "HassSetPosition": _percent_of("position"),
+    "HassVacuumStart": _fixed("Starting the vacuum cleaner."),
+    "HassVacuumReturnToBase": _fixed("Sending the vacuum cleaner back to its dock."),
     "HassNevermind": _fixed("Okay."),
 }
 
-SUPPORTED_INTENTS: frozenset[str] = frozenset(_HANDLERS)
-"""Intent names this module has replies for (and the templates tier recognises)."""
+SUPPORTED_INTENTS: frozenset[str] = frozenset(NAMES)
+"""Intent names the tiers may produce (pipeline.intent.intents); every one has a reply here (a test checks)."""
 
 
 def _join(parts: Sequence[str]) -> str:

@@ -15,39 +15,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .intents import TARGETLESS, default_domain
 from .model import Entity, Home
 from .replies import device_class_noun, domain_noun
-
-# Intents that act on no entity (timers live on the satellite, time and date need no device).
-TARGETLESS_INTENTS: frozenset[str] = frozenset(
-    {
-        "HassStartTimer",
-        "HassCancelTimer",
-        "HassCancelAllTimers",
-        "HassGetCurrentTime",
-        "HassGetCurrentDate",
-        "HassNevermind",
-        "HassShoppingListAddItem",
-    }
-)
-
-# The domain an intent acts on when its slots name neither an entity nor a domain.
-INTENT_DOMAINS: dict[str, str] = {
-    "HassLightSet": "light",
-    "HassClimateGetTemperature": "climate",
-    "HassClimateSetTemperature": "climate",
-    "HassMediaPause": "media_player",
-    "HassMediaUnpause": "media_player",
-    "HassMediaNext": "media_player",
-    "HassMediaPrevious": "media_player",
-    "HassMediaPlayerMute": "media_player",
-    "HassMediaPlayerUnmute": "media_player",
-    "HassSetVolume": "media_player",
-    "HassSetVolumeRelative": "media_player",
-    "HassListAddItem": "todo",
-    "HassFanSetSpeed": "fan",
-    "HassSetPosition": "cover",
-}
 
 
 @dataclass(frozen=True)
@@ -73,7 +43,7 @@ def resolve(
     domains: the domains a name may belong to (the matched template's requires_context), None: any.
     area_fallback: area to use when the slots name neither an entity nor an area (the satellite's area).
     """
-    if intent_name in TARGETLESS_INTENTS:
+    if intent_name in TARGETLESS:
         if intent_name == "HassShoppingListAddItem":
             # HA's shopping list integration; act on a todo list called "shopping list" when there is one.
             return Resolution(_ids(e for e in home.entities if e.domain == "todo" and _has_name(e, "shopping list")))
@@ -88,7 +58,7 @@ def resolve(
     if name:
         return _by_name(home, str(name), area, domain=domain, domains=domains)
 
-    domain = domain or INTENT_DOMAINS.get(intent_name)
+    domain = domain or default_domain(intent_name)
     if not domain:
         return Resolution(problem="Sorry, I don't know which device you mean.")
     area = area or _canonical_area(home, area_fallback)

@@ -10,9 +10,9 @@ the model's prior over intents, measured on content-free inputs at load, is part
 model otherwise calls most commands "other").
 
 Chit-chat contract for the assistant: `understand(text)` answers an open question ("tell me a joke") with
-Understanding(intent=None, reply="", tier="slm") — an empty reply from this tier means "open question". The
-assistant then speaks `stream_reply(text)`, which yields the generated answer sentence by sentence while it is still
-being generated. `answer(text)` joins that stream for callers that do not stream (the CLI).
+Understanding(intent=None, reply="", tier="slm", open_question=True). The assistant then speaks
+`stream_reply(text)`, which yields the generated answer sentence by sentence while it is still being generated.
+`answer(text)` joins that stream for callers that do not stream.
 """
 
 from __future__ import annotations
@@ -52,11 +52,6 @@ CLARIFY = "Sorry, which device do you mean?"
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
 _MARKUP = re.compile(r"[*_#`~]+")
-
-
-def is_open_question(u: Understanding | None) -> bool:
-    """True for this tier's "open question" answer: speak stream_reply(text) instead of u.reply."""
-    return u is not None and u.tier == "slm" and u.intent is None and not u.reply
 
 
 @dataclass(frozen=True)
@@ -249,7 +244,7 @@ class LanguageModelTier:
 
     # -- the intent tier ---------------------------------------------------------------------------------------
 
-    def understand(self, text: str) -> Understanding | None:
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
         """The intent and reply for a transcript (None only for empty text); never raises on odd input."""
         if not text or not text.strip():
             return None
@@ -277,7 +272,7 @@ class LanguageModelTier:
             return Understanding(None, SAY_AGAIN, "slm")
         problem, slots, d = self._validate(obj)
         if d is not None and d.key == "other":
-            return Understanding(None, "", "slm")
+            return Understanding(None, "", "slm", open_question=True)
         if d is not None and d.key == "clarify":
             return Understanding(None, CLARIFY, "slm")
         if problem is not None or d is None or d.hass is None:

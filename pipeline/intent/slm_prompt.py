@@ -194,11 +194,6 @@ def matching_variant(obj: Any, home_variants: Iterable[Variant], *, ranges: bool
     return next((v for v in home_variants if v.accepts(obj, ranges=ranges)), None)
 
 
-def parse_answer(generated: str) -> Any:
-    """The answer object from the generated text (which continues ANSWER_OPENING); raises ValueError."""
-    return json.loads(ANSWER_OPENING + generated)
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # The grammar (llguidance Lark), equivalent to variants(): the text after ANSWER_OPENING
 # ------------------------------------------------------------------------------------------------------------------

@@ -119,8 +119,9 @@ class TemplateTier:
         for text in ["what time is it", f"turn on the {names[0]}" if names else "turn on the lights"]:
             self._recognize(text)
 
-    def understand(self, text: str) -> Understanding | None:
-        """The intent and reply for a transcript, or None when no template matches."""
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
+        """The intent and reply for a transcript, or None when no template matches (a template match is certain:
+        transcript_confidence does not change it)."""
         result = self._recognize(text)
         if result is None:
             return None
@@ -131,7 +132,7 @@ class TemplateTier:
             return Understanding(intent=None, reply=resolution.problem, tier="template")
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
         reply = reply_for(intent, self.home, now=self._clock(), states=self._states)
-        return Understanding(intent=intent, reply=reply, tier="template")
+        return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)
 
     def matches(self, text: str) -> bool:
         """Whether a transcript matches a template (for ending a command early on a speculative transcript)."""

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
-from pipeline.intent.model import IntentTier, StreamingReplyTier, Understanding
-from pipeline.intent.slm import is_open_question  # the language-model tier's contract; importing loads no model
+from slm_voice.pipeline.intent.model import IntentTier, StreamingReplyTier, Understanding
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
+_YES = re.compile(r"^(yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|please do|do it|go ahead|affirmative|"
+                  r"that's right|that is right|yes please|of course)\b")
+_NO = re.compile(r"^(no|nope|nah|don't|do not|cancel|never ?mind|stop|wrong|negative|not that)\b")
+
 
 class IntentTiers:
-    """Stage: transcript -> Understanding, asking each tier in turn."""
+    """Transcript -> Understanding, asking each tier in turn."""
 
     name = "intent"
 
@@ -27,22 +31,17 @@ class IntentTiers:
         for tier in self.tiers:
             tier.warm()
 
-    def reset(self) -> None:
-        pass
-
-    def understand(self, text: str) -> Understanding:
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
         """The first tier's answer, or an honest "didn't understand" (tier "none")."""
         text = text.strip()
         if text:
             for tier in self.tiers:
-                found = tier.understand(text)
+                found = tier.understand(text, transcript_confidence=transcript_confidence)
                 if found is not None:
+                    if found.open_question and self._streamer() is None:
+                        return Understanding(None, self.fallback_reply, found.tier)
                     return found
         return Understanding(None, self.fallback_reply, "none")
-
-    def is_open_question(self, u: Understanding) -> bool:
-        """The language model left the reply empty: it is a question to answer in free text (stream_reply)."""
-        return is_open_question(u) and self._streamer() is not None
 
     def stream_reply(self, text: str) -> Iterator[str]:
         """The free-text answer to an open question, sentence by sentence as it is generated."""
@@ -62,5 +61,11 @@ class IntentTiers:
             return None
         return self.tiers[0].understand(text.strip())
 
-    def process(self, item: str):  # noqa: ANN201 - Stage interface
-        yield self.understand(item)
+    def yes_or_no(self, text: str) -> bool | None:
+        """The answer to "Did you mean ...?": True, False, or None when the words are neither (a new command)."""
+        words = " ".join(re.sub(r"[^\w' ]+", " ", text.casefold()).split())
+        if _NO.match(words):
+            return False
+        if _YES.match(words):
+            return True
+        return None

@@ -31,9 +31,11 @@ import numpy as np
 import soxr
 import yaml
 
-from pipeline.intent.model import Intent
+from slm_voice.models.locate import cache_dir
+from slm_voice.pipeline import audio
+from slm_voice.pipeline.intent.model import Intent
 
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 """Bump when the rendering changes in a way that should invalidate cached files."""
 
 SAMPLE_RATE = 16_000
@@ -148,13 +150,12 @@ class Utterance:
 
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/slm-voice/corpus, or ~/.cache/slm-voice/corpus."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "slm-voice" / "corpus"
+    return cache_dir("corpus")
 
 
 def default_commands_path() -> Path:
-    """The command set shipped in the package (daemon/commands.yaml)."""
-    return Path(str(importlib.resources.files("daemon") / "commands.yaml"))
+    """The command set shipped with the bench (bench/data/commands.yaml)."""
+    return Path(str(importlib.resources.files("slm_voice.bench") / "data" / "commands.yaml"))
 
 
 def default_piper_voice() -> Path:
@@ -173,7 +174,7 @@ def default_piper_voice() -> Path:
 
 
 def load_commands(path: str | Path | None = None) -> list[Command]:
-    """Read a command set (default: daemon/commands.yaml), a YAML list of {text, expected}.
+    """Read a command set (default: the bench's data/commands.yaml), a YAML list of {text, expected}.
 
     ``expected`` is null (no intent) or {intent, slots (optional, a subset to check), entity_ids (optional)}.
     """
@@ -516,7 +517,7 @@ def _db_to_amp(db: float) -> float:
 
 
 def _to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2")
+    return audio.float_to_int16(np.asarray(x, dtype=np.float32))
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -532,21 +533,10 @@ def read_wav(path: str | Path) -> np.ndarray:
 
 
 def write_wav(path: str | Path, samples: np.ndarray) -> None:
-    """Write int16 samples as a 16 kHz mono WAV, atomically (readers never see a half-written file)."""
+    """Write int16 samples as a 16 kHz mono WAV (atomically: pipeline.audio.write_wav)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh, wave.open(fh, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(SAMPLE_RATE)
-            w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the corpus is shared, not secret
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    audio.write_wav(path, np.asarray(samples, dtype=np.int16), SAMPLE_RATE)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

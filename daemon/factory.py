@@ -1,20 +1,26 @@
-"""Settings -> pipeline stages. The one place where config, the model catalog and the pipeline meet."""
+"""Settings -> an Assistant and its stages. The one place where config, the model catalog and the pipeline meet.
+
+`build_assistant(settings, cache, ...)` is what `run`, `process` and the bench call; the StageCache keeps stages
+across reloads so a model whose settings did not change is never loaded twice.
+"""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from daemon.settings import HomeSettings, Settings
-from models import catalog
-from models.locate import ModelError, locate
-from pipeline.assistant import AssistantOptions
-from pipeline.intent.model import Entity, Home, IntentTier
-from pipeline.intent.tiers import IntentTiers
-from pipeline.stt import SpeechToText
-from pipeline.tts import TextToSpeech
-from pipeline.vad import Endpointer, SileroVad
-from pipeline.wake import WakeWordDetector
+from slm_voice.daemon.settings import HomeSettings, Settings
+from slm_voice.models import catalog
+from slm_voice.models.locate import ModelError, locate
+from slm_voice.models.locate import models_dir as configured_models_dir
+from slm_voice.pipeline.assistant import Assistant, AssistantOptions, Observer
+from slm_voice.pipeline.intent.model import Entity, Home, IntentTier
+from slm_voice.pipeline.intent.tiers import IntentTiers
+from slm_voice.pipeline.stt import SpeechToText
+from slm_voice.pipeline.tts import TextToSpeech
+from slm_voice.pipeline.vad import Endpointer, SileroVad
+from slm_voice.pipeline.wake import WakeWordDetector
 
 
 def home_from_settings(home: HomeSettings) -> Home:
@@ -26,14 +32,53 @@ def home_from_settings(home: HomeSettings) -> Home:
     )
 
 
+class StageCache:
+    """Stages built from settings, kept across reloads while their settings are unchanged: no model loads twice."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
+        cached = self._stages.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        stage = make()
+        self._stages[name] = (key, stage)
+        return stage
+
+
+def build_assistant(
+    settings: Settings,
+    cache: StageCache,
+    *,
+    sink: Any,
+    observers: list[Observer],
+    executor: Any = None,
+    heartbeat: Callable[[], None] | None = None,
+    wake_word_required: bool = True,
+    with_slm: bool | None = None,
+) -> Assistant:
+    """An Assistant with every stage from the cache (models not loaded yet: call assistant.load())."""
+    home = home_from_settings(settings.home)
+    s = settings
+    return Assistant(
+        wake=cache.get("wake", s.wake, lambda: build_wake(s)) if wake_word_required else None,
+        endpointer=cache.get("endpointer", (s.vad, s.assistant), lambda: build_endpointer(s)),
+        stt=cache.get("stt", (s.stt, s.home), lambda: build_stt(s, home)),
+        intents=cache.get("intents", (s.home, s.slm, s.models, with_slm),
+                          lambda: build_intents(s, home, with_slm=with_slm)),
+        tts=cache.get("tts", s.tts, lambda: build_tts(s)),
+        sink=sink,
+        executor=executor,
+        options=assistant_options(s, wake_word_required=wake_word_required),
+        observers=observers,
+        heartbeat=heartbeat,
+    )
+
+
 def models_dir(settings: Settings) -> Path:
     """Where built models live: models.dir, else $SLM_VOICE_MODELS_DIR, else the user cache."""
-    if settings.models.dir:
-        return Path(settings.models.dir).expanduser()
-    if env := os.environ.get("SLM_VOICE_MODELS_DIR"):
-        return Path(env).expanduser()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "slm-voice" / "models"
+    return configured_models_dir(settings.models.dir)
 
 
 def build_wake(settings: Settings) -> WakeWordDetector:
@@ -83,7 +128,7 @@ def build_tts(settings: Settings) -> TextToSpeech:
 
 def build_intents(settings: Settings, home: Home, *, with_slm: bool | None = None) -> IntentTiers:
     """Templates first; the language model second when slm.enabled (or with_slm) says so."""
-    from pipeline.intent.templates import TemplateTier
+    from slm_voice.pipeline.intent.templates import TemplateTier
 
     tiers: list[IntentTier] = [TemplateTier(home)]
     if settings.slm.enabled if with_slm is None else with_slm:
@@ -93,7 +138,7 @@ def build_intents(settings: Settings, home: Home, *, with_slm: bool | None = Non
 
 def slm_dir(settings: Settings) -> Path:
     """The built INT4 ONNX model folder for slm.model (a model name or a path)."""
-    from models.build_slm import is_built, model_dir
+    from slm_voice.models.build_slm import is_built, model_dir
 
     s = settings.slm
     if _is_path(s.model):
@@ -109,7 +154,7 @@ def slm_dir(settings: Settings) -> Path:
 
 
 def build_slm(settings: Settings, home: Home) -> IntentTier:
-    from pipeline.intent.slm import LanguageModelTier
+    from slm_voice.pipeline.intent.slm import LanguageModelTier
 
     s = settings.slm
     return LanguageModelTier(
@@ -122,9 +167,10 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
     )
 
 
-def assistant_options(settings: Settings, *, wake_word_required: bool = True, earcon: bool | None = None):
+def assistant_options(settings: Settings, *, wake_word_required: bool = True, earcon: bool | None = None
+                      ) -> AssistantOptions:
     """AssistantOptions from the assistant: and audio: sections."""
-    from pipeline.audio import earcon as make_earcon
+    from slm_voice.pipeline.audio import earcon as make_earcon
 
     a = settings.assistant
     use_earcon = settings.audio.earcon if earcon is None else earcon

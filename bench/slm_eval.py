@@ -1,14 +1,11 @@
 """Accuracy and speed of the language-model intent tier: `evaluate()` on a labelled set, `bench()` on plain texts.
 
-The labelled set is tests/data/slm_eval.yaml (paraphrased commands for the default home in config.yaml). Run
-directly for a quick report:
-
-    python -m daemon.slm_eval --model-dir ~/.cache/slm-voice/models/qwen2.5-coder-0.5b [--bench] [--json]
+The labelled set ships with the bench (data/slm_eval.yaml: paraphrased commands for the home of the repository's
+config.yaml). Run it with `slm-voice eval [ITEMS] --config config.yaml [--bench] [--json]`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -22,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from pipeline.intent.slm import LanguageModelTier, is_open_question
+from slm_voice.pipeline.intent.slm import LanguageModelTier
 
-EVAL_SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "slm_eval.yaml"
+EVAL_SET = Path(__file__).with_name("data") / "slm_eval.yaml"
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ def evaluate(tier: LanguageModelTier, items: Iterable[EvalItem]) -> dict[str, An
         u = tier.understand(item.text)
         seconds = time.perf_counter() - t0
         got_intent = u.intent.name if u is not None and u.intent is not None else None
-        open_q = is_open_question(u)
+        open_q = u is not None and u.open_question
         intent_ok = (open_q if item.intent is None else got_intent == item.intent)
         got_slots = dict(u.intent.slots) if u is not None and u.intent is not None else {}
         slots_ok = intent_ok and all(_same(got_slots.get(k), v) for k, v in item.slots.items())
@@ -165,30 +162,19 @@ def bench(tier: LanguageModelTier, texts: Sequence[str], *, rounds: int = 1) -> 
     }
 
 
-def _home() -> Any:
-    from daemon.build import home_from_settings
-    from daemon.settings import load_settings
+def run(settings: Any, args: Any) -> int:
+    """`slm-voice eval`: the tier built from settings (its home and model) on the labelled items; prints a report."""
+    from slm_voice.daemon import factory
 
-    return home_from_settings(load_settings(Path(__file__).resolve().parents[1] / "config.yaml").home)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m daemon.slm_eval", description=__doc__.splitlines()[0])
-    p.add_argument("--model-dir", required=True, type=Path, help="built model folder (genai_config.json)")
-    p.add_argument("--items", type=Path, default=EVAL_SET, help="labelled set (YAML)")
-    p.add_argument("--bench", action="store_true", help="also time the turns (and without the cached prefix)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
-    args = p.parse_args(argv)
-    items = load_items(args.items)
-    tier = LanguageModelTier(args.model_dir, _home(), threads=args.threads)
+    items = load_items(args.items or EVAL_SET)
+    home = factory.home_from_settings(settings.home)
+    tier = factory.build_slm(settings, home)
     report: dict[str, Any] = {"eval": evaluate(tier, items)}
     if args.bench:
         texts = [i.text for i in items]
         report["bench"] = bench(tier, texts)
         # Each uncached turn processes the whole prompt (~1 200 tokens): a few turns show the difference.
-        uncached = LanguageModelTier(args.model_dir, _home(), threads=args.threads, cache_prefix=False,
-                                     calibration=0)
+        uncached = LanguageModelTier(tier.model_dir, home, threads=tier.threads, cache_prefix=False, calibration=0)
         report["bench_uncached"] = bench(uncached, texts[:3])
     if args.json:
         json.dump(report, sys.stdout, indent=2)
@@ -203,7 +189,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         if key in report:
             print(key, report[key])
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

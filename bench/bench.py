@@ -29,13 +29,24 @@ from typing import Any
 
 import numpy as np
 
-from daemon import __version__, corpus
-from daemon.process import TAIL_SILENCE_S, FileRunner
-from daemon.service import StageCache
-from daemon.settings import Settings
-from pipeline.audio import WavFileSource
-from pipeline.frames import AudioFrame, Event, SpeechEnded, TurnFinished, WakeDetected
-from pipeline.streaming import stream_frames
+from slm_voice.bench import corpus
+from slm_voice.daemon import __version__
+from slm_voice.daemon.factory import StageCache
+from slm_voice.daemon.process import TAIL_SILENCE_S, FileRunner
+from slm_voice.daemon.settings import Settings
+from slm_voice.pipeline.audio import WavFileSource
+from slm_voice.pipeline.frames import (
+    AudioFrame,
+    Event,
+    SpeechEnded,
+    StageName,
+    StageTimed,
+    Timing,
+    TurnFinished,
+    WakeDetected,
+    ms,
+)
+from slm_voice.pipeline.streaming import stream_frames
 
 log = logging.getLogger("slm_voice.bench")
 
@@ -53,7 +64,7 @@ MILESTONES = ("vad_speech_end", "endpoint", "transcript", "intent", "first_audio
 WAKE_VOICE = "piper"
 """Voice of the wake phrase in every rendered file (the command is in the set's voice)."""
 SLM_BENCH_TEXTS = 12
-"""Sentences daemon.slm_eval.bench times the language model on (about a second each on 2 cores)."""
+"""Sentences slm_voice.bench.slm_eval.bench times the language model on (about a second each on 2 cores)."""
 STAGE_COLOURS = {"wait": "#c8c8c8", "stt": "#4c78a8", "intent": "#54a24b", "tts": "#f58518"}
 
 
@@ -204,80 +215,30 @@ def _render_jobs(jobs: list[tuple[str, str, float | None, Any]], idle_seconds: f
 # ---------------------------------------------------------------------------------------------- instruments
 
 
-class _Probe:
-    """Stands in for one stage on the assistant: forwards everything, times the calls the bench reads."""
+class _Meter:
+    """Observer: the stages' own compute reports (StageTimed) for the file being streamed."""
 
-    def __init__(self, stage: Any, spans: list[tuple[str, float, float, float]]) -> None:
-        self._stage = stage
-        self.spans = spans
-        """(kind, start, end, audio seconds) of each model call, time.monotonic()."""
-        self.compute_s = 0.0
-        self.audio_s = 0.0
+    def __init__(self) -> None:
+        self.calls: list[StageTimed] = []
+        self.frames: dict[str, list[float]] = {StageName.WAKE: [0.0, 0.0], StageName.VAD: [0.0, 0.0]}
+        """Frame stages: [compute seconds, audio seconds] over the whole run."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stage, name)
+    def __call__(self, event: Event) -> None:
+        if not isinstance(event, StageTimed):
+            return
+        if event.call == "frames":
+            total = self.frames[event.stage]
+            total[0] += event.seconds
+            total[1] += event.audio_s
+        else:
+            self.calls.append(event)
 
+    def of(self, stage: StageName) -> list[StageTimed]:
+        return [c for c in self.calls if c.stage == stage]
 
-class _FrameProbe(_Probe):
-    """Wake word or endpointer: compute time per frame, summed (too many calls for spans)."""
-
-    def observe(self, frame: AudioFrame) -> None:
-        """The endpointer's VAD on a frame heard while not listening."""
-        self.audio_s += frame.duration_s
-        t0 = time.perf_counter()
-        self._stage.observe(frame)
-        self.compute_s += time.perf_counter() - t0
-
-    def process(self, frame: AudioFrame) -> Iterator[Any]:
-        self.audio_s += frame.duration_s
-        t0 = time.perf_counter()
-        it = iter(self._stage.process(frame))
-        while True:
-            try:
-                item = next(it)
-            except StopIteration:
-                self.compute_s += time.perf_counter() - t0
-                return
-            self.compute_s += time.perf_counter() - t0
-            yield item
-            t0 = time.perf_counter()
-
-
-class _SttProbe(_Probe):
-    def transcribe(self, audio: Any, *, short_window: bool | None = None) -> str:
-        t0 = time.monotonic()
-        text = self._stage.transcribe(audio, short_window=short_window)
-        seconds = len(audio) / 2 / 16_000 if isinstance(audio, bytes | bytearray) else len(audio) / 16_000
-        self.spans.append(("stt", t0, time.monotonic(), seconds))
-        return text
-
-
-class _IntentProbe(_Probe):
-    def _timed(self, ask: Callable[[str], Any], text: str) -> Any:
-        t0 = time.monotonic()
-        try:
-            return ask(text)
-        finally:
-            self.spans.append(("intent", t0, time.monotonic(), 0.0))
-
-    def understand(self, text: str) -> Any:
-        return self._timed(self._stage.understand, text)
-
-    def quick(self, text: str) -> Any:
-        return self._timed(self._stage.quick, text)
-
-
-class _TtsProbe(_Probe):
-    def speak(self, text: str, *, cache: bool = False) -> Iterator[Any]:
-        it = iter(self._stage.speak(text, cache=cache))
-        while True:
-            t0 = time.monotonic()
-            try:
-                chunk = next(it)
-            except StopIteration:
-                return
-            self.spans.append(("tts", t0, time.monotonic(), len(chunk.pcm) / 2 / chunk.sample_rate))
-            yield chunk
+    def rtf(self, stage: StageName) -> float | None:
+        compute, audio = self.frames[stage]
+        return round(compute / audio, 5) if audio else None
 
 
 class _StampedSource:
@@ -328,21 +289,13 @@ class _Watch:
 
 
 class _Instrumented:
-    """A FileRunner with probes on its stages."""
+    """A FileRunner with the bench's observers on its assistant (the stages report their own compute)."""
 
     def __init__(self, settings: Settings, with_slm: bool | None, cache: StageCache) -> None:
         self.watch = _Watch()
-        self.runner = FileRunner(settings, realtime=True, with_slm=with_slm, extra_observers=[self.watch],
+        self.meter = _Meter()
+        self.runner = FileRunner(settings, realtime=True, with_slm=with_slm, extra_observers=[self.watch, self.meter],
                                  cache=cache)
-        a = self.runner.assistant
-        self.spans: list[tuple[str, float, float, float]] = []
-        self.wake = _FrameProbe(a.wake, self.spans) if a.wake is not None else None
-        self.vad = _FrameProbe(a.endpointer, self.spans)
-        a.wake = self.wake  # type: ignore[assignment]
-        a.endpointer = self.vad  # type: ignore[assignment]
-        a.stt = _SttProbe(a.stt, self.spans)  # type: ignore[assignment]
-        a.intents = _IntentProbe(a.intents, self.spans)  # type: ignore[assignment]
-        a.tts = _TtsProbe(a.tts, self.spans)  # type: ignore[assignment]
 
     @property
     def load_seconds(self) -> dict[str, float]:
@@ -353,7 +306,7 @@ class _Instrumented:
                      ) -> _StampedSource:
         source = _StampedSource(WavFileSource(path, realtime=True, tail_silence_s=tail_s))
         self.watch.begin(source if stop_after_turn else None)
-        self.spans.clear()
+        self.meter.calls.clear()
         self.runner.assistant.reset()
         await self.runner.assistant.run(stream_frames(source))
         return source
@@ -370,10 +323,6 @@ class _Instrumented:
 # ---------------------------------------------------------------------------------------------- one turn
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
 def turn_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, source: _StampedSource) -> dict[str, Any]:
     """What happened to one file, every time counted from the true end of speech."""
     watch = inst.watch
@@ -385,7 +334,7 @@ def turn_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, sour
         "expected": utt.expected.name if utt.expected else None,
         "turns": len(watch.turns), "wake": watch.wake_s is not None,
         "wake_latency_ms": None if watch.wake_s is None or utt.wake_end_s is None
-        else _ms(watch.wake_s - utt.wake_end_s),
+        else ms(watch.wake_s - utt.wake_end_s),
         "transcript": turn.transcript if turn else "", "intent": got.name if got else None,
         "entity_ids": list(got.entity_ids) if got else [], "tier": u.tier if u is not None else "none",
         "correct": turn is not None and corpus.matches(utt.expected, u),
@@ -398,30 +347,31 @@ def turn_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, sour
         return rec
     true_end = source.t0 + utt.speech_end_s
     names = {"speech_end": "vad_speech_end"}
-    rec["latency_ms"] = {names.get(k, k): _ms(v - true_end) for k, v in turn.milestones.items()}
+    rec["latency_ms"] = {names.get(str(k), str(k)): ms(v - true_end) for k, v in turn.milestones.items()}
     ended = watch.ended.get(turn.turn_id)
     command_s = len(ended.audio) / 2 / 16_000 if ended is not None else None
-    stt = [s for s in inst.spans if s[0] == "stt"]
-    intent = [s for s in inst.spans if s[0] == "intent"]
-    tts = [s for s in inst.spans if s[0] == "tts"]
-    reply_s = sum(s[3] for s in tts)
-    tts_total = sum(s[2] - s[1] for s in tts)
+    stt = inst.meter.of(StageName.STT)
+    intent = inst.meter.of(StageName.INTENT)
+    tts = inst.meter.of(StageName.TTS)
+    reply_s = sum(c.audio_s for c in tts)
+    tts_total = sum(c.seconds for c in tts)
     t = turn.timings_ms
     rec.update({
         "endpoint_reason": ended.reason if ended is not None else None,
         "compute_ms": {
-            "stt": t.get("stt"), "stt_total": _ms(sum(s[2] - s[1] for s in stt)),
-            "intent": t.get("intent"), "intent_total": _ms(sum(s[2] - s[1] for s in intent)),
-            "tts_first_chunk": _ms(tts[0][2] - tts[0][1]) if tts else None, "tts_total": _ms(tts_total),
+            "stt": t.get(Timing.STT), "stt_total": ms(sum(c.seconds for c in stt)),
+            "intent": t.get(Timing.INTENT), "intent_total": ms(sum(c.seconds for c in intent)),
+            "tts_first_chunk": ms(tts[0].seconds) if tts else None, "tts_total": ms(tts_total),
         },
         "stt_calls": len(stt),
         "command_audio_s": None if command_s is None else round(command_s, 3),
         "reply_audio_s": round(reply_s, 3),
         "rtf": {
-            "stt": round(t["stt"] / 1000 / command_s, 4) if command_s and "stt" in t else None,
+            "stt": round(t[Timing.STT] / 1000 / command_s, 4) if command_s and Timing.STT in t else None,
             "tts": round(tts_total / reply_s, 4) if reply_s else None,
         },
-        "spans": [[kind, _ms(a - true_end), _ms(b - true_end)] for kind, a, b, _ in inst.spans],
+        "spans": [[str(c.stage), ms(c.started - true_end), ms(c.started + c.seconds - true_end)]
+                  for c in inst.meter.calls],
     })
     return rec
 
@@ -464,9 +414,7 @@ def run_pipeline(name: str, settings: Settings, utts: Sequence[tuple[AudioSet, c
 
     try:
         idle = asyncio.run(go())
-        stages = {"wake": inst.wake, "vad": inst.vad}
-        frame_rtf = {k: round(p.compute_s / p.audio_s, 5) if p is not None and p.audio_s else None
-                     for k, p in stages.items()}
+        frame_rtf = {str(s): inst.meter.rtf(s) for s in (StageName.WAKE, StageName.VAD)}
         return {"settings": _switches(settings), "load_seconds": inst.load_seconds,
                 "summary": summarize(records, frame_rtf), "idle": idle, "turns": records,
                 "after": after(inst) if after is not None else None}
@@ -573,20 +521,20 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
 
 def check_slm(settings: Settings, with_slm: bool | None) -> None:
     """Fail before any work when the language model is enabled but not built (ModelError, printed by the CLI)."""
-    from daemon import build
-    from models.locate import ModelError
+    from slm_voice.daemon import factory
+    from slm_voice.models.locate import ModelError
 
     if not (settings.slm.enabled if with_slm is None else with_slm):
         return
     try:
-        build.slm_dir(settings)
+        factory.slm_dir(settings)
     except ModelError as e:
         raise ModelError(f"{e}; or run the bench with --no-slm") from None
 
 
 def slm_section(settings: Settings, enabled: bool, tier: Any = None) -> dict[str, Any]:
-    """The language model's own numbers (prompt tokens, time to intent, tokens/s) from daemon.slm_eval.bench, on the
-    first SLM_BENCH_TEXTS sentences of its labelled set (paraphrases the templates do not match).
+    """The language model's own numbers (prompt tokens, time to intent, tokens/s) from slm_eval.bench, on the first
+    SLM_BENCH_TEXTS sentences of its labelled set (paraphrases the templates do not match).
 
     tier: an already loaded language-model tier to time; None: build one from settings."""
     out: dict[str, Any] = {"enabled": enabled, "model": settings.slm.model if enabled else None, "eval": None}
@@ -594,23 +542,23 @@ def slm_section(settings: Settings, enabled: bool, tier: Any = None) -> dict[str
         out["note"] = "language model tier off (slm.enabled false or --no-slm)"
         return out
     try:
-        from daemon import slm_eval
+        from slm_voice.bench import slm_eval
     except ImportError as e:
-        out["note"] = f"daemon.slm_eval is not available ({e}): no language-model numbers"
+        out["note"] = f"slm_voice.bench.slm_eval is not available ({e}): no language-model numbers"
         return out
     if not hasattr(slm_eval, "bench"):
-        out["note"] = "daemon.slm_eval has no bench(): no language-model numbers"
+        out["note"] = "slm_voice.bench.slm_eval has no bench(): no language-model numbers"
         return out
-    from daemon import build
+    from slm_voice.daemon import factory
 
     try:
         texts = [item.text for item in slm_eval.load_items()][:SLM_BENCH_TEXTS]
     except (OSError, ValueError) as e:
         out["note"] = f"the language model's labelled set is not readable ({e}): no language-model numbers"
         return out
-    log.info("language model: timing %d sentences with daemon.slm_eval.bench", len(texts))
+    log.info("language model: timing %d sentences with slm_voice.bench.slm_eval.bench", len(texts))
     if tier is None:
-        tier = build.build_slm(settings, build.home_from_settings(settings.home))
+        tier = factory.build_slm(settings, factory.home_from_settings(settings.home))
     out["eval"] = slm_eval.bench(tier, texts)
     return out
 
@@ -679,7 +627,7 @@ def format_table(report: dict[str, Any]) -> str:
                       f"worse: {'MET' if t['met'] else 'MISSED'} (latency {'met' if t['latency_met'] else 'missed'}, "
                       f"accuracy {'met' if t['accuracy_met'] else 'missed'})"]
     if slm.get("eval"):
-        lines += ["", "language model (daemon.slm_eval): " + json.dumps(slm["eval"])]
+        lines += ["", "language model (slm_voice.bench.slm_eval): " + json.dumps(slm["eval"])]
     elif slm.get("note"):
         lines += ["", f"language model: {slm['note']}"]
     md = report["method"]["models"]
@@ -781,7 +729,7 @@ def plot_timeline(report: dict[str, Any], path: str | Path) -> Path:
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """`slm-voice bench`: run, print a table (or --json), draw --plot; returns the exit status."""
-    from daemon.cli import CliError
+    from slm_voice.daemon.cli import CliError
 
     try:
         opts = BenchOptions.from_args(args)

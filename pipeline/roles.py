@@ -1,0 +1,122 @@
+"""What the assistant needs of each stage: one small Protocol per role, so a fake stage in a test (or another
+engine) only has to provide these methods.
+
+Every model stage loads once and warms once (`Model`); the assistant calls nothing else on it but the methods of
+its role. Frame stages (wake word, endpointer) see every 32 ms frame on the event loop and must stay cheap; model
+calls (transcribe, understand, speak) run in the assistant's model worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from slm_voice.pipeline.frames import AudioFrame, IntentRecognized, OutputAudio
+from slm_voice.pipeline.intent.model import Understanding
+from slm_voice.pipeline.vad import Endpoint
+from slm_voice.pipeline.wake import WakeHit
+
+
+class Model(Protocol):
+    """A stage with a model: loaded once at start-up, then warmed so the first turn pays no first-call costs."""
+
+    name: str
+
+    def load(self) -> None: ...
+
+    def warm(self) -> None: ...
+
+
+class WakeWord(Model, Protocol):
+    """Frames in, a hit when a wake word fires (run on every frame, in every state)."""
+
+    def process(self, item: AudioFrame) -> Iterator[WakeHit]: ...
+
+    def reset(self) -> None: ...
+
+    def set_threshold(self, threshold: float | None) -> None: ...
+
+    def threshold_for(self, word: str) -> float: ...
+
+    def enable_only(self, word: str) -> None: ...
+
+
+class Endpointing(Model, Protocol):
+    """Frames in, where a command starts, pauses and ends."""
+
+    def observe(self, item: AudioFrame) -> None:
+        """A frame heard while not listening (keeps the voice activity history current)."""
+
+    def begin(self, timeout_s: float | None = None, *, look_back: bool = False) -> list[Endpoint]:
+        """Start collecting a command; look_back: it may already have begun (after a wake word)."""
+
+    def process(self, item: AudioFrame) -> Iterator[Endpoint]: ...
+
+    def finish(self, reason: str = "eof") -> Endpoint | None:
+        """End the command now; None when nobody spoke."""
+
+    def reset(self, timeout_s: float | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """What speech-to-text heard."""
+
+    text: str
+    confidence: float | None = None
+    """0-1 from the decoder's average token log-probability and Whisper's no-speech probability; None: unknown."""
+
+
+class Transcriber(Model, Protocol):
+    """Command audio (16 kHz mono int16 bytes) in, text out."""
+
+    def transcribe(self, audio: bytes, *, short_window: bool | None = None) -> Transcription: ...
+
+
+class Understander(Model, Protocol):
+    """Text in, an intent (or an honest reply) out; and a free answer to an open question."""
+
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding: ...
+
+    def quick(self, text: str) -> Understanding | None:
+        """The fast tier only (templates): is a partial transcript already a whole command?"""
+
+    def stream_reply(self, text: str) -> Iterator[str]:
+        """The free answer to an open question, sentence by sentence as it is generated."""
+
+    def yes_or_no(self, text: str) -> bool | None:
+        """The answer to a yes/no question ("Did you mean ...?"): True, False, or None when it is neither."""
+
+
+class Synthesizer(Model, Protocol):
+    """Reply text in, audio chunks out (one per sentence), so playback starts before synthesis ends."""
+
+    def speak(self, text: str, *, cache: bool = False) -> Iterator[OutputAudio]: ...
+
+
+class Sink(Protocol):
+    """Where reply audio goes (a speaker, a file, nothing)."""
+
+    def write(self, audio: OutputAudio) -> None: ...
+
+    def drain(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What became of an intent's action; the reply the user hears follows from it."""
+
+    done: bool
+    """True when the action was carried out (or, with no way to confirm it, handed over for sure)."""
+    reply: str | None = None
+    """Replaces the tier's reply when set: an honest sentence ("Home Assistant didn't answer") or an answer
+    read from the home's state ("The front door is locked")."""
+    by: str = "none"
+    """Who carried it out: homeassistant, mqtt, satellite (timers, time, date), or none."""
+
+
+class Executor(Protocol):
+    """Carries an intent's action out before the reply is spoken, and says what really happened."""
+
+    async def execute(self, event: IntentRecognized) -> ActionOutcome: ...

@@ -9,7 +9,7 @@ CONFIG ?= config.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := $(VENV)/bin
 
-.PHONY: run test deps-run deps-test venv build-env models test-models lint bench clean
+.PHONY: run test test-quick deps-run deps-test venv build-env models test-models lint bench clean
 
 run: deps-run venv models
 	$(BIN)/slm-voice run --config $(CONFIG)
@@ -17,6 +17,11 @@ run: deps-run venv models
 test: deps-test venv test-models
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The fast loop: logic with fake stages, config, templates, audio code; no models built, no broker (seconds).
+test-quick: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m quick $(PYTEST_ARGS)
 
 bench: venv models
 	$(BIN)/slm-voice bench --config $(CONFIG)

@@ -99,7 +99,7 @@ class _Turn:
     id: str
     wake_word: str | None
     started: float = field(default_factory=time.monotonic)
-    spec_task: asyncio.Task[tuple[Transcription, float, Understanding | None]] | None = None
+    spec_task: asyncio.Task[tuple[Transcription, float, Understanding | None] | None] | None = None
     spec_end_s: float | None = None
     """Audio position of speech end the speculative transcript covers; None once speech resumed."""
     awaiting: Understanding | None = None
@@ -320,8 +320,16 @@ class Assistant:
         self._set_state(TurnState.THINKING)
         self._spawn(self._complete(turn, ep, time.monotonic()))
 
-    async def _speculate(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None]:
-        """Transcribe at a pause; with semantic endpointing, commit at once if the text is a template command."""
+    async def _speculate(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None] | None:
+        """Transcribe at a pause; with semantic endpointing, commit at once if the text is a template command.
+        None when it failed: the turn then transcribes the command the ordinary way."""
+        try:
+            return await self._speculation(turn, ep)
+        except Exception:
+            log.warning("turn %s: speculative transcription failed", turn.id, exc_info=True)
+            return None
+
+    async def _speculation(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None]:
         heard, stt_s = await self._run_timed(turn.id, StageName.STT, "speculate", self.stt.transcribe, ep.audio,
                                              audio_s=_audio_s(ep.audio))
         quick = None
@@ -393,9 +401,12 @@ class Assistant:
         """The command's text (the speculative transcript when it covers this very audio), and the template
         tier's reading of it when that is already known."""
         quick: Understanding | None = None
+        speculated = None
         if turn.spec_task is not None and turn.spec_end_s == ep.stream_s:
             # Nothing was said after the pause: the speculative transcript covers this very audio.
-            heard, stt_s, quick = await turn.spec_task
+            speculated = await turn.spec_task
+        if speculated is not None:
+            heard, stt_s, quick = speculated
         else:
             heard, stt_s = await self._run_timed(turn.id, StageName.STT, "transcribe", self.stt.transcribe, ep.audio,
                                                  audio_s=_audio_s(ep.audio))

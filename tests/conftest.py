@@ -13,6 +13,15 @@ from slm_voice.daemon.settings import Settings, parse_settings
 
 pytest_plugins = ["tests.conftest_broker"]
 
+HEAVY = ("models", "slm", "broker", "homeassistant", "soak")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test without a heavy marker is quick: `make test-quick` runs those (pytest -m quick) in seconds."""
+    for item in items:
+        if not any(item.get_closest_marker(m) for m in HEAVY):
+            item.add_marker(pytest.mark.quick)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -15,6 +15,8 @@ from slm_voice.bench import bench, corpus
 from slm_voice.daemon.cli import CliError, parser
 from slm_voice.daemon.settings import Settings
 
+pytestmark = pytest.mark.models
+
 
 def _have_matplotlib() -> bool:
     try:

@@ -12,6 +12,8 @@ import yaml
 
 from slm_voice.bench import corpus
 
+pytestmark = pytest.mark.models
+
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "turn on the kitchen light"
 

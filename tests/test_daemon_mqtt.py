@@ -31,6 +31,8 @@ import yaml
 
 from tests.conftest_broker import Mosquitto, MqttRecorder
 
+pytestmark = [pytest.mark.models, pytest.mark.broker]
+
 DEVICE = "e2e"
 BASE = f"slm-voice/{DEVICE}"
 LIGHT_TOPIC = "zigbee2mqtt/kitchen_light/set"

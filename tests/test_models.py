@@ -13,6 +13,8 @@ import pytest
 from slm_voice.models import catalog
 from slm_voice.models.locate import ModelError, locate, sha256_file, status
 
+pytestmark = pytest.mark.models
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

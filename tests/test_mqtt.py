@@ -25,6 +25,8 @@ from slm_voice.daemon.settings import ConfigError, EntitySettings, MqttSettings,
 from slm_voice.pipeline.frames import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
 from slm_voice.pipeline.intent.model import Intent, Understanding
 
+pytestmark = pytest.mark.broker
+
 REPO = Path(__file__).resolve().parents[1]
 DEVICE = "test_room"
 BASE = f"slm-voice/{DEVICE}"

@@ -22,6 +22,8 @@ from slm_voice.pipeline.audio import NullSink, write_wav
 from slm_voice.pipeline.frames import Event, StateChanged, TurnFinished, WakeDetected
 from tests.conftest import ROOT, base_config
 
+pytestmark = pytest.mark.models
+
 SETS = [("piper", None), ("piper", 10.0), ("espeak", None), ("espeak", 10.0)]
 
 

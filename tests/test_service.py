@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, base_config
+
+pytestmark = pytest.mark.models
 
 
 @contextmanager

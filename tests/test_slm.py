@@ -32,6 +32,8 @@ from slm_voice.pipeline.intent import slm_prompt as sp
 from slm_voice.pipeline.intent.model import Home, Understanding
 from slm_voice.pipeline.intent.slm import CLARIFY, MAX_INPUT_TOKENS, LanguageModelTier
 
+pytestmark = pytest.mark.slm
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2-135m"
 NOON = datetime(2026, 3, 14, 12, 5)

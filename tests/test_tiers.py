@@ -18,6 +18,8 @@ from slm_voice.models.locate import models_dir as default_models_dir
 from slm_voice.pipeline.intent.model import Understanding
 from tests.conftest import ROOT, base_config
 
+pytestmark = pytest.mark.slm
+
 MODELS_DIR = os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or str(default_models_dir())
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from slm_voice.bench import corpus
+from slm_voice.bench import blackbox, corpus
 from slm_voice.daemon import __version__
 from slm_voice.daemon.factory import StageCache
 from slm_voice.daemon.process import TAIL_SILENCE_S, FileRunner
@@ -98,6 +98,8 @@ class BenchOptions:
     """None: slm.enabled decides; False: templates only."""
     idle_seconds: float = 30.0
     cache_dir: Path | None = None
+    black_box: bool = True
+    """Also run `slm-voice run` as a user would and measure from outside (bench/blackbox.py)."""
 
     @property
     def sets(self) -> list[AudioSet]:
@@ -131,6 +133,7 @@ class BenchOptions:
             voices=voices, snrs=tuple(dict.fromkeys(snrs)), limit=args.limit, baseline=not args.no_baseline,
             baseline_silence_ms=silence, with_slm=False if args.no_slm else None, idle_seconds=args.idle_seconds,
             cache_dir=Path(args.cache_dir).expanduser() if args.cache_dir else None,
+            black_box=not args.no_black_box,
         )
 
 
@@ -498,6 +501,18 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
     if opts.baseline:
         baseline = run_pipeline("baseline", baseline_s, pairs, opts.with_slm, cache=cache)
         del baseline["idle"], baseline["after"]
+    del cache  # the models this process loaded go before the daemons load theirs
+    gc.collect()
+    black_box = None
+    if opts.black_box:
+        labelled = [(aset.label, utt) for aset, utt in pairs]
+        if opts.with_slm is False:
+            optimised_s = dataclasses.replace(optimised_s, slm=dataclasses.replace(optimised_s.slm, enabled=False))
+            baseline_s = dataclasses.replace(baseline_s, slm=dataclasses.replace(baseline_s.slm, enabled=False))
+        black_box = {"optimised": blackbox.run_daemon("optimised", optimised_s, labelled)}
+        if opts.baseline:
+            black_box["baseline"] = blackbox.run_daemon("baseline", baseline_s, labelled)
+            black_box["ratios"] = blackbox.ratios(black_box["optimised"], black_box["baseline"])
     return {
         "version": __version__,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
@@ -515,6 +530,7 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
         "optimised": optimised,
         "baseline": baseline,
         "ratios": ratios(optimised, baseline) if baseline is not None else None,
+        "black_box": black_box,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
 
@@ -626,6 +642,8 @@ def format_table(report: dict[str, Any]) -> str:
         lines += ["", f"target: optimised median <= {t['ratio']}x baseline for intent and first audio, accuracy no "
                       f"worse: {'MET' if t['met'] else 'MISSED'} (latency {'met' if t['latency_met'] else 'missed'}, "
                       f"accuracy {'met' if t['accuracy_met'] else 'missed'})"]
+    if report.get("black_box"):
+        lines += ["", *blackbox.format_table(report["black_box"])]
     if slm.get("eval"):
         lines += ["", "language model (slm_voice.bench.slm_eval): " + json.dumps(slm["eval"])]
     elif slm.get("note"):

@@ -24,6 +24,8 @@ def bench_command(add: AddCommand) -> None:
                         "default: a fixed sample (every 2nd command in the first set, every 6th in the others: "
                         "about 4 minutes)")
     p.add_argument("--no-baseline", action="store_true", help="skip the Home Assistant-style baseline")
+    p.add_argument("--no-black-box", action="store_true",
+                   help="skip the black-box run (`slm-voice run` fed at real time on stdin, measured on MQTT/stdout)")
     p.add_argument("--baseline-silence-ms", type=int, default=None,
                    help="the baseline's trailing silence (default: calibrated to Home Assistant's measured 1.28 s "
                         "endpoint wait)")
@@ -35,10 +37,20 @@ def bench_command(add: AddCommand) -> None:
 
 
 def eval_command(add: AddCommand) -> None:
-    """`slm-voice eval`: accuracy and speed of the language-model tier on a labelled set."""
-    p = add("eval", "Accuracy and speed of the intent tiers on a labelled set of sentences.")
-    p.add_argument("items", nargs="?", help="labelled set (YAML; default: the paraphrase set shipped with the bench)")
-    p.add_argument("--bench", action="store_true", help="also time the turns (and without the cached prefix)")
+    """`slm-voice eval CASES.jsonl`: intent right, fully right, misfire, open questions and latency per group."""
+    p = add("eval", "Accuracy, misfires and latency of the intent tiers on labelled sentences (JSON lines).")
+    p.add_argument("cases", help="labelled cases, JSON lines: {id, sentence, group, expect: {intent, slots, "
+                   "entity_ids}, [accept]} (e.g. shared/evalsets/slurp_dev/cases.jsonl with its home.yaml)")
+    p.add_argument("--mode", choices=["text", "speech"], default="text",
+                   help="text: sentences straight into the tiers; speech: rendered (wake phrase + command) and "
+                   "streamed through the whole pipeline")
+    p.add_argument("--voices", default="piper,espeak", help="speech: comma-separated voices (piper, espeak)")
+    p.add_argument("--snr", default="clean,10", help="speech: comma-separated conditions: clean or an SNR in dB")
+    p.add_argument("--cache-dir", help="speech: where rendered audio is cached (default: ~/.cache/slm-voice/corpus)")
+    p.add_argument("--no-slm", action="store_true", help="templates only")
+    p.add_argument("--answers", action="store_true", help="text: also generate the free answers to open questions")
+    p.add_argument("--limit", type=int, default=0, help="only the first N cases")
+    p.add_argument("--out", help="also write the whole report with every case as JSON to this file")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.set_defaults(func=_run_eval)
 
@@ -52,7 +64,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from slm_voice.bench.slm_eval import run
+    from slm_voice.bench.evaluate import run
     from slm_voice.daemon.cli import settings_for
 
     settings, _ = settings_for(args)

@@ -43,7 +43,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings, path = settings_for(args)
     log.info("slm-voice %s starting (config: %s)", __version__, path or "built-in defaults")
-    return asyncio.run(Service(settings, path).run())
+    service = Service(settings, path)
+    rc = asyncio.run(service.run())
+    # The service has stopped cleanly: STOPPING sent, MQTT closed, undelivered actions on disk. Tearing down the
+    # loaded models takes seconds (and a model load interrupted by the stop holds the interpreter until it
+    # returns): a stop signal must be honoured at once, so leave without that teardown.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 def cmd_process(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slm_voice.daemon.settings import HomeSettings, Settings
+from slm_voice.daemon.settings import AreaSettings, HomeSettings, Settings
 from slm_voice.models import catalog
 from slm_voice.models.locate import ModelError, locate
 from slm_voice.models.locate import models_dir as configured_models_dir
@@ -25,10 +25,14 @@ from slm_voice.pipeline.wake import WakeWordDetector
 
 def home_from_settings(home: HomeSettings) -> Home:
     """The pipeline's plain Home from the config's home: section."""
+    areas = [a if isinstance(a, AreaSettings) else AreaSettings(name=a) for a in home.areas]
     return Home(
-        areas=tuple(home.areas),
-        entities=tuple(Entity(e.id, e.name, tuple(e.aliases), e.area) for e in home.entities),
+        areas=tuple(a.name for a in areas),
+        entities=tuple(Entity(e.id, e.name, tuple(e.aliases), e.area, e.device_class) for e in home.entities),
         satellite_area=home.satellite_area,
+        floors=tuple(home.floors),
+        area_floors=tuple((a.name, a.floor) for a in areas if a.floor),
+        area_aliases=tuple((alias, a.name) for a in areas for alias in a.aliases),
     )
 
 
@@ -74,6 +78,19 @@ def build_assistant(
         observers=observers,
         heartbeat=heartbeat,
     )
+
+
+def check(settings: Settings) -> None:
+    """Everything a configuration needs, found and valid, without loading a model: a reload is refused on the first
+    problem (ModelError, ValueError) and the running configuration stays. Stage constructors only check and locate
+    (each model file's hash is verified once per process)."""
+    home = home_from_settings(settings.home)
+    build_wake(settings)
+    build_endpointer(settings)
+    build_stt(settings, home)
+    build_tts(settings)
+    if settings.slm.enabled:
+        slm_dir(settings)
 
 
 def models_dir(settings: Settings) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from slm_voice.daemon import __version__, factory, notify
 from slm_voice.daemon.observers import Recorder, TurnLog
 from slm_voice.daemon.settings import ConfigError, Settings, load_settings
+from slm_voice.models.locate import ModelError
 from slm_voice.pipeline.assistant import Assistant
 from slm_voice.pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
 from slm_voice.pipeline.frames import Event, StateChanged
@@ -84,6 +86,8 @@ class Service:
         self._broker_key: Any = None
         self._source: Any = None
         self._pending = settings
+        self._previous: Settings | None = None
+        """The configuration before the latest reload, until the new one has started."""
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -95,10 +99,19 @@ class Service:
         try:
             while not self._stop.is_set():
                 self._reload.clear()
-                await self._session(watchdog)
+                try:
+                    await self._session(watchdog)
+                except (ConfigError, ModelError, AudioError) as e:
+                    if self._previous is None:
+                        raise
+                    # The new configuration passed every check but failed to start: the old one keeps running.
+                    log.error("the reloaded configuration failed to start (%s); back to the previous one", e)
+                    self.settings, self._previous = self._previous, None
+                    continue
                 if self._reload.is_set() and not self._stop.is_set():
                     self._reload_settings()
         finally:
+            log.info("stopped")
             notify.notify("STOPPING=1")
             watchdog_task.cancel()
             if self._broker is not None:
@@ -116,14 +129,17 @@ class Service:
         loaded); a broken one is refused and nothing stops."""
         notify.notify("RELOADING=1")
         try:
-            self._pending = load_settings(self.config_path) if self.config_path else self.settings
-        except ConfigError as e:
+            pending = load_settings(self.config_path) if self.config_path else self.settings
+            factory.check(pending)  # every model found, every topic and audio spec valid, before anything stops
+        except (ConfigError, ModelError, ValueError) as e:
             log.error("reload refused, keeping the running configuration: %s", e)
             notify.notify("READY=1")
             return
+        self._pending = pending
         self._reload.set()
 
     def _reload_settings(self) -> None:
+        self._previous = self.settings
         self.settings = self._pending
         logging.getLogger().setLevel(self.settings.debug.log_level)
         log.info("configuration reloaded from %s", self.config_path or "built-in defaults")
@@ -147,9 +163,14 @@ class Service:
             observers.append(Recorder(s.debug.record_dir))
         assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat)
         t0 = time.perf_counter()
-        took = await loop.run_in_executor(None, assistant.load)
+        took = await self._load(assistant)
+        if took is None:  # stopped while loading
+            assistant.close(wait=False)
+            sink.close()
+            return
         log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
                  ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
+        self._previous = None  # this configuration runs: a later failed reload comes back to it
         bridge = self._start_mqtt(s, loop, assistant)
         if bridge is not None:
             assistant.observers.append(bridge.on_event)
@@ -164,6 +185,34 @@ class Service:
             assistant.close()
             sink.close()
 
+    async def _load(self, assistant: Assistant) -> dict[str, float] | None:
+        """Load and warm every model in a daemon thread; None when a stop came first.
+
+        A stop signal must be honoured at once, even in the middle of a 10 s model load: nothing waits for the
+        thread (it dies with the process) and nothing it holds needs saving.
+        """
+        loop = asyncio.get_running_loop()
+        loaded: asyncio.Future[dict[str, float]] = loop.create_future()
+
+        def load() -> None:
+            try:
+                took = assistant.load()
+            except BaseException as e:  # handed to the event loop, which raises it there
+                loop.call_soon_threadsafe(_settle, loaded, None, e)
+            else:
+                loop.call_soon_threadsafe(_settle, loaded, took, None)
+
+        threading.Thread(target=load, name="load-models", daemon=True).start()
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([loaded, stop], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not loaded.done():
+            log.info("stopped while loading models")
+            return None
+        return loaded.result()
+
     async def _listen(self, s: Settings, assistant: Assistant, watchdog: _Watchdog) -> None:
         """Feed the assistant from the source; retry a missing microphone; idle (still serving MQTT) after a
         file or stdin ends, until stop or reload."""
@@ -172,7 +221,7 @@ class Service:
         try:
             while not stop_or_reload.done():
                 try:
-                    self._source = open_source(s.audio.source, input_device=s.audio.input_device, realtime=True)
+                    self._source = open_source(s.audio.source, input_device=s.audio.input_device, live=True)
                 except AudioDeviceError as e:
                     # Said once, then once a minute: the journal should not fill up while a mic is unplugged.
                     if failures % 12 == 0:
@@ -281,6 +330,15 @@ class _SpeakerWhenAvailable:
 def _status_line(event: Event) -> None:
     if isinstance(event, StateChanged):
         notify.notify(f"STATUS={event.state}")
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 async def _first(*events: asyncio.Event) -> None:

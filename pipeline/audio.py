@@ -393,30 +393,57 @@ class WavFileSource:
 class StdinSource:
     """Raw 16 kHz mono s16le PCM from a pipe (stdin by default), framed as it arrives.
 
-    Reads use the file descriptor directly with select(), so a live `arecord ... |` feeds frames with
-    no more delay than one frame, and close() takes effect within 0.1 s even while the pipe is quiet.
+    Reads use the file descriptor directly with select(), so a live `arecord ... |` feeds frames with no more delay
+    than one read, and close() takes effect within 0.1 s even while the pipe is quiet. A live source is never paced:
+    frames go out as fast as they come in, so a backlog (the loop was busy) is caught up at once. With
+    drop_backlog, audio already waiting in the pipe when frames() starts (what arrived while the models loaded or
+    the config reloaded) is dropped, not replayed: replaying it at real speed would put every later command that
+    much behind.
     """
 
-    def __init__(self, stream: IO[bytes] | None = None, realtime: bool = False, tail_silence_s: float = 0.0) -> None:
+    def __init__(self, stream: IO[bytes] | None = None, realtime: bool = False, tail_silence_s: float = 0.0,
+                 drop_backlog: bool = False) -> None:
         self._stream = stream if stream is not None else sys.stdin.buffer
         self.realtime = realtime
         self.tail_silence_s = tail_silence_s
+        self.drop_backlog = drop_backlog
+        self.dropped_s = 0.0
+        """Seconds of audio dropped as backlog when frames() started."""
         self.description = f"stdin (raw 16 kHz mono s16le{', real time' if realtime else ''})"
         self._stop = threading.Event()
 
     def frames(self) -> Iterator[AudioFrame]:
         framer = _Framer(self.realtime, self._stop)
-        for data in self._reads():
+        fd = self._fileno()
+        if self.drop_backlog and fd is not None:
+            self._drop_waiting(fd)
+        for data in self._reads(fd):
             yield from framer.push(data)
         if not self._stop.is_set():
             yield from framer.push(_silence(self.tail_silence_s))
             yield from framer.finish()
 
-    def _reads(self) -> Iterator[bytes]:
+    def _fileno(self) -> int | None:
         try:
-            fd: int | None = self._stream.fileno()
+            return self._stream.fileno()
         except (OSError, AttributeError, ValueError):
-            fd = None  # an in-memory stream
+            return None  # an in-memory stream
+
+    def _drop_waiting(self, fd: int) -> None:
+        """Read and drop what the pipe holds now, ending on a sample boundary."""
+        dropped = 0
+        while select.select([fd], [], [], 0)[0]:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            dropped += len(data)
+        if dropped % SAMPLE_WIDTH and select.select([fd], [], [], 1.0)[0]:
+            dropped += len(os.read(fd, 1))  # the other half of a sample cut in two
+        self.dropped_s = dropped // SAMPLE_WIDTH / SAMPLE_RATE
+        if dropped:
+            log.info("stdin: dropped %.2f s of audio that arrived before the assistant was ready", self.dropped_s)
+
+    def _reads(self, fd: int | None) -> Iterator[bytes]:
         while not self._stop.is_set():
             if fd is not None:
                 ready, _, _ = select.select([fd], [], [], 0.1)
@@ -588,17 +615,22 @@ def open_source(
     *,
     input_device: str | int | None = None,
     realtime: bool = False,
+    live: bool = False,
     lead_silence_s: float = 0.0,
     tail_silence_s: float = 0.0,
 ) -> AudioSource:
     """Source for a config string: mic, file:PATH (WAV) or stdin (raw 16 kHz mono s16le).
 
-    realtime paces file and stdin frames at real speed; the silences apply to files (tail also to stdin).
+    realtime paces file frames at real speed (and stdin's, for tests); the silences apply to files (tail also to
+    stdin). live (the daemon): stdin is read as it arrives, never paced, and what waited in the pipe while the
+    daemon was not ready is dropped; a file is paced at real speed, as a microphone would deliver it.
     """
     if spec == "mic":
         return MicSource(input_device)
     if spec == "stdin":
-        return StdinSource(realtime=realtime, tail_silence_s=tail_silence_s)
+        return StdinSource(realtime=realtime and not live, tail_silence_s=tail_silence_s, drop_backlog=live)
+    if live:
+        realtime = True
     if spec.startswith("file:") and len(spec) > 5:
         return WavFileSource(spec[5:], realtime=realtime, lead_silence_s=lead_silence_s, tail_silence_s=tail_silence_s)
     raise ValueError(f"audio source {spec!r}: expected mic, stdin or file:PATH")
@@ -629,6 +661,33 @@ class NullSink:
 
     def close(self) -> None:
         pass
+
+
+class StdoutSink:
+    """Raw s16le mono PCM at a fixed rate on standard output (or another binary stream), for a pipe into a player:
+    `slm-voice run | aplay -r 22050 -f S16_LE -c 1`. Log lines go to stderr, so stdout carries audio only."""
+
+    def __init__(self, stream: IO[bytes] | None = None, sample_rate: int = 22050) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self.sample_rate = sample_rate
+        self._match = _RateMatcher(sample_rate)
+        self.description = f"stdout (raw {sample_rate} Hz mono s16le)"
+
+    def write(self, audio: OutputAudio) -> None:
+        self._put(self._match.convert(audio))
+
+    def _put(self, pcm: np.ndarray) -> None:
+        try:
+            self._stream.write(pcm.astype("<i2", copy=False).tobytes())
+            self._stream.flush()
+        except BrokenPipeError:
+            log.warning("stdout: the reader went away; reply audio is dropped")
+
+    def drain(self) -> None:
+        self._put(self._match.flush())
+
+    def close(self) -> None:
+        self.drain()
 
 
 class WavFileSink:
@@ -779,14 +838,16 @@ class SpeakerSink:
 
 
 def open_sink(spec: str, *, output_device: str | int | None = None) -> AudioSink:
-    """Sink for a config string: speaker, file:PATH (WAV) or null."""
+    """Sink for a config string: speaker, file:PATH (WAV), stdout (raw s16le at 22 050 Hz) or null."""
     if spec == "speaker":
         return SpeakerSink(output_device)
     if spec == "null":
         return NullSink()
+    if spec == "stdout":
+        return StdoutSink()
     if spec.startswith("file:") and len(spec) > 5:
         return WavFileSink(spec[5:])
-    raise ValueError(f"audio sink {spec!r}: expected speaker, null or file:PATH")
+    raise ValueError(f"audio sink {spec!r}: expected speaker, null, stdout or file:PATH")
 
 
 def earcon(sample_rate: int = 22050) -> OutputAudio:

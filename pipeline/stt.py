@@ -70,8 +70,12 @@ class SpeechToText:
 
     def warm(self) -> None:
         # Low noise rather than digital silence: silence can short-circuit decoding and warm nothing.
+        # Both windows: the first recheck with Whisper's 30 s window would otherwise pay its first-call costs
+        # (about a second) in a user's turn.
         rng = np.random.default_rng(0)
-        self.transcribe((rng.standard_normal(SAMPLE_RATE) * 300).astype(np.int16).tobytes())
+        noise = (rng.standard_normal(SAMPLE_RATE) * 300).astype(np.int16).tobytes()
+        self.transcribe(noise, short_window=True)
+        self.transcribe(noise, short_window=False)
 
     def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> Transcription:
         """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text, with a confidence.

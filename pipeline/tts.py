@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -10,6 +11,27 @@ from pathlib import Path
 
 from slm_voice.pipeline.frames import OutputAudio
 from slm_voice.pipeline.onnx import inference_session
+
+MAX_PIECE_CHARS = 240
+"""Longest text handed to Piper at once. Piper's memory grows with the length of a sentence (2,000 characters
+without a full stop took 1.3 GB): longer sentences are cut at a comma or a space."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def speech_pieces(text: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
+    """Text cut into sentences of at most max_chars characters, control characters removed."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    pieces: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        while len(sentence) > max_chars:
+            cut = max(sentence.rfind(", ", 0, max_chars), sentence.rfind(" ", 0, max_chars))
+            cut = cut if cut > max_chars // 3 else max_chars  # no space at all: cut the word
+            pieces.append(sentence[:cut].rstrip(", "))
+            sentence = sentence[cut:].lstrip(", ")
+        if sentence:
+            pieces.append(sentence)
+    return pieces
 
 
 class TextToSpeech:
@@ -64,13 +86,14 @@ class TextToSpeech:
             pass
 
     def synthesize(self, text: str) -> Iterator[OutputAudio]:
-        """Yield one chunk per sentence as soon as it is synthesized."""
+        """Yield one chunk per sentence as soon as it is synthesized (text of any length: see speech_pieces)."""
         assert self._voice is not None, "load() first"
         from piper.config import SynthesisConfig
 
         cfg = SynthesisConfig(length_scale=self.length_scale, volume=self.volume)
-        for chunk in self._voice.synthesize(text, syn_config=cfg):
-            yield OutputAudio(chunk.audio_int16_bytes, chunk.sample_rate)
+        for piece in speech_pieces(text):
+            for chunk in self._voice.synthesize(piece, syn_config=cfg):
+                yield OutputAudio(chunk.audio_int16_bytes, chunk.sample_rate)
 
     def speak(self, text: str, *, cache: bool = False) -> Iterator[OutputAudio]:
         """synthesize(), reusing stored audio for a short reply said before when cache is set."""

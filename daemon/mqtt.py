@@ -1,31 +1,41 @@
 """The MQTT connection: topics, birth/last will, reconnect with backoff, and delivery tracking (paho-mqtt 2.x).
 
 paho runs its network loop in its own thread (loop_start). publish() only queues a packet and wakes that
-thread, so it is safe to call from the audio event loop. QoS 1 messages published while the broker is
-unreachable are queued by paho (publish returns rc MQTT_ERR_NO_CONN) and sent after the reconnect; their
-delivery is tracked by message id.
+thread, so it is safe to call from the audio event loop. Retained state and discovery published while the broker
+is unreachable are sent again on connect.
+
+Actions are different: `send_within()` hands them to paho only while connected and waits for the broker's
+acknowledgement until a deadline; what is not acknowledged by then is taken back out of paho's queue, so an action
+is never delivered after the user was told it could not be sent. With MQTT 5 each carries a message expiry too.
+
+Reconnecting: paho's doubling back-off, capped at reconnect_max_s (1 s by default) and jittered (0.5-1x), so a
+broker that comes back is found again within about a second and many satellites do not knock in step.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from slm_voice.daemon.settings import ConfigError, MqttSettings
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED = 1000
-"""QoS 1 messages kept while the broker is down; beyond this publish() fails rather than grow memory."""
+MAX_QUEUED = 200
+"""QoS 1 messages kept while the broker is down (discovery, state); beyond this publish() drops rather than grows."""
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -122,8 +132,17 @@ def _no_delay(client: paho.Client) -> None:
         log.debug("MQTT: cannot set TCP_NODELAY: %s", e)
 
 
+def protocol_for(settings: MqttSettings) -> str:
+    """The MQTT version to speak: mqtt.protocol, where auto is 5 with an external broker and 3.1.1 with the
+    embedded one (amqtt speaks 3.1.1 only)."""
+    if settings.protocol != "auto":
+        return settings.protocol
+    return "3.1.1" if settings.broker == "embedded" else "5"
+
+
 class _Client(paho.Client):
-    """paho's client, remembering why the last connection attempt failed (paho's callback is not told)."""
+    """paho's client, remembering why the last connection attempt failed (paho's callback is not told), with a
+    jittered reconnect wait."""
 
     last_error: OSError | None = None
 
@@ -133,6 +152,25 @@ class _Client(paho.Client):
         except OSError as e:  # includes ssl.SSLError: a TLS failure is reported like a refused port
             self.last_error = e
             raise
+
+    def _reconnect_wait(self) -> None:
+        # paho's doubling delay (reset on every accepted connection), capped, times a random 0.5-1.
+        with self._reconnect_delay_mutex:
+            if self._reconnect_delay is None:
+                self._reconnect_delay = self._reconnect_min_delay
+            else:
+                self._reconnect_delay = min(self._reconnect_delay * 2, self._reconnect_max_delay)
+            wait = self._reconnect_delay * random.uniform(0.5, 1.0)
+        until = time.monotonic() + wait
+        while not self._thread_terminate and (left := until - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
+
+    def forget(self, mids: Sequence[int]) -> int:
+        """Take unacknowledged messages out of paho's queue so they are never (re)sent; returns how many."""
+        # paho has no public call for one message (drop_out_messages() drops all): its queue is
+        # _out_messages, guarded by _out_message_mutex (paho 2.x, pinned <3 in pyproject).
+        with self._out_message_mutex:
+            return sum(self._out_messages.pop(mid, None) is not None for mid in mids)
 
 
 MessageHandler = Callable[[str, bytes], None]
@@ -153,10 +191,12 @@ class MqttLink:
         availability_topic: str,
         *,
         on_connected: Callable[[], None] | None = None,
-        reconnect_min_s: float = 1.0,
-        reconnect_max_s: float = 30.0,
+        reconnect_min_s: float = 0.25,
+        reconnect_max_s: float | None = None,
     ) -> None:
+        """reconnect_max_s: None takes settings.reconnect_max_s."""
         self.settings = settings
+        self.protocol = protocol_for(settings)
         self.availability_topic = availability_topic
         self.broker = f"{settings.host}:{settings.port}"
         self._on_connected = on_connected
@@ -178,7 +218,10 @@ class MqttLink:
         self.last_connected_at: float | None = None
         """time.monotonic() of the last accepted connection."""
 
-        c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        if self.protocol == "5":
+            c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+        else:
+            c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if settings.username is not None:
             c.username_pw_set(settings.username, settings.password)
         if settings.tls.enabled:
@@ -192,7 +235,8 @@ class MqttLink:
                     f"keyfile={tls.keyfile!r}: {e}"
                 ) from None
         c.will_set(availability_topic, OFFLINE, qos=1, retain=True)
-        c.reconnect_delay_set(reconnect_min_s, reconnect_max_s)  # type: ignore[arg-type]  # floats work
+        max_s = settings.reconnect_max_s if reconnect_max_s is None else reconnect_max_s
+        c.reconnect_delay_set(min(reconnect_min_s, max_s), max_s)  # type: ignore[arg-type]  # floats work
         c.max_queued_messages_set(MAX_QUEUED)
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
@@ -205,9 +249,14 @@ class MqttLink:
 
     def start(self) -> None:
         """Start connecting in the background; returns at once, even when the broker is down."""
-        self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        if self.protocol == "5":  # a fresh session every time: nothing old is delivered to us after a restart
+            self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s,
+                                      clean_start=True)
+        else:
+            self.client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
         self.client.loop_start()
-        log.info("MQTT: connecting to %s as %s", self.broker, self.client._client_id.decode())
+        log.info("MQTT: connecting to %s as %s (MQTT %s)", self.broker, self.client._client_id.decode(),
+                 self.protocol)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Publish `offline`, wait (up to timeout) for outstanding QoS 1 messages, disconnect cleanly."""
@@ -250,6 +299,54 @@ class MqttLink:
             if self._acked_early.pop(info.mid, None) is None:
                 self._pending.add(info.mid)
         return info.mid
+
+    def send_within(self, messages: Sequence[tuple[str, str | bytes]], deadline: float,
+                    expires_at: float | None = None) -> bool:
+        """Deliver QoS 1 messages by `deadline` (time.monotonic()), or not at all. Blocking: call it from a worker
+        thread, never from paho's.
+
+        Waits for the connection, publishes, and waits for every broker acknowledgement. True when all were
+        acknowledged in time. Otherwise False, and whatever was not acknowledged is taken out of paho's queue so it
+        is never sent later. expires_at (time.time()): with MQTT 5 the broker drops the messages after it.
+        """
+        if not self._connected.wait(max(0.0, deadline - time.monotonic())):
+            return False
+        props = None
+        if self.protocol == "5" and expires_at is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = max(1, math.ceil(expires_at - time.time()))
+        mids: list[int] = []
+        for topic, payload in messages:
+            info = self.client.publish(topic, payload, qos=1, properties=props)
+            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                log.warning("MQTT: queue full; an action to %s was not sent", topic)
+                self.client.forget(mids)
+                self._untrack(mids)
+                return False
+            with self._lock:  # tracked like publish() does: the ack may already have come
+                if self._acked_early.pop(info.mid, None) is None:
+                    self._pending.add(info.mid)
+            mids.append(info.mid)
+        with self._delivered:
+            while any(m in self._pending for m in mids):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._delivered.wait(left)
+            missing = [m for m in mids if m in self._pending]
+        if not missing:
+            return True
+        dropped = self.client.forget(missing)
+        self._untrack(missing)
+        log.warning("MQTT: %d of %d action messages not acknowledged by %s in time; %d taken back unsent",
+                    len(missing), len(mids), self.broker, dropped)
+        return False
+
+    def _untrack(self, mids: Sequence[int]) -> None:
+        with self._delivered:
+            for m in mids:
+                self._pending.discard(m)
+            self._delivered.notify_all()
 
     def wait_delivered(self, timeout: float) -> bool:
         """Wait until every QoS>0 message published so far was acknowledged by the broker."""

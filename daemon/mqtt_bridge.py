@@ -1,17 +1,17 @@
 """The bridge between the pipeline and MQTT: pipeline events out, commands in, Home Assistant discovery.
 
 Out (observer of pipeline events; on_event never blocks, paho's publish only queues):
-  <base>/intent          QoS 1, not retained: every recognised intent as JSON (what HA automations use)
+  <base>/intent          QoS 1, not retained: every recognised intent as JSON (what HA automations use), once
   <base>/event           QoS 1: {"event_type": <intent name>, ...} for HA's event entity
-  <command_topic>        QoS 1: direct device commands for entities that have one (daemon.actions)
+  <command_topic>        QoS 1: direct device commands for entities that have one
   <base>/state, transcript, reply, last_turn_ms, mute, wake_threshold, wake_word: retained state
   <base>/availability    retained `online` on every connect; `offline` as last will and on stop()
 In (paho's network thread calls Controls):
   <base>/say/set, listen/set, mute/set (ON/OFF), wake_threshold/set (0..1), wake_word/set (one of wake_words)
 
-An intent is published as soon as it is recognised (IntentRecognized), so lights switch while the reply is
-still being synthesised; timings_ms then holds what is known by that point (endpoint, stt, intent,
-speech_end_to_intent). A turn whose intent was not announced that way is published from TurnFinished.
+Intents the home carries out (lights, covers, ...) go out through the executor (daemon.actions), before the reply:
+they are the action itself, or (with the Home Assistant link) a record of it. Intents the satellite answers itself
+(time, timers) are published here as soon as they are recognised, marked handled.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from slm_voice.daemon import homeassistant as ha
-from slm_voice.daemon.actions import device_commands
+from slm_voice.daemon.homeassistant import discovery as ha
 from slm_voice.daemon.mqtt import MqttLink, Topics
-from slm_voice.daemon.observers import turn_record
-from slm_voice.daemon.settings import EntitySettings, MqttSettings
+from slm_voice.daemon.observers import spoken_text, turn_record
+from slm_voice.daemon.settings import MqttSettings
 from slm_voice.pipeline.frames import (
     Event,
     IntentRecognized,
@@ -37,8 +36,8 @@ from slm_voice.pipeline.frames import (
     Timing,
     Transcript,
     TurnFinished,
-    TurnState,
 )
+from slm_voice.pipeline.intent.intents import HOME_INTENTS
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +72,27 @@ class MqttBridge:
         settings: MqttSettings,
         device_id: str,
         device_name: str,
-        entities: Sequence[EntitySettings],
         wake_words: Sequence[str],
         controls: Controls,
         sw_version: str,
         *,
+        suggested_area: str | None = None,
         wake_word: str | None = None,
         wake_threshold: float | None = None,
         muted: bool = False,
         intent_names: Sequence[str] = ha.INTENT_NAMES,
-        reconnect_min_s: float = 1.0,
-        reconnect_max_s: float = 30.0,
+        reconnect_min_s: float = 0.25,
+        reconnect_max_s: float | None = None,
     ) -> None:
         """wake_words: the select's options; wake_word/wake_threshold/muted: the current values (a None
-        threshold, meaning each model's own, is not published until it is set)."""
+        threshold, meaning each model's own, is not published until it is set). suggested_area: the area Home
+        Assistant proposes for the device. reconnect_max_s: None takes settings.reconnect_max_s."""
         if not wake_words:
             raise ValueError("wake_words must name at least one wake word")
         self.settings = settings
         self.topics = Topics.for_device(settings, device_id)
-        self.device = ha.DeviceInfo(device_id=device_id, name=device_name, sw_version=sw_version)
-        self.entities = tuple(entities)
+        self.device = ha.DeviceInfo(device_id=device_id, name=device_name, sw_version=sw_version,
+                                    suggested_area=suggested_area)
         self.wake_words = tuple(wake_words)
         self.intent_names = tuple(intent_names)
         self.controls = controls
@@ -142,6 +142,34 @@ class MqttBridge:
         """Wait until the broker acknowledged every QoS 1 message published so far (tests, bench)."""
         return self.link.wait_delivered(timeout)
 
+    # --- what the executor needs (daemon.actions.MqttSender) -----------------------------------------
+
+    @property
+    def intent_topic(self) -> str:
+        return self.topics.intent
+
+    @property
+    def event_topic(self) -> str:
+        return self.topics.event
+
+    def send_within(self, messages: Sequence[tuple[str, str | bytes]], deadline: float,
+                    expires_at: float | None = None) -> bool:
+        """Deliver an action's messages by deadline or not at all (MqttLink.send_within); blocking."""
+        return self.link.send_within(messages, deadline, expires_at)
+
+    def publish_intent(self, messages: Sequence[tuple[str, str]], expires_at: float) -> None:
+        """Publish an intent record for information (QoS 1, not waited for; dropped while disconnected, so a stale
+        record never arrives late)."""
+        if not self.link.connected:
+            log.info("MQTT: not connected; intent record not published")
+            return
+        for topic, payload in messages:
+            self.link.publish(topic, payload, qos=1)
+
+    def watch(self, topic: str, handler: Callable[[str, bytes], None]) -> None:
+        """Route messages on a topic (a device's state topic) to handler, on paho's thread."""
+        self.link.subscribe(topic, handler)
+
     def publish_discovery(self) -> None:
         """(Re)publish every Home Assistant discovery config, retained."""
         for topic, payload in ha.discovery_messages(
@@ -170,14 +198,11 @@ class MqttBridge:
     def _handle(self, event: Event) -> None:
         t = self.topics
         if isinstance(event, StateChanged):
-            was = self._snapshot.get(t.state)
+            # The mute switch follows mute/set only: "Start listening" while muted passes through the listening
+            # state without unmuting, and the switch must not flap.
             self._set_state(t.state, event.state)
-            if event.state == TurnState.MUTED:  # the mute switch follows the state machine
-                self._set_state(t.mute, "ON")
-            elif was == TurnState.MUTED:
-                self._set_state(t.mute, "OFF")
         elif isinstance(event, Transcript):
-            self._set_state(t.transcript, event.text)
+            self._set_state(t.transcript, spoken_text(event.text))
         elif isinstance(event, ReplyStarted):
             self._set_state(t.reply, event.text)
         elif isinstance(event, IntentRecognized):
@@ -192,17 +217,20 @@ class MqttBridge:
             self._publish_intent(event)
 
     def _publish_intent(self, event: IntentRecognized | TurnFinished) -> None:
+        """An intent the satellite answered itself (time, date, timers): published once, marked handled. Home
+        intents are the executor's to publish (daemon.actions)."""
         u = event.understanding
-        if u is None or u.intent is None:
+        if u is None or u.intent is None or u.intent.name in HOME_INTENTS:
             return
+        if not self.link.connected:
+            return  # a record of the past: not worth delivering late
         if event.turn_id:
             if event.turn_id in self._published_turns:
                 return
             _remember(self._published_turns, event.turn_id, None)
         msg = turn_record(event)
-        # Device commands first: they are the part a person waits for.
-        for topic, payload in device_commands(u.intent, self.entities):
-            self.link.publish(topic, payload, qos=1)
+        msg["handled"] = True
+        msg["expires"] = msg["timestamp"]  # nothing left to do
         self.link.publish(self.topics.intent, json.dumps(msg, default=str), qos=1)
         self.link.publish(self.topics.event, json.dumps({"event_type": msg["intent"], **msg}, default=str), qos=1)
 

@@ -40,7 +40,7 @@ def turn_record(event: IntentRecognized | TurnFinished) -> dict[str, Any]:
         "turn_id": event.turn_id,
         "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "wake_word": event.wake_word,
-        "text": event.text if isinstance(event, IntentRecognized) else event.transcript,
+        "text": spoken_text(event.text if isinstance(event, IntentRecognized) else event.transcript),
         "intent": intent.name if intent is not None else None,
         "slots": dict(intent.slots) if intent is not None else {},
         "entity_ids": list(intent.entity_ids) if intent is not None else [],
@@ -49,6 +49,12 @@ def turn_record(event: IntentRecognized | TurnFinished) -> dict[str, Any]:
         "confidence": u.confidence if u is not None else None,
         "timings_ms": {str(k): v for k, v in event.timings_ms.items()},
     }
+
+
+def spoken_text(transcript: str) -> str:
+    """A transcript as it is published: without the sentence punctuation Whisper adds at its end
+    ("Turn on the kitchen light." -> "Turn on the kitchen light")."""
+    return transcript.strip().rstrip(".!?,;:… ").strip()
 
 
 class TurnLog:

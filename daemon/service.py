@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slm_voice.daemon import __version__, factory, notify
+from slm_voice.daemon import factory, notify
+from slm_voice.daemon.connections import Connections
 from slm_voice.daemon.observers import Recorder, TurnLog
 from slm_voice.daemon.settings import ConfigError, Settings, load_settings
 from slm_voice.models.locate import ModelError
@@ -25,29 +26,6 @@ from slm_voice.pipeline.streaming import stream_frames
 log = logging.getLogger("slm_voice")
 
 MIC_RETRY_S = 5.0
-
-
-class LoopControls:
-    """MQTT commands arrive on paho's thread; each hops onto the event loop before touching the assistant."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> None:
-        self.loop = loop
-        self.assistant = assistant
-
-    def say(self, text: str) -> None:
-        self.loop.call_soon_threadsafe(self.assistant.say, text)
-
-    def listen(self) -> None:
-        self.loop.call_soon_threadsafe(self.assistant.listen)
-
-    def set_muted(self, muted: bool) -> None:
-        self.loop.call_soon_threadsafe(self.assistant.set_muted, muted)
-
-    def set_wake_threshold(self, value: float) -> None:
-        self.loop.call_soon_threadsafe(self.assistant.set_wake_threshold, value)
-
-    def set_wake_word(self, word: str) -> None:
-        self.loop.call_soon_threadsafe(self.assistant.set_wake_word, word)
 
 
 @dataclass
@@ -147,7 +125,6 @@ class Service:
     async def _session(self, watchdog: _Watchdog) -> None:
         """Run one configuration until stop or reload."""
         s = self.settings
-        loop = asyncio.get_running_loop()
         notify.notify("STATUS=loading models")
         self._ensure_broker(s)
         try:
@@ -161,27 +138,27 @@ class Service:
         observers: list[Callable[[Event], None]] = [TurnLog(s.latency.budget_ms), _status_line]
         if s.debug.record_dir:
             observers.append(Recorder(s.debug.record_dir))
-        assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat)
+        conns = self._connections(s)
+        assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat,
+                                            executor=conns.router)
         t0 = time.perf_counter()
         took = await self._load(assistant)
         if took is None:  # stopped while loading
+            await conns.stop()
             assistant.close(wait=False)
             sink.close()
             return
         log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
                  ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
         self._previous = None  # this configuration runs: a later failed reload comes back to it
-        bridge = self._start_mqtt(s, loop, assistant)
-        if bridge is not None:
-            assistant.observers.append(bridge.on_event)
+        await conns.start(assistant)
         notify.notify("READY=1")
         notify.notify("STATUS=listening for the wake word")
         try:
             await self._listen(s, assistant, watchdog)
         finally:
             await assistant.wait_idle()
-            if bridge is not None:
-                bridge.stop()
+            await conns.stop()
             assistant.close()
             sink.close()
 
@@ -272,27 +249,12 @@ class Service:
                 raise SystemExit(2) from None
             self._broker = broker
 
-    def _start_mqtt(self, s: Settings, loop: asyncio.AbstractEventLoop, assistant: Assistant) -> Any:
-        if not s.mqtt.enabled:
-            return None
-        from slm_voice.daemon.mqtt_bridge import MqttBridge
-
-        wake = assistant.wake
-        words = list(s.wake.words)
-        bridge = MqttBridge(
-            s.mqtt,
-            s.device_id,
-            s.device_name,
-            s.home.entities,
-            words,
-            LoopControls(loop, assistant),
-            __version__,
-            wake_word=words[0],
-            wake_threshold=wake.threshold_for(words[0]) if wake is not None else 0.5,
-            muted=assistant.muted,
-        )
-        bridge.start()
-        return bridge
+    def _connections(self, s: Settings) -> Connections:
+        """This session's MQTT bridge, Home Assistant link and executor (daemon.connections); Home Assistant starts
+        connecting now, while the models load."""
+        conns = Connections(s)
+        conns.start_homeassistant()
+        return conns
 
 
 class _SpeakerWhenAvailable:

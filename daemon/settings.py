@@ -32,6 +32,8 @@ class EntitySettings:
     """Other names people say."""
     area: str | None = None
     """Area the entity is in (must be one of home.areas)."""
+    device_class: str | None = None
+    """Home Assistant device class (garage, door, window, temperature, ...): "open the garage door" finds it."""
     command_topic: str | None = None
     """MQTT topic to publish actions to directly (zigbee2mqtt/Tasmota style); None: only <base>/intent."""
     payload_on: str = "ON"
@@ -40,6 +42,12 @@ class EntitySettings:
     """Payload for turn off."""
     payload_brightness: str = '{"state": "ON", "brightness": {brightness_255}}'
     """Payload template for brightness; {brightness} is 0-100, {brightness_255} is 0-255."""
+    state_topic: str | None = None
+    """MQTT topic the device reports its state on: a command is confirmed as done only when this echoes it."""
+    state_on: str = "ON"
+    """State payload meaning on (or a JSON object whose "state" is this)."""
+    state_off: str = "OFF"
+    """State payload meaning off (or a JSON object whose "state" is this)."""
 
     @field_validator("id")
     @classmethod
@@ -51,11 +59,26 @@ class EntitySettings:
 
 
 @settings
-class HomeSettings:
-    """The fictional (or real) home: areas and entities the assistant can name."""
+class AreaSettings:
+    """An area with the floor it is on and other names for it."""
 
-    areas: tuple[str, ...] = ()
-    """Area names."""
+    name: str
+    """The area's name."""
+    floor: str | None = None
+    """The floor it is on (must be one of home.floors)."""
+    aliases: tuple[str, ...] = ()
+    """Other names people say for it."""
+
+
+@settings
+class HomeSettings:
+    """The fictional (or real) home: floors, areas and entities the assistant can name. With a Home Assistant link
+    the home comes from Home Assistant and what is written here is added to it and wins where both name a thing."""
+
+    floors: tuple[str, ...] = ()
+    """Floor names ("ground floor", "upstairs")."""
+    areas: tuple[str | AreaSettings, ...] = ()
+    """Area names, or {name, floor, aliases}."""
     entities: tuple[EntitySettings, ...] = ()
     """Entities that voice commands may act on."""
     satellite_area: str | None = None
@@ -236,6 +259,47 @@ class MqttSettings:
     """Home Assistant's discovery prefix."""
     keepalive_s: int = Field(30, ge=5)
     """MQTT keepalive."""
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    """MQTT version; auto: 5 with an external broker (messages can expire there), 3.1.1 with the embedded one."""
+    delivery_timeout_s: float = Field(3.0, gt=0.0, le=60.0)
+    """An action the broker has not acknowledged within this many seconds is dropped and the user told."""
+    action_expiry_s: float = Field(10.0, gt=0.0, le=3600.0)
+    """An action published over MQTT expires this long after it was spoken: nothing acts on it later."""
+    reconnect_max_s: float = Field(1.0, ge=0.1, le=60.0)
+    """Longest pause between reconnection attempts (with jitter): the broker is found again this soon."""
+
+
+@settings
+class HomeAssistantSettings:
+    """The live Home Assistant link (WebSocket API): the home and its state from Home Assistant, actions confirmed
+    by it. Off while url is null; MQTT alone still works."""
+
+    url: str | None = None
+    """Home Assistant's address, e.g. http://homeassistant.local:8123; null: no live link."""
+    token: str | None = None
+    """A long-lived access token (Home Assistant: your profile > Security > Long-lived access tokens)."""
+    token_file: str | None = None
+    """A file holding the token instead (first line); wins over token."""
+    timeout_s: float = Field(5.0, gt=0.0, le=60.0)
+    """How long to wait for Home Assistant to answer an action before saying it didn't."""
+    connect_timeout_s: float = Field(10.0, gt=0.0)
+    """How long one connection attempt may take."""
+    reconnect_max_s: float = Field(5.0, ge=0.5, le=300.0)
+    """Longest pause between reconnection attempts (the pauses grow from 0.25 s, with jitter)."""
+    import_home: bool = True
+    """Read floors, areas and the entities exposed to Assist from Home Assistant (and follow its changes)."""
+    verify_tls: bool = True
+    """Check the certificate of an https:// url."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://", "ws://", "wss://")) or not v.split("//", 1)[1]:
+            raise ValueError(f"{v!r}: expected http(s)://host:port")
+        return v
 
 
 @settings
@@ -287,8 +351,11 @@ class Settings:
 
     device_id: str = "living_room"
     """This satellite's id: used in MQTT topics and Home Assistant unique ids ([a-zA-Z0-9_-])."""
-    device_name: str = "slm-voice"
-    """Name shown in Home Assistant."""
+    device_name: str | None = None
+    """Name shown in Home Assistant; null: "slm-voice" and the satellite's area (or device_id)."""
+    state_dir: str | None = None
+    """Where what must survive a restart is kept (mute, wake threshold, timers, undelivered actions); null:
+    $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/slm-voice, else ~/.local/state/slm-voice."""
     home: HomeSettings = HomeSettings()
     """The home."""
     audio: AudioSettings = AudioSettings()
@@ -307,6 +374,8 @@ class Settings:
     """Turn behaviour and latency switches."""
     mqtt: MqttSettings = MqttSettings()
     """MQTT."""
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+    """The live Home Assistant link."""
     latency: LatencySettings = LatencySettings()
     """Latency budgets."""
     models: ModelsSettings = ModelsSettings()
@@ -392,17 +461,71 @@ def _inner_dataclass(annotation: Any) -> Any:
 
 
 def _check_home(s: Settings, source: str) -> None:
-    areas = set(s.home.areas)
+    floors = set(s.home.floors)
+    areas = set(area_names(s.home))
+    # With the home read from Home Assistant, areas and floors named here may be Home Assistant's: checked when
+    # the two are merged, not now.
+    from_ha = s.homeassistant.url is not None and s.homeassistant.import_home
+    for i, a in enumerate(s.home.areas):
+        if isinstance(a, AreaSettings) and a.floor is not None and a.floor not in floors and not from_ha:
+            raise ConfigError(f"{source}: home.areas.{i}.floor: {a.floor!r} is not one of home.floors {sorted(floors)}")
     seen: set[str] = set()
     for i, e in enumerate(s.home.entities):
         if e.id in seen:
             raise ConfigError(f"{source}: home.entities.{i}.id: duplicate entity id {e.id!r}")
         seen.add(e.id)
-        if e.area is not None and e.area not in areas:
+        if e.area is not None and e.area not in areas and not from_ha:
             raise ConfigError(
                 f"{source}: home.entities.{i}.area: {e.area!r} is not one of home.areas {sorted(areas)}"
             )
-    if s.home.satellite_area is not None and s.home.satellite_area not in areas:
+    if s.home.satellite_area is not None and s.home.satellite_area not in areas and not from_ha:
         raise ConfigError(
             f"{source}: home.satellite_area: {s.home.satellite_area!r} is not one of home.areas {sorted(areas)}"
         )
+    h = s.homeassistant
+    if h.url is not None and h.token is None and h.token_file is None:
+        raise ConfigError(f"{source}: homeassistant.token: set token or token_file (a long-lived access token) "
+                          "with homeassistant.url")
+    if h.url is not None and h.token_file is not None:
+        try:
+            read_token(h)
+        except ValueError as e:
+            raise ConfigError(f"{source}: homeassistant.token_file: {e}") from None
+
+
+def area_names(home: HomeSettings) -> list[str]:
+    """The names of home.areas, whichever way each is written."""
+    return [a if isinstance(a, str) else a.name for a in home.areas]
+
+
+def read_token(h: HomeAssistantSettings) -> str:
+    """The access token: the first line of token_file when set, else token. Raises ValueError."""
+    if h.token_file is not None:
+        try:
+            text = Path(h.token_file).expanduser().read_text(encoding="utf-8")
+        except OSError as e:
+            raise ValueError(f"cannot read {h.token_file}: {e.strerror or e}") from None
+        token = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not token:
+            raise ValueError(f"{h.token_file} is empty")
+        return token
+    if not h.token:
+        raise ValueError("no token")
+    return h.token
+
+
+def device_name(s: Settings) -> str:
+    """The name Home Assistant shows: device_name, else "slm-voice <satellite area or device id>"."""
+    return s.device_name or f"slm-voice {s.home.satellite_area or s.device_id}"
+
+
+def state_dir(s: Settings) -> Path:
+    """This satellite's state directory (not created here)."""
+    if s.state_dir:
+        root = Path(s.state_dir).expanduser()
+    elif os.environ.get("STATE_DIRECTORY"):  # systemd's StateDirectory=
+        root = Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    else:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        root = Path(xdg) / "slm-voice"
+    return root / s.device_id

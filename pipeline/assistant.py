@@ -41,7 +41,7 @@ from slm_voice.pipeline.frames import (
     ms,
 )
 from slm_voice.pipeline.intent.intents import HOME_INTENTS
-from slm_voice.pipeline.intent.model import Understanding
+from slm_voice.pipeline.intent.model import Home, Understanding
 from slm_voice.pipeline.roles import (
     ActionOutcome,
     Endpointing,
@@ -53,6 +53,7 @@ from slm_voice.pipeline.roles import (
     Understander,
     WakeWord,
 )
+from slm_voice.pipeline.timers import TIMER_INTENTS, Timer, Timers
 from slm_voice.pipeline.vad import Endpoint
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ class Assistant:
         self._idle = asyncio.Event()
         self._idle.set()  # no turn until run() starts one
         self._clocks = {s: _FrameClock(s) for s in (StageName.WAKE, StageName.VAD)}
+        self.timers = Timers(self._timer_done, on_missed=self._timer_missed)
+        """The satellite's timers (they ring, or carry out a delayed command, when they end)."""
 
     # ---- start-up -------------------------------------------------------------------------------------------
 
@@ -183,6 +186,7 @@ class Assistant:
         return took
 
     def close(self) -> None:
+        self.timers.close()
         self._models.shutdown(wait=True, cancel_futures=True)
         self._audio_out.shutdown(wait=True, cancel_futures=True)
 
@@ -449,6 +453,10 @@ class Assistant:
     async def _act(self, recognized: IntentRecognized, timings: dict[str, float]) -> Understanding:
         """Carry the action out (Home Assistant, MQTT); the reply then says what really happened."""
         u: Understanding = recognized.understanding
+        if u.intent is not None and u.intent.name in TIMER_INTENTS:
+            outcome = self.timers.handle(u.intent)
+            self._emit(ActionDone(recognized.turn_id, outcome=outcome, seconds=0.0))
+            return replace(u, reply=outcome.reply) if outcome.reply is not None else u
         if u.intent is None or u.intent.name not in HOME_INTENTS or self.executor is None:
             return u
         t0 = time.monotonic()
@@ -477,6 +485,59 @@ class Assistant:
         self._idle.clear()
         await self._speak("", [text])
         self._back_to_idle()
+
+    # ---- timers and turns without audio ----------------------------------------------------------------------
+
+    def _timer_done(self, timer: Timer) -> None:
+        self._spawn(self._timer_turn(timer))
+
+    def _timer_missed(self, timer: Timer) -> None:
+        what = f"to {timer.command}" if timer.command else timer.describe()
+        self.say(f"While I was not running, your timer {what} ended. I didn't do anything." if timer.command
+                 else f"While I was not running, your {what} ended.")
+
+    async def _timer_turn(self, timer: Timer) -> None:
+        """A timer ended: carry its command out as if it were said now, or ring."""
+        if timer.command:
+            await self.command_turn(timer.command)
+            return
+        await self.wait_idle_turn()
+        self._idle.clear()
+        try:
+            if self.options.earcon is not None:
+                for _ in range(3):
+                    await asyncio.get_running_loop().run_in_executor(self._audio_out, self.sink.write,
+                                                                     self.options.earcon)
+            await self._speak("", [f"Your {timer.describe()} is done."])
+        finally:
+            self._back_to_idle()
+
+    async def command_turn(self, text: str) -> Understanding:
+        """A turn from text instead of speech (a delayed command): understand -> act -> reply, with its events."""
+        await self.wait_idle_turn()
+        turn_id = uuid.uuid4().hex[:12]
+        self._idle.clear()
+        self._set_state(TurnState.THINKING)
+        try:
+            understanding, intent_s = await self._run_timed(turn_id, StageName.INTENT, "understand",
+                                                            self.intents.understand, text)
+            timings = {Timing.INTENT: ms(intent_s)}
+            recognized = IntentRecognized(turn_id, text=text, understanding=understanding, timings_ms=dict(timings))
+            self._emit(recognized)
+            understanding = await self._act(recognized, timings)
+            _, understanding = await self._reply(turn_id, text, understanding)
+            self._emit(TurnFinished(turn_id, wake_word=None, transcript=text, understanding=understanding,
+                                    speech_end_s=None, timings_ms=timings))
+            return understanding
+        finally:
+            self._back_to_idle()
+
+    async def set_home(self, home: Home) -> None:
+        """Serve a changed home from now on (the understander rebuilds its lists in the model worker, between
+        turns' model calls)."""
+        update = getattr(self.intents, "set_home", None)
+        if update is not None:
+            await asyncio.get_running_loop().run_in_executor(self._models, update, home)
 
     async def wait_idle_turn(self) -> None:
         while self.state not in (TurnState.IDLE, TurnState.MUTED):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.quick)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# What daemons started by the tests remember (mute, timers, undelivered actions) stays inside this test session.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="slm-voice-test-state-")
 
 
 def base_config(**sections: dict) -> dict:

@@ -29,10 +29,10 @@ STATES = {
 
 
 def home_from_config(path: Path = CONFIG) -> Home:
-    """config.yaml's home: section as a Home (the daemon owns the real converter)."""
-    h = load_settings(path).home
-    entities = tuple(Entity(id=e.id, name=e.name, aliases=tuple(e.aliases), area=e.area) for e in h.entities)
-    return Home(areas=tuple(h.areas), entities=entities, satellite_area=h.satellite_area)
+    """config.yaml's home: section as a Home (the daemon's converter)."""
+    from slm_voice.daemon.factory import home_from_settings
+
+    return home_from_settings(load_settings(path).home)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ class Entity:
     """Other spoken names."""
     area: str | None = None
     """Area the entity is in."""
+    device_class: str | None = None
+    """Home Assistant device class (garage, door, temperature, ...); None: not known."""
 
     @property
     def domain(self) -> str:
@@ -33,7 +35,7 @@ class Entity:
 
 @dataclass(frozen=True)
 class Home:
-    """The areas and entities of the one home this assistant serves."""
+    """The floors, areas and entities of the one home this assistant serves."""
 
     areas: tuple[str, ...] = ()
     """Area names, e.g. kitchen, bedroom."""
@@ -41,9 +43,23 @@ class Home:
     """Entities that can be named in commands."""
     satellite_area: str | None = None
     """Area this device stands in: the context for commands that name no area."""
+    floors: tuple[str, ...] = ()
+    """Floor names, e.g. ground floor, upstairs."""
+    area_floors: tuple[tuple[str, str], ...] = ()
+    """(area, floor) for each area that is on a known floor."""
+    area_aliases: tuple[tuple[str, str], ...] = ()
+    """(alias, area): other names of areas."""
 
     def entity(self, entity_id: str) -> Entity | None:
         return next((e for e in self.entities if e.id == entity_id), None)
+
+    def floor_of(self, area: str | None) -> str | None:
+        """The floor an area is on, or None."""
+        return next((f for a, f in self.area_floors if a == area), None) if area else None
+
+    def areas_on(self, floor: str) -> tuple[str, ...]:
+        """The areas on a floor."""
+        return tuple(a for a, f in self.area_floors if f == floor)
 
 
 @dataclass(frozen=True)

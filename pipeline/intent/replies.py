@@ -110,13 +110,19 @@ class _Ctx:
             domain = slots.get("domain") or (self.entities[0].domain if self.entities else None)
             noun = domain_noun(str(domain), plural=True) if domain else "devices"
         area = slots.get("area")
-        return f"the {noun} in the {area}" if area else f"the {noun}"
+        if area:
+            return f"the {noun} in the {area}"
+        return f"the {noun} on the {slots['floor']}" if slots.get("floor") else f"the {noun}"
 
     def state_of(self, entity: Entity) -> str | None:
         if self.states is None:
             return None
         state = self.states(entity.id)
         return None if state is None or state.strip() == "" else state.strip()
+
+    def said(self, entity: Entity, state: str) -> str:
+        """A state as people say it: a door sensor's "on" is "open"."""
+        return spoken_state(entity, state)
 
 
 def _turn(on: bool) -> Callable[[_Ctx], str]:
@@ -153,20 +159,21 @@ def _get_state(c: _Ctx) -> str:
         if state is None:
             return f"I don't know the state of the {_spoken(entity)}."
         if wanted is None:
-            return f"The {_spoken(entity)} is {state}."
+            return f"The {_spoken(entity)} is {c.said(entity, state)}."
         yes = state.lower() == wanted
-        return f"{'Yes' if yes else 'No'}, the {_spoken(entity)} is {state}."
+        return f"{'Yes' if yes else 'No'}, the {_spoken(entity)} is {c.said(entity, state)}."
     if wanted is None:
         if any(s is None for s in known.values()):
             return f"I don't know the state of {c.target()}."
-        return _sentence(_join([f"the {_spoken(e)} is {known[e.id]}" for e in c.entities]))
+        return _sentence(_join([f"the {_spoken(e)} is {c.said(e, known[e.id] or '')}" for e in c.entities]))
     matched = [e for e in c.entities if (known[e.id] or "").lower() == wanted]
+    said = c.said(c.entities[0], wanted)
     if matched:
         verb = "is" if len(matched) == 1 else "are"
-        return _sentence(f"{_join(['the ' + _spoken(e) for e in matched])} {verb} {wanted}")
+        return _sentence(f"{_join(['the ' + _spoken(e) for e in matched])} {verb} {said}")
     if any(s is None for s in known.values()):
         return f"I don't know the state of {c.target()}."
-    return f"No, none of {c.target()} {'is' if len(c.entities) == 1 else 'are'} {wanted}."
+    return f"No, none of {c.target()} {'is' if len(c.entities) == 1 else 'are'} {said}."
 
 
 def _climate_get(c: _Ctx) -> str:
@@ -192,6 +199,8 @@ def _timer_start(c: _Ctx) -> str:
         for unit in ("hours", "minutes", "seconds")
         if unit in c.slots
     ]
+    if c.slots.get("conversation_command") and parts:
+        return f"Okay, I'll {c.slots['conversation_command']} in {_join(parts)}."
     named = f" named {c.slots['name']}" if c.slots.get("name") else ""
     return f"Timer set for {_join(parts)}{named}." if parts else f"Timer set{named}."
 
@@ -263,6 +272,57 @@ _HANDLERS: dict[str, Callable[[_Ctx], str]] = {
     "HassVacuumReturnToBase": _fixed("Sending the vacuum cleaner back to its dock."),
     "HassNevermind": _fixed("Okay."),
 }
+
+def request_phrase(intent: Intent, home: Home) -> str:
+    """What was asked, as an instruction ("turn on the kitchen light"), for replies that can only say a command
+    was sent, not that it happened."""
+    c = _Ctx(intent, home, datetime.now(), None)
+    slots = intent.slots
+    domains = {e.domain for e in c.entities} or {slots.get("domain")}
+    name = intent.name
+    if name in ("HassTurnOn", "HassTurnOff"):
+        on = name == "HassTurnOn"
+        verb = ("open" if on else "close") if domains <= {"cover", "valve"} else (
+            ("lock" if on else "unlock") if domains == {"lock"} else ("turn on" if on else "turn off"))
+        return f"{verb} {c.target()}"
+    if name == "HassLightSet":
+        what = (f"{number(slots['brightness'])} percent" if "brightness" in slots else
+                str(slots.get("color") or number(slots.get("temperature", ""))))
+        return f"set {c.target()} to {what}"
+    if name == "HassClimateSetTemperature":
+        target = c.target() if c.entities or "name" in slots else "the temperature"
+        return f"set {target} to {number(slots.get('temperature', '?'))} degrees"
+    if name in ("HassFanSetSpeed", "HassSetPosition"):
+        value = slots.get("percentage" if name == "HassFanSetSpeed" else "position", "?")
+        return f"set {c.target()} to {number(value)} percent"
+    if name == "HassSetVolume":
+        return f"set the volume to {number(slots.get('volume_level', '?'))} percent"
+    if name in ("HassListAddItem", "HassShoppingListAddItem"):
+        return _lowered(_list_add(c)).removesuffix(".").replace("added", "add", 1)
+    fixed = {
+        "HassMediaPause": "pause the music", "HassMediaUnpause": "resume the music",
+        "HassMediaNext": "skip to the next track", "HassMediaPrevious": "go back to the previous track",
+        "HassMediaPlayerMute": "mute the speaker", "HassMediaPlayerUnmute": "unmute the speaker",
+        "HassVacuumStart": "start the vacuum cleaner", "HassVacuumReturnToBase": "send the vacuum cleaner home",
+        "HassSetVolumeRelative": _lowered(_volume_step(c)).removesuffix(".").replace("turned", "turn", 1),
+    }
+    return fixed.get(name, "do that")
+
+
+def _lowered(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+# Binary sensor device classes whose "on" people call open (HA's bs_open_states list).
+_OPENING_CLASSES = frozenset({"door", "garage_door", "opening", "window"})
+
+
+def spoken_state(entity: Entity, state: str) -> str:
+    """A state as people say it: a door or window sensor's on/off is open/closed; other states as they are."""
+    if entity.domain == "binary_sensor" and (entity.device_class or "") in _OPENING_CLASSES:
+        return {"on": "open", "off": "closed"}.get(state.lower(), state)
+    return state
+
 
 SUPPORTED_INTENTS: frozenset[str] = frozenset(NAMES)
 """Intent names the tiers may produce (pipeline.intent.intents); every one has a reply here (a test checks)."""

@@ -52,30 +52,45 @@ def resolve(
     area = _canonical_area(home, slots.get("area"))
     if slots.get("area") and area is None:
         return Resolution(problem=f"Sorry, I don't know an area called {slots['area']}.")
+    floor = _canonical_floor(home, slots.get("floor"))
+    if slots.get("floor") and floor is None:
+        return Resolution(problem=f"Sorry, I don't know a floor called {slots['floor']}.")
+    if area and floor and home.floor_of(area) != floor:
+        return Resolution(problem=f"Sorry, the {area} is not on the {floor}.")
+    # A floor stands for its areas; an area (or the satellite's, below) narrows further.
+    floor_areas = set(home.areas_on(floor)) if floor and not area else None
 
     name = slots.get("name")
     domain = slots.get("domain")
     if name:
-        return _by_name(home, str(name), area, domain=domain, domains=domains)
+        return _by_name(home, str(name), area, domain=domain, domains=domains, floor=floor, floor_areas=floor_areas)
 
     domain = domain or default_domain(intent_name)
     if not domain:
         return Resolution(problem="Sorry, I don't know which device you mean.")
-    area = area or _canonical_area(home, area_fallback)
+    if floor_areas is None:
+        area = area or _canonical_area(home, area_fallback)
     device_class = slots.get("device_class")
     found = [e for e in home.entities if e.domain == domain]
     if device_class:
         found = [e for e in found if _has_device_class(e, str(device_class))]
     if area:
         found = [e for e in found if e.area == area]
+    elif floor_areas is not None:
+        found = [e for e in found if e.area in floor_areas]
+    if not found and intent_name == "HassClimateGetTemperature" and not slots.get("domain"):
+        # No thermostat there: a temperature sensor answers "what's the temperature in the bedroom" as well.
+        found = [e for e in home.entities if e.domain == "sensor" and e.device_class == "temperature"
+                 and (e.area == area if area else floor_areas is None or e.area in floor_areas)]
     if found:
         return Resolution(_ids(found))
     noun = device_class_noun(str(device_class)) if device_class else domain_noun(str(domain))
-    where = f" in the {area}" if area else ""
+    where = f" in the {area}" if area else f" on the {floor}" if floor else ""
     return Resolution(problem=f"Sorry, there is no {noun}{where}.")
 
 
-def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: Collection[str] | None) -> Resolution:
+def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: Collection[str] | None,
+             floor: str | None = None, floor_areas: set[str] | None = None) -> Resolution:
     found = [e for e in home.entities if _has_name(e, name)]
     if domain:
         found = [e for e in found if e.domain == domain]
@@ -87,6 +102,10 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         found = [e for e in found if e.area == area]
         if not found:
             return Resolution(problem=f"Sorry, there is no {name} in the {area}.")
+    elif floor_areas is not None:
+        found = [e for e in found if e.area in floor_areas]
+        if not found:
+            return Resolution(problem=f"Sorry, there is no {name} on the {floor}.")
     if len(found) > 1:
         # Several entities share the name: prefer the ones in the room the satellite stands in.
         here = [e for e in found if e.area is not None and e.area == home.satellite_area]
@@ -111,15 +130,26 @@ def _has_name(entity: Entity, name: str) -> bool:
 
 
 def _canonical_area(home: Home, area: Any) -> str | None:
-    """The home's spelling of an area name (slots may differ in case), or None."""
+    """The home's spelling of an area name or alias (slots may differ in case), or None."""
     if not area:
         return None
     wanted = _norm(str(area))
-    return next((a for a in home.areas if _norm(a) == wanted), None)
+    found = next((a for a in home.areas if _norm(a) == wanted), None)
+    return found or next((a for alias, a in home.area_aliases if _norm(alias) == wanted), None)
+
+
+def _canonical_floor(home: Home, floor: Any) -> str | None:
+    """The home's spelling of a floor name, or None."""
+    if not floor:
+        return None
+    wanted = _norm(str(floor)).removeprefix("the ")
+    return next((f for f in home.floors if _norm(f) == wanted), None)
 
 
 def _has_device_class(entity: Entity, device_class: str) -> bool:
-    # The home does not record device classes: recognise them in the entity's id and names
+    if entity.device_class is not None:
+        return entity.device_class.casefold() == device_class.casefold()
+    # A hand-written home may not record device classes: recognise them in the entity's id and names
     # (cover.garage_door, "garage door" for class garage).
     words = {device_class.casefold(), device_class_noun(device_class).casefold()}
     texts = [entity.id.split(".", 1)[1].replace("_", " ")] + [_norm(n) for n in entity.names]

@@ -13,14 +13,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from hassil import Intents, RecognizeResult, TextSlotList, filter_intents, recognize_best
-from hassil.intents import Intent as HassilIntent
 from home_assistant_intents import get_intents
 
+from .intents import BY_NAME, HOME_INTENTS
 from .model import Home, Intent, Understanding
 from .replies import SUPPORTED_INTENTS, StateLookup, reply_for
 from .resolve import resolve
@@ -99,10 +98,7 @@ class TemplateTier:
             intents = _select(Intents.from_dict(data), self._intent_names, _domains(self.home))
             _parse_all(intents)
             self._slot_lists = _slot_lists(self.home)
-            if self.home.satellite_area:
-                area = self.home.satellite_area
-                # As HA does for a satellite with an area: templates like "turn on the lights" take it from here.
-                self._context = {"area": {"value": area, "text": area}}
+            self._context = _satellite_context(self.home)
             self._intents = intents
             self.load_seconds = time.perf_counter() - start
             _log.info(
@@ -111,6 +107,20 @@ class TemplateTier:
                 sum(len(d.sentence_texts) for i in intents.intents.values() for d in i.data),
                 self.load_seconds,
             )
+
+    def set_home(self, home: Home) -> None:
+        """Serve a changed home (Home Assistant's registries changed): new name, area and floor lists at once; the
+        sentence templates are selected again only when the home gained or lost a domain. Call it where
+        understand() runs (the model worker), not concurrently with it."""
+        if self._intents is None or _domains(home) != _domains(self.home):
+            with self._lock:
+                self._intents = None
+            self.home = home
+            self.load()
+            return
+        self._slot_lists = _slot_lists(home)
+        self._context = _satellite_context(home)
+        self.home = home
 
     def warm(self) -> None:
         """Match a few sentences so first-use costs (regex compilation, indexes) are paid now."""
@@ -126,6 +136,8 @@ class TemplateTier:
         if result is None:
             return None
         slots = _slots(result)
+        if result.intent.name == "HassStartTimer" and slots.get("conversation_command"):
+            return self._delayed(slots)
         resolution = resolve(result.intent.name, slots, self.home, domains=_required_domains(result))
         if resolution.problem is not None:
             # Understood but not actionable (no such device there): say so rather than guess.
@@ -133,6 +145,22 @@ class TemplateTier:
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
         reply = reply_for(intent, self.home, now=self._clock(), states=self._states)
         return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)
+
+    def _delayed(self, slots: dict[str, Any]) -> Understanding:
+        """"turn off the lights in 1 hour": a timer that carries the command out when it ends, as Home Assistant
+        does. The command must be one this home can do now; it is understood again when the timer ends."""
+        command = str(slots["conversation_command"]).strip()
+        inner = self.understand(command)
+        if inner is None:
+            return Understanding(None, f'Sorry, I don\'t understand "{command}", so I can\'t do it later.',
+                                 "template")
+        if inner.intent is None:
+            return Understanding(None, inner.reply, "template")  # e.g. "Sorry, there is no light in the garage."
+        if inner.intent.name not in HOME_INTENTS or BY_NAME[inner.intent.name].query:
+            return Understanding(None, f'Sorry, I can\'t schedule "{command}".', "template")
+        intent = Intent(name="HassStartTimer", slots=slots, entity_ids=inner.intent.entity_ids)
+        return Understanding(intent=intent, reply=reply_for(intent, self.home, now=self._clock()), tier="template",
+                             confidence=1.0)
 
     def matches(self, text: str) -> bool:
         """Whether a transcript matches a template (for ending a command early on a speculative transcript)."""
@@ -160,18 +188,18 @@ def _domains(home: Home) -> set[str]:
 
 
 def _select(intents: Intents, names: Collection[str], domains: set[str]) -> Intents:
-    """Keep the supported intents, and only sentence blocks for domains this home has.
+    """Keep the supported intents, and only sentence blocks for domains this home has (faster matching).
 
-    Blocks that schedule a spoken command ("turn off the lights in 5 minutes") are dropped too: the
-    satellite cannot run a command later, so those are better left to the next tier.
+    Blocks that schedule a spoken command ("turn off the lights in 5 minutes") stay: the timer carries the
+    command out when it ends (pipeline/timers.py).
     """
-    intents = filter_intents(intents, domains=domains, intent_names=names)
-    kept: dict[str, HassilIntent] = {}
-    for name, intent in intents.intents.items():
-        data = [d for d in intent.data if "conversation_command" not in " ".join(d.sentence_texts)]
-        if data:
-            kept[name] = HassilIntent(name=name, data=data)
-    return replace(intents, intents=kept)
+    return filter_intents(intents, domains=domains, intent_names=names)
+
+
+def _satellite_context(home: Home) -> dict[str, Any] | None:
+    """As HA does for a satellite with an area: templates like "turn on the lights" take the area from here."""
+    area = home.satellite_area
+    return {"area": {"value": area, "text": area}} if area else None
 
 
 def _parse_all(intents: Intents) -> None:
@@ -184,19 +212,24 @@ def _parse_all(intents: Intents) -> None:
 
 
 def _slot_lists(home: Home) -> dict[str, TextSlotList]:
-    """HA's runtime lists: entity names and aliases (context: domain), areas, floors (none here).
+    """HA's runtime lists: entity names and aliases (context: domain and device class), areas and their aliases,
+    floors.
 
     Values are the spoken names, not entity ids, as in HA: hassil returns only one value per list
-    match, so entities sharing a name are found by resolve() from the name.
+    match, so entities sharing a name are found by resolve() from the name. An area alias gives the area's name.
     """
     names: list[tuple[str, str, dict[str, Any]]] = []
     for entity in home.entities:
+        context: dict[str, Any] = {"domain": entity.domain}
+        if entity.device_class:
+            context["device_class"] = entity.device_class
         for name in _unique(entity.names):
-            names.append((name, name, {"domain": entity.domain}))
+            names.append((name, name, context))
+    areas = [(a, a) for a in home.areas] + [(alias, area) for alias, area in home.area_aliases]
     return {
         "name": TextSlotList.from_tuples(names, allow_template=False, name="name"),
-        "area": TextSlotList.from_tuples(((a, a) for a in home.areas), allow_template=False, name="area"),
-        "floor": TextSlotList(name="floor", values=[]),
+        "area": TextSlotList.from_tuples(areas, allow_template=False, name="area"),
+        "floor": TextSlotList.from_tuples(((f, f) for f in home.floors), allow_template=False, name="floor"),
     }
 
 

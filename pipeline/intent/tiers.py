@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 
-from slm_voice.pipeline.intent.model import IntentTier, StreamingReplyTier, Understanding
+from slm_voice.pipeline.intent.model import Home, IntentTier, StreamingReplyTier, Understanding
+
+log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
@@ -30,6 +33,15 @@ class IntentTiers:
     def warm(self) -> None:
         for tier in self.tiers:
             tier.warm()
+
+    def set_home(self, home: Home) -> None:
+        """Every tier that can serves the changed home from now on (call it between model calls)."""
+        for tier in self.tiers:
+            update = getattr(tier, "set_home", None)
+            if update is None:
+                log.warning("%s tier: keeps the home it was started with until the next restart", tier.name)
+                continue
+            update(home)
 
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
         """The first tier's answer, or an honest "didn't understand" (tier "none")."""

@@ -23,6 +23,9 @@ ignores (and logs) an event whose type is not listed."""
 STATES: tuple[str, ...] = tuple(s.value for s in TurnState)
 """Values of <base>/state."""
 
+SAY_MAX_CHARS = 255
+"""Home Assistant's limit for a text entity's value."""
+
 STATUS_TOPIC_LEAF = "status"
 """HA publishes `online` on <discovery_prefix>/status when it (re)starts: discovery must be sent again."""
 
@@ -39,19 +42,24 @@ class DeviceInfo:
     """Package version."""
     manufacturer: str = "slm-voice"
     model: str = "slm-voice satellite"
+    suggested_area: str | None = None
+    """The area Home Assistant proposes for the device (the satellite's area)."""
 
     @property
     def node_id(self) -> str:
         return f"slm_voice_{self.device_id}"
 
     def block(self) -> dict[str, Any]:
-        return {
+        block: dict[str, Any] = {
             "identifiers": [self.node_id],
             "name": self.name,
             "manufacturer": self.manufacturer,
             "model": self.model,
             "sw_version": self.sw_version,
         }
+        if self.suggested_area:
+            block["suggested_area"] = self.suggested_area
+        return block
 
 
 def status_topic(discovery_prefix: str) -> str:
@@ -129,6 +137,16 @@ def _entities(
             "command_topic": topics.listen_set,
             "payload_press": "PRESS",
             "icon": "mdi:microphone",
+        }),
+        # Makes the satellite speak: text.set_value in a script or automation (MQTT notify entities need
+        # Home Assistant 2024.5; text works from 2022.12).
+        ("text", "say", {
+            "name": "Say",
+            "command_topic": topics.say_set,
+            "min": 0,
+            "max": SAY_MAX_CHARS,
+            "mode": "text",
+            "icon": "mdi:account-tie-voice",
         }),
     ]
 

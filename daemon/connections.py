@@ -1,0 +1,188 @@
+"""How a running assistant reaches the world, for one session of the service: the MQTT bridge, the live Home
+Assistant link (home, states, actions), the executor that chooses between them, and what survives a restart
+(controls set from Home Assistant, timers, undelivered actions).
+
+    conns = Connections(settings)
+    conns.start_homeassistant()                      # before the models load: connects meanwhile
+    assistant = factory.build_assistant(..., executor=conns.router)
+    ... assistant.load() ...
+    await conns.start(assistant)                     # restore state, start MQTT, serve Home Assistant's home
+    ...
+    await conns.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slm_voice.daemon import __version__, factory
+from slm_voice.daemon.actions import ActionRouter, MqttExecutor
+from slm_voice.daemon.settings import Settings, device_name, read_token, state_dir
+from slm_voice.daemon.state import Outbox, SavedControls, SavedTimers
+from slm_voice.pipeline.assistant import Assistant
+from slm_voice.pipeline.intent.model import Home
+
+log = logging.getLogger(__name__)
+
+FIRST_HOME_WAIT_S = 10.0
+"""How long start() waits for Home Assistant's home before serving the written one (it is applied when it comes)."""
+
+
+class LoopControls:
+    """MQTT commands arrive on paho's thread; each hops onto the event loop before touching the assistant, and
+    what Home Assistant sets is remembered for the next start."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, assistant: Assistant, saved: SavedControls | None = None
+                 ) -> None:
+        self.loop = loop
+        self.assistant = assistant
+        self.saved = saved
+
+    def say(self, text: str) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.say, text)
+
+    def listen(self) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.listen)
+
+    def set_muted(self, muted: bool) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_muted, muted)
+        self._save("muted", muted)
+
+    def set_wake_threshold(self, value: float) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_wake_threshold, value)
+        self._save("wake_threshold", value)
+
+    def set_wake_word(self, word: str) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.set_wake_word, word)
+        self._save("wake_word", word)
+
+    def _save(self, key: str, value: Any) -> None:
+        if self.saved is not None:
+            self.saved.set(key, value)
+
+
+class Connections:
+    """One session's MQTT bridge, Home Assistant link and executor."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.router = ActionRouter(None, None)
+        """The executor to give the assistant; filled in by start_homeassistant() and start()."""
+        directory = state_dir(settings)
+        self.controls = SavedControls(directory)
+        self.timers = SavedTimers(directory)
+        self.outbox = Outbox(directory)
+        self.written_home = factory.home_from_settings(settings.home)
+        self.home: Home = self.written_home
+        """The home served now (Home Assistant's with the written one over it, once read)."""
+        self.bridge: Any = None
+        self.link: Any = None
+        self.states: Any = None
+        self.sync: Any = None
+        self._assistant: Assistant | None = None
+        self._home_served = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- Home Assistant -------------------------------------------------------------------------------------
+
+    def start_homeassistant(self) -> None:
+        """Start connecting to Home Assistant (when homeassistant.url is set); call on the event loop."""
+        h = self.settings.homeassistant
+        if h.url is None:
+            return
+        from slm_voice.daemon.homeassistant.executor import HomeAssistantExecutor
+        from slm_voice.daemon.homeassistant.home import HomeSync
+        from slm_voice.daemon.homeassistant.link import HomeAssistantLink
+        from slm_voice.daemon.homeassistant.states import StateCache
+
+        self.link = HomeAssistantLink(h.url, read_token(h), connect_timeout_s=h.connect_timeout_s,
+                                      reconnect_max_s=h.reconnect_max_s, verify_tls=h.verify_tls)
+        self.states = StateCache()
+        self.router.homeassistant = HomeAssistantExecutor(self.link, self.states, lambda: self.home,
+                                                          timeout_s=h.timeout_s)
+        if h.import_home:
+            self.sync = HomeSync(self.link, self.written_home, self._on_home,
+                                 satellite_device=f"slm_voice_{self.settings.device_id}")
+        self._spawn(self._attach())
+
+    async def _attach(self) -> None:
+        await self.states.attach(self.link)
+        if self.sync is not None:
+            await self.sync.attach()
+        self.link.start()
+
+    async def _on_home(self, home: Home) -> None:
+        self.home = home
+        if self._assistant is not None:
+            await self._assistant.set_home(home)
+        self._home_served.set()
+
+    # ---- the session ----------------------------------------------------------------------------------------
+
+    async def start(self, assistant: Assistant) -> None:
+        """After the models loaded: restore what was saved, serve Home Assistant's home, start MQTT."""
+        loop = asyncio.get_running_loop()
+        self._assistant = assistant
+        self._restore(assistant)
+        if self.sync is not None:
+            try:
+                await asyncio.wait_for(self._home_served.wait(), FIRST_HOME_WAIT_S)
+            except TimeoutError:
+                log.warning("Home Assistant's home not read within %.0f s: serving the home of config.yaml until it "
+                            "is", FIRST_HOME_WAIT_S)
+            if self.home is not self.written_home:
+                await assistant.set_home(self.home)
+        s = self.settings
+        if s.mqtt.enabled:
+            from slm_voice.daemon.mqtt_bridge import MqttBridge
+
+            wake = assistant.wake
+            words = list(s.wake.words)
+            word = self.controls.wake_word if self.controls.wake_word in words else words[0]
+            bridge = MqttBridge(
+                s.mqtt, s.device_id, device_name(s), words, LoopControls(loop, assistant, self.controls),
+                __version__,
+                suggested_area=self.home.satellite_area,
+                wake_word=word,
+                wake_threshold=wake.threshold_for(word) if wake is not None else 0.5,
+                muted=assistant.muted,
+            )
+            executor = MqttExecutor(bridge, lambda: self.home, s.home.entities, self.outbox,
+                                    delivery_timeout_s=s.mqtt.delivery_timeout_s, expiry_s=s.mqtt.action_expiry_s)
+            bridge.start()
+            self.bridge = bridge
+            self.router.mqtt = executor
+            assistant.observers.append(bridge.on_event)
+            self._spawn(executor.deliver_outbox())
+
+    def _restore(self, assistant: Assistant) -> None:
+        c = self.controls
+        if c.muted is not None:
+            assistant.set_muted(c.muted)
+        if assistant.wake is not None:
+            if c.wake_word is not None and c.wake_word in self.settings.wake.words:
+                assistant.set_wake_word(c.wake_word)
+            if c.wake_threshold is not None:
+                assistant.set_wake_threshold(c.wake_threshold)
+        assistant.timers.on_change = self.timers.save
+        assistant.timers.restore(self.timers.load())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self.bridge is not None:
+            await asyncio.to_thread(self.bridge.stop)
+        if self.link is not None:
+            await self.link.stop()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("connections: background task failed", exc_info=task.exception())

@@ -1,0 +1,83 @@
+"""The wheel, as `pip install` and systemd/install.sh put it on a Pi: one `slm_voice` namespace and nothing generic in
+site-packages, the bench's data inside, and the evaluation commands working from the installed files (not from
+the checkout: the editable install's import hook is bypassed with `python -S`)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ROOMS = ("daemon", "pipeline", "models", "bench")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
+                    str(ROOT)], check=True, timeout=300)
+    (path,) = out.glob("slm_voice-*.whl")
+    return path
+
+
+def test_everything_installs_under_one_namespace_with_its_data(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top == {"slm_voice"}
+    for needed in ("slm_voice/daemon/cli.py", "slm_voice/pipeline/assistant.py", "slm_voice/models/catalog.py",
+                   "slm_voice/bench/bench.py", "slm_voice/bench/data/commands.yaml",
+                   "slm_voice/models/requirements-build.txt"):
+        assert needed in names
+
+
+def test_the_evaluation_commands_run_from_the_installed_package(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, timeout=300)
+    # -S: no .pth files, so the editable checkout is invisible; the dependencies come from this venv's site-packages.
+    env = {"PYTHONPATH": f"{target}:{sysconfig.get_paths()['purelib']}", "PATH": "/usr/bin:/bin"}
+    probe = ("import slm_voice.bench.corpus as c, slm_voice.daemon.cli as cli; "
+             "print(c.__file__); print(len(c.load_commands())); cli.main(['bench', '--help'])")
+    out = subprocess.run([sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(str(target)) and int(lines[1]) > 10
+    assert "--no-black-box" in out.stdout
+    out = subprocess.run([sys.executable, "-S", "-m", "slm_voice.daemon.cli", "eval", "--help"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_imports_flow_bench_to_daemon_to_pipeline_and_never_back() -> None:
+    """The rooms' directions: pipeline and models import no other room; the daemon never imports the bench."""
+    allowed = {"pipeline": {"pipeline"}, "models": {"models"}, "daemon": {"daemon", "pipeline", "models"},
+               "bench": set(ROOMS)}
+    wrong = []
+    for room in ROOMS:
+        for path in (ROOT / room).rglob("*.py"):
+            for module in _imports(path):
+                parts = module.split(".")
+                if parts[0] == "slm_voice" and len(parts) > 1 and parts[1] not in allowed[room]:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+                if parts[0] in ROOMS:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {module} outside the slm_voice namespace")
+    assert wrong == []

@@ -177,6 +177,10 @@ def test_home_from_registries_with_floors_aliases_device_classes_and_the_satelli
                                                Entity("switch.fan", "attic fan", (), "Attic")),
                    floors=("Top",), area_floors=(("Attic", "Top"),))
     merged = merge(home, written)
+    spelled = merge(home, Home(areas=("kitchen",), satellite_area="kitchen",
+                               entities=(Entity("switch.x", "x", (), "KITCHEN"),)))
+    assert spelled.areas == ("Kitchen", "Garage") and spelled.satellite_area == "Kitchen"
+    assert spelled.entity("switch.x").area == "Kitchen"
     assert merged.entity("light.k").name == "kitchen lamp" and merged.entity("light.k").area == "Kitchen"
     assert merged.entity("switch.fan") is not None and set(merged.areas) == {"Kitchen", "Garage", "Attic"}
     assert merged.satellite_area == "Kitchen" and ("Attic", "Top") in merged.area_floors

@@ -258,6 +258,26 @@ def test_with_the_live_link_the_intent_is_published_marked_handled(mosquitto: Mo
     assert not rec.on("z2m/kitchen/set")  # Home Assistant did it: no second command to the device
 
 
+def test_home_assistant_unreachable_devices_with_their_own_topic_still_switch(mosquitto: Mosquitto, bridge_for,
+                                                                              recorder, tmp_path: Path) -> None:
+    class LinkDown:
+        connected = False
+
+        async def execute(self, event: IntentRecognized) -> ActionOutcome:
+            return ActionOutcome(done=False, reply="I can't reach Home Assistant right now.")
+
+    rec = recorder(mosquitto.port, [f"{BASE}/intent", "z2m/#"])
+    bridge = bridge_for(mosquitto.port)
+    router = ActionRouter(LinkDown(), executor(bridge, tmp_path))  # type: ignore[arg-type]
+    bridge.start()
+    assert bridge.wait_connected(10)
+    kitchen = asyncio.run(router.execute(recognized("k", "HassTurnOn", ("light.kitchen",), {"name": "x"})))
+    assert kitchen.done and kitchen.reply == "I've sent the command to turn on the kitchen light."
+    assert rec.wait_for("z2m/kitchen/set")[0][1] == b"ON"
+    kettle = asyncio.run(router.execute(recognized("s", "HassTurnOn", ("switch.kettle",), {"name": "kettle"})))
+    assert not kettle.done and kettle.reply == "I can't reach Home Assistant right now."  # no topic of its own
+
+
 def test_embedded_broker_speaks_3_1_1_and_actions_still_go_out(bridge_for, recorder, tmp_path: Path) -> None:
     from slm_voice.daemon.broker import EmbeddedBroker
     from tests.conftest_broker import MqttRecorder, free_port

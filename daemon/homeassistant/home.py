@@ -123,22 +123,35 @@ def build_home(
 
 
 def merge(from_ha: Home, written: Home) -> Home:
-    """Home Assistant's home with the hand-written one laid over it (the written one wins)."""
-    written_ids = {e.id: e for e in written.entities}
+    """Home Assistant's home with the hand-written one laid over it (the written one wins). An area or floor the
+    written home spells differently ("living room" for "Living Room") is taken to be Home Assistant's."""
+    area = _spelling(from_ha.areas)
+    floor = _spelling(from_ha.floors)
+    written_ids = {e.id: replace(e, area=area(e.area)) for e in written.entities}
     entities = [_overlay(e, written_ids.pop(e.id)) if e.id in written_ids else e for e in from_ha.entities]
     entities += list(written_ids.values())
-    areas = list(dict.fromkeys([*from_ha.areas, *written.areas, *(e.area for e in entities if e.area)]))
-    floors = list(dict.fromkeys([*from_ha.floors, *written.floors]))
-    written_floors = dict(written.area_floors)
-    area_floors = [(a, f) for a, f in from_ha.area_floors if a not in written_floors] + list(written.area_floors)
+    areas = list(dict.fromkeys([*from_ha.areas, *map(area, written.areas), *(e.area for e in entities if e.area)]))
+    floors = list(dict.fromkeys([*from_ha.floors, *map(floor, written.floors)]))
+    written_floors = {area(a): floor(f) for a, f in written.area_floors}
+    area_floors = [(a, f) for a, f in from_ha.area_floors if a not in written_floors] + list(written_floors.items())
     return Home(
-        areas=tuple(areas),
+        areas=tuple(a for a in areas if a),
         entities=tuple(entities),
-        satellite_area=written.satellite_area or from_ha.satellite_area,
-        floors=tuple(floors),
-        area_floors=tuple(area_floors),
-        area_aliases=tuple(dict.fromkeys([*from_ha.area_aliases, *written.area_aliases])),
+        satellite_area=area(written.satellite_area) or from_ha.satellite_area,
+        floors=tuple(f for f in floors if f),
+        area_floors=tuple((a, f) for a, f in area_floors if a and f),
+        area_aliases=tuple(dict.fromkeys([*from_ha.area_aliases, *((al, area(a)) for al, a in written.area_aliases)])),
     )
+
+
+def _spelling(names: Iterable[str]) -> Callable[[str | None], Any]:
+    """name -> the spelling in names of the same name, ignoring case and spacing (the name itself if none)."""
+    known = {" ".join(n.casefold().split()): n for n in names}
+
+    def canonical(name: str | None) -> Any:
+        return known.get(" ".join(name.casefold().split()), name) if name else name
+
+    return canonical
 
 
 def _overlay(base: Entity, written: Entity) -> Entity:

@@ -3,8 +3,9 @@ Assistant link (home, states, actions), the executor that chooses between them, 
 (controls set from Home Assistant, timers, undelivered actions).
 
     conns = Connections(settings)
-    conns.start_homeassistant()                      # before the models load: connects meanwhile
-    assistant = factory.build_assistant(..., executor=conns.router)
+    conns.start_homeassistant()                      # connects to Home Assistant, reads its home
+    home = await conns.home_for_build()
+    assistant = factory.build_assistant(..., executor=conns.router, home=home)
     ... assistant.load() ...
     await conns.start(assistant)                     # restore state, start MQTT, serve Home Assistant's home
     ...
@@ -26,8 +27,9 @@ from slm_voice.pipeline.intent.model import Home
 
 log = logging.getLogger(__name__)
 
-FIRST_HOME_WAIT_S = 10.0
-"""How long start() waits for Home Assistant's home before serving the written one (it is applied when it comes)."""
+FIRST_HOME_WAIT_S = 5.0
+"""How long home_for_build() waits for Home Assistant's home before the written one is used (Home Assistant's is
+applied when it comes)."""
 
 
 class LoopControls:
@@ -119,6 +121,23 @@ class Connections:
             await self._assistant.set_home(home)
         self._home_served.set()
 
+    async def home_for_build(self, stop: asyncio.Event | None = None) -> Home:
+        """The home to build the assistant with: Home Assistant's when it can be read within a few seconds (so the
+        language model's prompt and Whisper's hotwords are made for it once), else the written one. A set `stop`
+        ends the wait at once."""
+        if self.sync is not None:
+            wait = min(FIRST_HOME_WAIT_S, self.settings.homeassistant.connect_timeout_s)
+            waits = [asyncio.ensure_future(self._home_served.wait())]
+            if stop is not None:
+                waits.append(asyncio.ensure_future(stop.wait()))
+            await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            if not self._home_served.is_set() and not (stop is not None and stop.is_set()):
+                log.warning("Home Assistant's home not read within %.0f s: starting with the home of config.yaml "
+                            "(Home Assistant's is served once it is read)", wait)
+        return self.home
+
     # ---- the session ----------------------------------------------------------------------------------------
 
     async def start(self, assistant: Assistant) -> None:
@@ -126,14 +145,7 @@ class Connections:
         loop = asyncio.get_running_loop()
         self._assistant = assistant
         self._restore(assistant)
-        if self.sync is not None:
-            try:
-                await asyncio.wait_for(self._home_served.wait(), FIRST_HOME_WAIT_S)
-            except TimeoutError:
-                log.warning("Home Assistant's home not read within %.0f s: serving the home of config.yaml until it "
-                            "is", FIRST_HOME_WAIT_S)
-            if self.home is not self.written_home:
-                await assistant.set_home(self.home)
+        await assistant.set_home(self.home)  # a stage kept from the last session may serve an older home
         s = self.settings
         if s.mqtt.enabled:
             from slm_voice.daemon.mqtt_bridge import MqttBridge

@@ -61,9 +61,13 @@ def build_assistant(
     heartbeat: Callable[[], None] | None = None,
     wake_word_required: bool = True,
     with_slm: bool | None = None,
+    home: Home | None = None,
 ) -> Assistant:
-    """An Assistant with every stage from the cache (models not loaded yet: call assistant.load())."""
-    home = home_from_settings(settings.home)
+    """An Assistant with every stage from the cache (models not loaded yet: call assistant.load()).
+
+    home: the home to serve (Home Assistant's, read by the live link); None: the config's home: section. A stage
+    kept from an earlier session keeps its home until Assistant.set_home() hands it the new one."""
+    home = home or home_from_settings(settings.home)
     s = settings
     return Assistant(
         wake=cache.get("wake", s.wake, lambda: build_wake(s)) if wake_word_required else None,

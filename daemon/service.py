@@ -140,7 +140,7 @@ class Service:
             observers.append(Recorder(s.debug.record_dir))
         conns = self._connections(s)
         assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat,
-                                            executor=conns.router)
+                                            executor=conns.router, home=await conns.home_for_build(self._stop))
         t0 = time.perf_counter()
         took = await self._load(assistant)
         if took is None:  # stopped while loading
@@ -251,7 +251,7 @@ class Service:
 
     def _connections(self, s: Settings) -> Connections:
         """This session's MQTT bridge, Home Assistant link and executor (daemon.connections); Home Assistant starts
-        connecting now, while the models load."""
+        connecting now (its home is what the models are built for)."""
         conns = Connections(s)
         conns.start_homeassistant()
         return conns

@@ -112,6 +112,8 @@ class TemplateTier:
         """Serve a changed home (Home Assistant's registries changed): new name, area and floor lists at once; the
         sentence templates are selected again only when the home gained or lost a domain. Call it where
         understand() runs (the model worker), not concurrently with it."""
+        if home == self.home and self._intents is not None:
+            return
         if self._intents is None or _domains(home) != _domains(self.home):
             with self._lock:
                 self._intents = None

@@ -290,7 +290,7 @@ def test_a_delayed_command_is_carried_out_when_its_timer_ends() -> None:
         await until(lambda: rig.assistant.state == "idle")
         outcome = rig.assistant.timers.handle(_timer({"seconds": 0.2, "conversation_command": "open the garage door"})
                                               .intent)
-        assert outcome.reply == "Okay, I'll open the garage door in 0 seconds." or outcome.done
+        assert outcome.done and outcome.reply.startswith("Okay, I'll open the garage door in ")
         assert executor.done == []  # not yet
         await until(lambda: len(executor.done) == 1)
         await until(lambda: "Opening the garage door." in rig.tts.said)
@@ -310,7 +310,7 @@ def test_a_plain_timer_rings_and_can_be_cancelled() -> None:
         timers = rig.assistant.timers
         assert timers.handle(_timer({"minutes": 5, "name": "pasta"}).intent).reply == "Pasta timer set for 5 minutes."
         assert timers.handle(_timer({"seconds": 0.1}).intent).done
-        await until(lambda: "Your 0 second timer is done." in rig.tts.said or any("is done" in s for s in rig.tts.said))
+        await until(lambda: any("timer is done" in s for s in rig.tts.said))
         cancel = Intent("HassCancelTimer", {"name": "pasta"})
         assert timers.handle(cancel).reply == "Timer cancelled."
         assert timers.handle(cancel).reply == "There is no timer running."

@@ -226,9 +226,14 @@ class HomeAssistantLink:
         self.ha_version = reply.get("ha_version") or hello.get("ha_version")
 
     async def _ready(self, ws: ClientConnection) -> None:
-        """Renew subscriptions, mark connected, run the hooks."""
+        """Wait until Home Assistant runs, renew subscriptions, mark connected, run the hooks."""
         self._ws = ws
         self._live.clear()
+        # A starting Home Assistant answers before its integrations are set up: its states and registries are
+        # not whole until it reports RUNNING.
+        while (await self._command(ws, {"type": "get_config"}, self.connect_timeout_s) or {}).get(
+                "state", "RUNNING") != "RUNNING":
+            await asyncio.sleep(0.5)
         for msg, handler in list(self._subscriptions):
             await self._subscribe(ws, msg, handler)
         self.connects += 1

@@ -9,12 +9,12 @@ CONFIG ?= config.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := $(VENV)/bin
 
-.PHONY: run test test-quick deps-run deps-test venv build-env models test-models lint bench clean
+.PHONY: run test test-quick deps-run deps-test venv build-env models test-models ha-venv lint bench clean
 
 run: deps-run venv models
 	$(BIN)/slm-voice run --config $(CONFIG)
 
-test: deps-test venv test-models
+test: deps-test venv test-models ha-venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
@@ -63,6 +63,12 @@ models: venv build-env
 test-models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model qwen2.5-coder-0.5b
+
+# Home Assistant core 2024.3.3 for the integration tests (tests/homeassistant_server.py), in its own venv outside
+# the clone ($SLM_VOICE_HA_VENV, else ~/.cache/slm-voice-test/ha-2024.3.3): installed once (about a minute with a
+# warm pip cache), then reused.
+ha-venv: venv
+	$(BIN)/python -c "from tests.homeassistant_server import ensure_ha_venv; print(ensure_ha_venv())"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ import yaml
 
 from slm_voice.daemon.settings import Settings, parse_settings
 
-pytest_plugins = ["tests.conftest_broker"]
+pytest_plugins = ["tests.conftest_broker", "tests.conftest_homeassistant"]
 
 HEAVY = ("models", "slm", "broker", "homeassistant", "soak")
 

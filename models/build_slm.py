@@ -285,19 +285,32 @@ def gguf_to_hf(gguf: Path, hf_dir: Path) -> None:
 
 
 def hf_to_onnx(hf_dir: Path, onnx_dir: Path, cache_dir: Path, log: Path) -> None:
-    """INT4 ONNX for the CPU with onnxruntime-genai's model builder (its chatty output goes to `log`)."""
+    """INT4 ONNX for the CPU with onnxruntime-genai's model builder (its chatty output goes to `log`), run through
+    models/stream_build.py: memory-mapped weights, quantized one at a time (the same bytes as the plain builder)."""
     cmd = [
-        sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(onnx_dir),
-        "-p", "int4", "-e", "cpu", "-c", str(cache_dir),
+        sys.executable, "-m", "slm_voice.models.stream_build", "onnx",
+        "-i", str(hf_dir), "-o", str(onnx_dir), "-p", "int4", "-e", "cpu", "-c", str(cache_dir),
         # "MatMul/Gather", not "int4_…": the embedding table is quantized too (395 MB instead of ~700 MB).
         "--extra_options", "op_types_to_quantize=MatMul/Gather",
     ]
+    _run_logged(cmd, log, "the ONNX model builder")
+
+
+def gguf_to_hf_lowmem(gguf: Path, hf_dir: Path, log: Path) -> None:
+    """GGUF -> Hugging Face float32 shards in a child process, one tensor at a time (models/stream_build.py): this
+    process never holds the weights, and all the child used is returned before the ONNX builder starts."""
+    _run_logged([sys.executable, "-m", "slm_voice.models.stream_build", "gguf-to-hf", str(gguf), str(hf_dir)], log,
+                "the GGUF -> Hugging Face conversion")
+
+
+def _run_logged(cmd: Sequence[str], log: Path, what: str) -> None:
+    """Run a build step offline in a child process (killed with this one), its output going to `log`."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     with open(log, "wb") as fh:
         rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent()).returncode
     if rc != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise BuildError(f"the ONNX model builder failed (exit {rc}); end of {log}:\n{tail}")
+        raise BuildError(f"{what} failed (exit {rc}); end of {log}:\n{tail}")
 
 
 def _die_with_parent() -> Any:
@@ -423,9 +436,9 @@ def build(
         gguf = join_gguf(spec, parts, work / f"{spec.name}.gguf")
         _done(t0)
 
-        t0 = _step(2, "converting GGUF -> Hugging Face float32 (transformers)")
+        t0 = _step(2, "converting GGUF -> Hugging Face float32, one tensor at a time (transformers)")
         hf_dir = work / "hf"
-        gguf_to_hf(gguf, hf_dir)
+        gguf_to_hf_lowmem(gguf, hf_dir, work / "convert.log")
         _done(t0)
 
         t0 = _step(3, "converting to INT4 ONNX (onnxruntime-genai model builder)")

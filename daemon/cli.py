@@ -149,6 +149,20 @@ def cmd_models(args: argparse.Namespace) -> int:
             path = ensure_built(name, target)
             print(f"{name}: {path}")
         return 0
+    if args.action in ("export", "import"):
+        from slm_voice.models import archive
+
+        target = Path(args.models_dir) if args.models_dir else factory.models_dir(settings)
+        if args.action == "export":
+            model = args.model or settings.slm.model
+            out = archive.export_model(model, target, args.file or archive.default_archive_name(model))
+            print(f"{model}: {out} ({out.stat().st_size / 1e6:.0f} MB)")
+        else:
+            if not args.file:
+                raise CliError("models import: name the archive, e.g. slm-voice models import slm-voice-MODEL.tar")
+            folder = archive.import_model(args.file, target, force=args.force)
+            print(f"{folder.name}: {folder} (every file's sha256 checked)")
+        return 0
     from slm_voice.models.build_slm import is_built
 
     rows = []
@@ -207,9 +221,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", metavar="FILE")
     sp.set_defaults(func=cmd_transcribe)
     sp = add("models", "List models (package, size, licence, installed and verified), or build the language model.")
-    sp.add_argument("action", nargs="?", choices=["list", "build"], default="list")
-    sp.add_argument("--model", help="build: qwen2.5-coder-0.5b or smollm2-135m (default: slm.model)")
-    sp.add_argument("--models-dir", help="build: where to put it (default: models.dir)")
+    sp.add_argument("action", nargs="?", choices=["list", "build", "export", "import"], default="list")
+    sp.add_argument("file", nargs="?", help="right after the action; export: the archive to write (default: "
+                    "./slm-voice-MODEL-rN.tar); import: the archive to install")
+    sp.add_argument("--model", help="build, export: qwen2.5-coder-0.5b or smollm2-135m (default: slm.model)")
+    sp.add_argument("--models-dir", help="build, export, import: the models folder (default: models.dir)")
+    sp.add_argument("--force", action="store_true", help="import: replace another build of the same model")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_models)
     _add_plugin_commands(add)

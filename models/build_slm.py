@@ -56,6 +56,12 @@ BUILD_PYTHON_ENV = "SLM_VOICE_BUILD_PYTHON"
 REQUIREMENTS = Path(__file__).with_name("requirements-build.txt")
 STEPS = 5
 
+BUILD_MEMORY_MIB = {"qwen2.5-coder-0.5b": 1800, "smollm2-135m": 1000}
+"""Free memory a build needs: the whole build's measured peak resident set (models/stream_build.py; about half of
+it clean file pages the kernel could drop), rounded up. Unknown models are not checked."""
+
+SKIP_MEMORY_CHECK_ENV = "SLM_VOICE_BUILD_SKIP_MEMORY_CHECK"
+
 
 class BuildError(ModelError):
     """The build could not run or failed; the message says what to do (a ModelError: the model is not there)."""
@@ -167,6 +173,7 @@ def ensure_built(
     if is_built(model, models_dir) and not force:
         return folder
     parts = locate(spec)
+    check_build_memory(model)
     py = find_build_python(build_python)
     out = out or sys.stderr
     with tempfile.TemporaryDirectory(prefix="slm-voice-pkg-") as pkg:
@@ -205,6 +212,43 @@ def _run(cmd: Sequence[str], out: TextIO, env: dict[str, str] | None = None) -> 
         rc = proc.wait()
     if rc != 0:
         raise BuildError(f"command failed with exit status {rc}: {' '.join(cmd[:6])} ...")
+
+
+def available_memory() -> tuple[int, str]:
+    """Bytes a build could use now (MemAvailable + free swap, within this cgroup's limit), and how that was found."""
+    info: dict[str, int] = {}
+    with contextlib.suppress(OSError), open("/proc/meminfo", encoding="ascii") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            with contextlib.suppress(ValueError, IndexError):
+                info[key] = int(rest.split()[0]) * 1024
+    if "MemAvailable" not in info:
+        return -1, "/proc/meminfo unreadable"
+    have = info["MemAvailable"] + info.get("SwapFree", 0)
+    how = f"{info['MemAvailable'] >> 20} MiB available + {info.get('SwapFree', 0) >> 20} MiB free swap"
+    with contextlib.suppress(OSError, ValueError):
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            room = int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text())
+            if room < have:
+                have, how = room, f"{room >> 20} MiB left under this cgroup's memory.max"
+    return have, how
+
+
+def check_build_memory(model: str) -> None:
+    """Refuse to start a build that would run out of memory, saying what to do instead
+    ($SLM_VOICE_BUILD_SKIP_MEMORY_CHECK=1 skips the check)."""
+    need = BUILD_MEMORY_MIB.get(model)
+    if need is None or os.environ.get(SKIP_MEMORY_CHECK_ENV) == "1":
+        return
+    have, how = available_memory()
+    if 0 <= have < need << 20:
+        raise BuildError(
+            f"building {model} needs about {need} MiB of free memory; this machine has {how}. Stop other programs "
+            f"or add swap, or build it on another machine and copy it here: `slm-voice models export --model {model}` "
+            f"there, `slm-voice models import slm-voice-{model}-r{RECIPE}.tar` here. Set {SKIP_MEMORY_CHECK_ENV}=1 "
+            "to try anyway."
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -432,6 +476,7 @@ def build(
         partial = out_dir / f".{spec.name}.partial-{os.getpid()}"
         stack.callback(shutil.rmtree, partial, ignore_errors=True)
 
+        check_build_memory(spec.name)
         t0 = _step(1, f"verifying the GGUF of {spec.name} ({spec.size / 1e6:.0f} MB)")
         gguf = join_gguf(spec, parts, work / f"{spec.name}.gguf")
         _done(t0)

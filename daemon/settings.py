@@ -92,7 +92,7 @@ class AudioSettings:
     source: str = "mic"
     """mic, file:PATH (WAV) or stdin (raw 16 kHz mono s16le)."""
     sink: str = "speaker"
-    """speaker, file:PATH (WAV) or null."""
+    """speaker, file:PATH (WAV), stdout (raw 22 050 Hz mono s16le, for a pipe into a player) or null."""
     input_device: str | int | None = None
     """Microphone by name (substring) or index; None: the system default."""
     output_device: str | int | None = None
@@ -107,12 +107,14 @@ class AudioSettings:
             return v
         raise ValueError(f"{v!r}: expected mic, stdin or file:PATH")
 
-    @field_validator("sink")
+    @field_validator("sink", mode="before")
     @classmethod
-    def _sink(cls, v: str) -> str:
-        if v in ("speaker", "null") or (v.startswith("file:") and len(v) > 5):
+    def _sink(cls, v: object) -> str:
+        if v is None:  # `sink: null` unquoted is YAML's null: it means the null sink
+            return "null"
+        if isinstance(v, str) and (v in ("speaker", "null", "stdout") or (v.startswith("file:") and len(v) > 5)):
             return v
-        raise ValueError(f"{v!r}: expected speaker, null or file:PATH")
+        raise ValueError(f"{v!r}: expected speaker, null, stdout or file:PATH")
 
 
 @settings
@@ -151,8 +153,11 @@ class SttSettings:
     """Model name from the catalog (tiny.en) or a path to a CTranslate2 Whisper folder."""
     device: Literal["cpu", "cuda"] = "cpu"
     """cpu, or cuda on a Jetson."""
-    compute_type: str = "int8"
-    """CTranslate2 compute type: int8, int8_float16, float16, float32."""
+    compute_type: Literal[
+        "default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16",
+        "float32",
+    ] = "int8"
+    """CTranslate2 compute type: int8 (CPU), int8_float16 or float16 (CUDA), float32, ..."""
     beam_size: int = Field(5, ge=1)
     """Beam size; 1 is greedy and fastest, 5 hears noisy commands better (affordable with short_window)."""
     threads: int = Field(2, ge=1)
@@ -253,6 +258,7 @@ class MqttSettings:
     """TLS settings."""
     base_topic: str | None = None
     """Topic prefix; None: slm-voice/<device_id>."""
+
     discovery: bool = True
     """Publish Home Assistant MQTT discovery."""
     discovery_prefix: str = "homeassistant"
@@ -267,6 +273,14 @@ class MqttSettings:
     """An action published over MQTT expires this long after it was spoken: nothing acts on it later."""
     reconnect_max_s: float = Field(1.0, ge=0.1, le=60.0)
     """Longest pause between reconnection attempts (with jitter): the broker is found again this soon."""
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic(cls, v: str | None) -> str | None:
+        # MQTT wildcards and NUL are not allowed in a topic a message is published to.
+        if v is not None and (not v.strip("/") or any(c in v for c in "+#\0") or len(v.encode()) > 200):
+            raise ValueError(f"{v!r}: a topic prefix must be non-empty, at most 200 bytes, without +, # or NUL")
+        return v.strip("/") if v is not None else v
 
 
 @settings
@@ -395,18 +409,23 @@ class ConfigError(ValueError):
     """config.yaml is unreadable or invalid; the message names the key path and the reason."""
 
 
-DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
-"""The documented default configuration, shipped inside the package (a copy of the repo's config.yaml)."""
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file is a page or two of YAML; a bigger one is refused before parsing."""
 
 
-def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read and validate a config file (the shipped default when path is None)."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a config file; ConfigError names the file, the key path and the reason."""
+    path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {len(data)} bytes is too big for a config file (at most {MAX_CONFIG_BYTES})")
+        raw = yaml.safe_load(data.decode("utf-8"))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}): is this the config file?") from e
+    except (yaml.YAMLError, RecursionError) as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     return parse_settings(raw or {}, source=str(path))
 

@@ -65,6 +65,8 @@ NOT_DONE = "Sorry, I couldn't do that: nothing answered in time."
 FAILED = "Sorry, something went wrong."
 """Said when a stage fails in the middle of a turn."""
 NOT_CONFIRMED = "Okay, I won't."
+MAX_QUEUED_SAYS = 3
+"""Texts from say() that may wait for their turn to be spoken; more are dropped with a warning."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Assistant:
         self._turn: _Turn | None = None
         self._awaiting: Understanding | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queued_says = 0
         self._idle = asyncio.Event()
         self._idle.set()  # no turn until run() starts one
         self._clocks = {s: _FrameClock(s) for s in (StageName.WAKE, StageName.VAD)}
@@ -185,10 +188,11 @@ class Assistant:
             took[stage.name] = time.perf_counter() - t0
         return took
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop timers and the worker threads (wait=False: a stop during loading does not wait for a model call)."""
         self.timers.close()
-        self._models.shutdown(wait=True, cancel_futures=True)
-        self._audio_out.shutdown(wait=True, cancel_futures=True)
+        self._models.shutdown(wait=wait, cancel_futures=True)
+        self._audio_out.shutdown(wait=wait, cancel_futures=True)
 
     # ---- the frame loop -------------------------------------------------------------------------------------
 
@@ -258,9 +262,15 @@ class Assistant:
         if self.state in (TurnState.IDLE, TurnState.MUTED):
             self._start_listening(None)
 
-    def say(self, text: str) -> None:
-        """Speak a text (from MQTT say/set), after any turn in progress."""
+    def say(self, text: str) -> bool:
+        """Speak a text (from MQTT say/set), after any turn in progress; False (and a warning) when
+        MAX_QUEUED_SAYS texts already wait: a flood of them must not keep the assistant talking for minutes."""
+        if self._queued_says >= MAX_QUEUED_SAYS:
+            log.warning("say: %d texts already waiting to be spoken; this one is dropped", self._queued_says)
+            return False
+        self._queued_says += 1
         self._spawn(self._say(text))
+        return True
 
     def set_muted(self, muted: bool) -> None:
         """Stop (or resume) listening for the wake word."""
@@ -481,7 +491,10 @@ class Assistant:
         return first_audio_at, u
 
     async def _say(self, text: str) -> None:
-        await self.wait_idle_turn()
+        try:
+            await self.wait_idle_turn()
+        finally:
+            self._queued_says -= 1
         self._idle.clear()
         await self._speak("", [text])
         self._back_to_idle()

@@ -22,6 +22,7 @@ from slm_voice.pipeline.audio import (
     AudioFormatError,
     NullSink,
     StdinSource,
+    StdoutSink,
     StreamResampler,
     WavFileSink,
     WavFileSource,
@@ -448,9 +449,38 @@ def test_null_sink_counts() -> None:
 def test_bad_specs() -> None:
     with pytest.raises(ValueError, match="expected mic, stdin or file:PATH"):
         open_source("microphone")
-    with pytest.raises(ValueError, match="expected speaker, null or file:PATH"):
+    with pytest.raises(ValueError, match="expected speaker, null, stdout or file:PATH"):
         open_sink("file:")
     assert isinstance(open_source("stdin"), StdinSource)
+    assert isinstance(open_sink("stdout"), StdoutSink)
+
+
+def test_a_live_stdin_drops_what_waited_in_the_pipe_and_is_never_paced() -> None:
+    """What arrived while the daemon was loading is not replayed (it would put every command behind by as much)."""
+    r, w = os.pipe()
+    os.write(w, b"\x01\x00" * 16000 + b"\x02")  # 1 s of backlog (and half a sample)
+    source = open_source("stdin", live=True)
+    assert isinstance(source, StdinSource)
+    source._stream = os.fdopen(r, "rb")  # the pipe stands in for stdin
+    frames = source.frames()
+    # Once the source runs: the other half of that sample, then one live frame.
+    later = threading.Timer(0.3, os.write, (w, b"\x00" + b"\x07\x00" * 512))
+    later.start()
+    first = next(frames)
+    later.join()
+    assert source.dropped_s == pytest.approx(1.0, abs=0.01)
+    assert set(np.frombuffer(first.pcm, dtype="<i2")) == {7}  # aligned: the live frame, not the backlog
+    assert first.stream_s == 0.0
+    source.close()
+    os.close(w)
+
+
+def test_stdout_sink_writes_raw_pcm_at_its_rate() -> None:
+    out = io.BytesIO()
+    sink = StdoutSink(out, sample_rate=22050)
+    sink.write(OutputAudio(np.full(2205, 1000, dtype="<i2").tobytes(), 22050))
+    sink.drain()
+    assert np.frombuffer(out.getvalue(), dtype="<i2").tolist() == [1000] * 2205
 
 
 # ---------------------------------------------------------------------------------------------- helpers

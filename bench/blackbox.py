@@ -155,6 +155,13 @@ def _wait_ready(proc: subprocess.Popen[bytes], sock: socket.socket, log_path: Pa
     raise RuntimeError(f"the daemon was not ready within {READY_TIMEOUT_S:.0f} s")
 
 
+def _drain(sock: socket.socket) -> None:
+    """Keep reading the notify socket, as systemd does (STATUS= with every state change)."""
+    with contextlib.suppress(OSError):
+        while sock.recv(4096):
+            pass
+
+
 def run_daemon(name: str, settings: Settings, utts: Sequence[tuple[str, corpus.Utterance]]) -> dict[str, Any]:
     """Start one daemon, feed it every utterance at real time, measure from outside; returns its turns and summary."""
     broker, port = _broker()
@@ -175,6 +182,7 @@ def run_daemon(name: str, settings: Settings, utts: Sequence[tuple[str, corpus.U
     turns: list[_Turn] = []
     try:
         ready_s = _wait_ready(proc, sock, log_path)
+        threading.Thread(target=_drain, args=(sock,), name="bench-notify", daemon=True).start()
         outside = _Outside(proc, port, base)
         log.info("black box %s: ready after %.1f s; streaming %d files at real time", name, ready_s, len(utts))
         turns = _stream(proc, outside, utts)

@@ -27,7 +27,11 @@ def notify(msg: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
             s.connect(path)
-            s.sendall(msg.encode("utf-8"))
+            # Never wait: a notify socket nobody reads (a full queue) must not stall the audio loop.
+            s.send(msg.encode("utf-8"), socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        log.debug("sd_notify %r dropped: the notify socket's queue is full", msg)
+        return False
     except OSError as e:
         log.warning("sd_notify %r to %s failed: %s", msg, os.environ.get("NOTIFY_SOCKET"), e)
         return False

@@ -127,6 +127,15 @@ def test_notify_to_a_dead_socket_does_not_raise(tmp_path: Path, monkeypatch: pyt
     assert "gone.sock" in caplog.text
 
 
+def test_notify_never_blocks_on_a_socket_nobody_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full notify queue (a reader that stopped reading) once froze the audio loop inside notify()."""
+    path = str(tmp_path / "notify.sock")
+    with _listener(path):
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        sent = [notify(f"STATUS=state {i}") for i in range(2000)]  # far more than the queue holds; nothing read
+    assert sent[0] and not sent[-1]
+
+
 def test_watchdog_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)

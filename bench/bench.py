@@ -59,7 +59,7 @@ does) and the 32 ms frames add ~80-100 ms to the configured silence: 1150 ms mea
 1230 ms, so 1200 ms lands it near HA_ENDPOINT_WAIT_MS (docs/benchmark.md)."""
 TARGET_RATIO = 0.6
 """Done when the optimised median speech-end -> intent and -> first audio are at most this times the baseline's."""
-MILESTONES = ("vad_speech_end", "endpoint", "transcript", "intent", "first_audio")
+MILESTONES = ("vad_speech_end", "endpoint", "transcript", "intent", "action", "first_audio")
 """Per-turn times from the true end of speech, in order."""
 WAKE_VOICE = "piper"
 """Voice of the wake phrase in every rendered file (the command is in the set's voice)."""

@@ -202,8 +202,9 @@ def run_daemon(name: str, settings: Settings, utts: Sequence[tuple[str, corpus.U
             broker.terminate()
             broker.wait()
         sock.close()
+    audio_s = sum(n for _t, n in outside.audio) / 2 / REPLY_RATE if outside is not None else 0.0
     return {"ready_s": round(ready_s, 2), "turns": [_record(t) for t in turns], "summary": summarize(turns),
-            "log": str(log_path)}
+            "reply_audio_s": round(audio_s, 2), "log": str(log_path)}
 
 
 def _stream(proc: subprocess.Popen[bytes], outside: _Outside, utts: Sequence[tuple[str, corpus.Utterance]]

@@ -27,7 +27,7 @@ def _have_matplotlib() -> bool:
 
 
 HAVE_MATPLOTLIB = _have_matplotlib()
-MILESTONES = ["vad_speech_end", "endpoint", "transcript", "intent", "first_audio"]
+MILESTONES = ["vad_speech_end", "endpoint", "transcript", "intent", "action", "first_audio"]
 
 
 def bench_args(corpus_dir: Path, *extra: str) -> Any:
@@ -57,6 +57,22 @@ def test_report_has_every_field(run) -> None:  # noqa: ANN001
     idle = report["idle"]
     assert idle["seconds"] >= 2 and 0 < idle["cpu_percent_one_core"] <= 100 * report["machine"]["cpus"]
     assert idle["false_wakes"] == 0
+
+
+def test_the_black_box_measures_the_daemon_from_outside(run) -> None:  # noqa: ANN001
+    """`slm-voice run` fed on stdin at real time: the intent arrives on the broker and the reply on stdout after
+    the true end of speech, for both daemons, and the daemon's own view is reported beside it."""
+    box = run[0]["black_box"]
+    commands = corpus.load_commands()[:2]
+    for name in ("optimised", "baseline"):
+        turns = box[name]["turns"]
+        assert [t["text"] for t in turns] == [c.text for c in commands]
+        for t in turns:
+            assert t["intent"] is not None, t
+            assert 0 < t["speech_end_to_intent_ms"] < t["speech_end_to_first_audio_ms"] < 12_000, t
+            assert t["internal_ms"]["speech_end_to_intent"] > 0
+        assert box[name]["ready_s"] > 0
+    assert box["ratios"]["speech_end_to_intent_ms"] > 0
 
 
 @pytest.mark.parametrize("name", ["optimised", "baseline"])

@@ -34,6 +34,35 @@ from slm_voice.daemon.settings import ConfigError, MqttSettings
 
 log = logging.getLogger(__name__)
 
+MAX_PAYLOAD = 16 * 1024
+"""Longest command message accepted (a say/set text is at most 2,000 characters); longer ones are ignored."""
+COMMANDS_PER_S = 5.0
+"""Commands per second accepted on one topic (bursts of COMMAND_BURST); more are dropped with a warning."""
+COMMAND_BURST = 10
+
+
+class _RateLimit:
+    """A token bucket per topic: any MQTT client may publish commands, none may flood the assistant."""
+
+    def __init__(self, per_s: float = COMMANDS_PER_S, burst: int = COMMAND_BURST) -> None:
+        self.per_s, self.burst = per_s, burst
+        self._tokens: dict[str, tuple[float, float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def allow(self, topic: str) -> bool:
+        now = time.monotonic()
+        tokens, last = self._tokens.get(topic, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.per_s)
+        if tokens < 1.0:
+            self._tokens[topic] = (tokens, now)
+            if now - self._warned.get(topic, -60.0) > 10.0:  # said once per 10 s, not per message
+                self._warned[topic] = now
+                log.warning("MQTT: %s: more than %g commands a second; dropping the excess", topic, self.per_s)
+            return False
+        self._tokens[topic] = (tokens - 1.0, now)
+        return True
+
+
 MAX_QUEUED = 200
 """QoS 1 messages kept while the broker is down (discovery, state); beyond this publish() drops rather than grows."""
 
@@ -201,6 +230,7 @@ class MqttLink:
         self.broker = f"{settings.host}:{settings.port}"
         self._on_connected = on_connected
         self._handlers: dict[str, MessageHandler] = {}
+        self._rate = _RateLimit()
         self._lock = threading.Lock()
         self._delivered = threading.Condition(self._lock)
         self._pending: set[int] = set()  # QoS>0 mids not yet acknowledged
@@ -433,6 +463,12 @@ class MqttLink:
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
         handler = self._handlers.get(msg.topic)
         if handler is None:
+            return
+        if len(msg.payload) > MAX_PAYLOAD:
+            log.warning("MQTT: %s: a %d-byte message is over the %d-byte limit; ignored", msg.topic,
+                        len(msg.payload), MAX_PAYLOAD)
+            return
+        if not self._rate.allow(msg.topic):
             return
         try:
             handler(msg.topic, msg.payload)

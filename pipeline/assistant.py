@@ -54,6 +54,7 @@ from slm_voice.pipeline.roles import (
     WakeWord,
 )
 from slm_voice.pipeline.timers import TIMER_INTENTS, Timer, Timers
+from slm_voice.pipeline.tts import clean_text
 from slm_voice.pipeline.vad import Endpoint
 
 log = logging.getLogger(__name__)
@@ -453,7 +454,8 @@ class Assistant:
             # Neither yes nor no: a new command.
         if quick is not None and quick.intent is not None:
             timings[Timing.INTENT] = 0.0
-            return quick
+            guard = getattr(self.intents, "confirm_risky", None)  # a risky action in an uncertain transcript
+            return guard(quick, heard.confidence) if guard is not None else quick
         understanding, intent_s = await self._run_timed(
             turn.id, StageName.INTENT, "understand", self.intents.understand, heard.text,
             kwargs={"transcript_confidence": heard.confidence})
@@ -568,8 +570,8 @@ class Assistant:
 
         def synthesize() -> None:
             try:
-                for sentence in sentences:
-                    if not sentence.strip():
+                for sentence in map(clean_text, sentences):
+                    if not sentence:
                         continue
                     spoken.append(sentence)
                     loop.call_soon_threadsafe(chunks.put_nowait, sentence)

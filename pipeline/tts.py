@@ -19,9 +19,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+")
 
 
+def clean_text(text: str) -> str:
+    """Text as it may be spoken and shown: control characters (NUL, escapes) removed, whitespace collapsed."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def speech_pieces(text: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
     """Text cut into sentences of at most max_chars characters, control characters removed."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = clean_text(text)
     pieces: list[str] = []
     for sentence in _SENTENCE.split(text):
         while len(sentence) > max_chars:

@@ -231,6 +231,9 @@ class MqttLink:
         self._on_connected = on_connected
         self._handlers: dict[str, MessageHandler] = {}
         self._rate = _RateLimit()
+        self.closed_early = 0
+        """Connections the broker closed before its CONNACK (a TLS mismatch), since the start."""
+        self._answered = False  # the broker sent a CONNACK (accepting or refusing) on this connection
         self._lock = threading.Lock()
         self._delivered = threading.Condition(self._lock)
         self._pending: set[int] = set()  # QoS>0 mids not yet acknowledged
@@ -400,6 +403,7 @@ class MqttLink:
     def _on_connect(
         self, client: paho.Client, userdata: object, flags: object, rc: ReasonCode, props: object
     ) -> None:
+        self._answered = True
         if rc.is_failure:
             self.refused += 1
             if self.refused == 1 or self.refused % 10 == 0:
@@ -444,9 +448,19 @@ class MqttLink:
         self, client: paho.Client, userdata: object, flags: object, rc: ReasonCode, props: object
     ) -> None:
         was_connected = self._connected.is_set()
+        answered, self._answered = self._answered, False
         self._connected.clear()
         if was_connected and not self._stopping:
             log.warning("MQTT: lost connection to %s (%s); reconnecting", self.broker, rc.getName())
+        elif not answered and not self._stopping:
+            # The broker took the connection and closed it without a word: typically a TLS listener spoken to in
+            # plain text (or the other way round); said once, then every 10th time.
+            self.closed_early += 1
+            if self.closed_early == 1 or self.closed_early % 10 == 0:
+                hint = ("does it expect TLS? set mqtt.tls.enabled: true" if not self.settings.tls.enabled else
+                        "does it expect plain MQTT on this port? check mqtt.port and mqtt.tls")
+                log.error("MQTT: broker %s closed the connection before answering (%s); %s; retrying (attempt %d)",
+                          self.broker, rc.getName(), hint, self.closed_early)
 
     def _on_publish(self, client: paho.Client, userdata: object, mid: int, rc: ReasonCode, props: object) -> None:
         # Runs under paho's outgoing-message lock: publish() must never hold self._lock while calling paho.

@@ -496,6 +496,19 @@ def test_password_and_tls(mosquitto_secure, tls_certs, mqtt_client, make_bridge)
     rec.wait_for(is_topic(f"{BASE}/intent"), count=2)
 
 
+def test_plain_mqtt_against_a_tls_listener_says_so(mosquitto_secure, make_bridge, caplog) -> None:
+    """tls.enabled false against a TLS port once failed without a word."""
+    caplog.set_level(logging.INFO, logger="slm_voice.daemon.mqtt")
+    bridge, _ = make_bridge(settings(mosquitto_secure.tls_port, username="slm", password="secret"), connect=False,
+                            reconnect_min_s=0.1, reconnect_max_s=0.2)
+    deadline = time.monotonic() + 15
+    while bridge.link.closed_early < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not bridge.connected
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and "mqtt.tls.enabled: true" in errors[0] and str(mosquitto_secure.tls_port) in errors[0]
+
+
 def test_tls_rejects_unknown_ca(mosquitto_secure, make_bridge, caplog) -> None:
     """Without the CA the server certificate is not trusted: no connection, retries, no crash."""
     bridge, _ = make_bridge(settings(mosquitto_secure.tls_port, host="localhost", username="slm",

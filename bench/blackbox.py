@@ -245,9 +245,8 @@ def _stream(proc: subprocess.Popen[bytes], outside: _Outside, utts: Sequence[tup
 
         def done(turn: _Turn = turn, seen: int = seen_intents) -> bool:
             _collect(outside, turn, seen)
-            # Over when the intent is in (or the reply has started without one) and the reply has gone quiet.
-            quiet = outside.audio and time.monotonic() - outside.audio[-1][0] > 0.6
-            return (turn.intent_at is not None or turn.first_audio_at is not None) and bool(quiet)
+            # Over once this turn's reply has started and gone quiet (every turn answers, if only "Sorry").
+            return turn.first_audio_at is not None and time.monotonic() - outside.audio[-1][0] > 0.6
 
         silent_until(done, TURN_TIMEOUT_S)
         _collect(outside, turn, seen_intents)

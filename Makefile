@@ -9,7 +9,7 @@ CONFIG ?= config.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN := $(VENV)/bin
 
-.PHONY: run test test-quick deps-run deps-test venv build-env models test-models ha-venv lint bench clean
+.PHONY: run test test-quick deps-run deps-test venv build-env models test-models test-arm64 ha-venv lint bench clean
 
 run: deps-run venv models
 	$(BIN)/slm-voice run --config $(CONFIG)
@@ -69,6 +69,11 @@ test-models: venv build-env
 # warm pip cache), then reused.
 ha-venv: venv
 	$(BIN)/python -c "from tests.homeassistant_server import ensure_ha_venv; print(ensure_ha_venv())"
+
+# arm64 (64-bit Raspberry Pi OS bookworm's base) under qemu-user: a debootstrap root filesystem cached outside the
+# clone, the README's install steps inside it, and a smoke suite (tests/arm64/). Needs root; not part of .ci/run.
+test-arm64: venv build-env
+	$(SUDO) tests/arm64/run.sh
 
 lint: venv
 	$(BIN)/ruff check .

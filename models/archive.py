@@ -113,16 +113,28 @@ def import_model(archive: str | os.PathLike[str], models_dir: str | os.PathLike[
             if missing:
                 raise ArchiveError(f"{archive}: truncated, {', '.join(missing)} missing")
             if not is_built(model, staging):
-                build = manifest["build"]
-                raise ArchiveError(
-                    f"{archive}: a build of {model} by recipe {build.get('recipe')} from GGUF "
-                    f"{str(build.get('gguf_sha256'))[:12]}…; this slm-voice expects recipe {RECIPE} from the catalog's "
-                    "GGUF: export it from a matching slm-voice version, or build it here"
-                )
+                raise ArchiveError(f"{archive}: {_mismatch(model, manifest['build'])}: export it from a matching "
+                                   "slm-voice checkout, or build it here")
             _replace(staging / model, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _mismatch(model: str, build: dict[str, Any]) -> str:
+    """Why this install would not use the archive's build (what is_built() compares), in words."""
+    from slm_voice.models import build_slm, catalog
+
+    want: dict[str, Any] = {"recipe": RECIPE, "gguf_sha256": build_slm.gguf_sha256(catalog.get("slm", model))}
+    if hasattr(build_slm, "adapter_sha256"):  # the fine-tune merged into the build, when the project ships one
+        want["adapter_sha256"] = build_slm.adapter_sha256(model)
+    diffs = [f"{k} {_short(build.get(k))} where this install wants {_short(v)}" for k, v in want.items()
+             if build.get(k) != v]
+    return f"its build of {model} does not match this install ({'; '.join(diffs) or 'incomplete build'})"
+
+
+def _short(value: Any) -> str:
+    return f"{value[:12]}…" if isinstance(value, str) and len(value) > 16 else repr(value)
 
 
 def _read_manifest(tar: tarfile.TarFile, archive: Path) -> tuple[dict[str, Any], tarfile.TarInfo]:

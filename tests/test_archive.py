@@ -30,6 +30,8 @@ def fake_build(models_dir: Path, *, recipe: int = RECIPE, payload: bytes = b"\x0
     (folder / "model.onnx.data").write_bytes(payload)
     spec = catalog.get("slm", MODEL)
     manifest = {"model": MODEL, "recipe": recipe, "gguf_sha256": gguf_sha256(spec), "built_at": "2026-11-30"}
+    if hasattr(build_slm, "adapter_sha256"):  # a build records the fine-tune merged into it
+        manifest["adapter_sha256"] = build_slm.adapter_sha256(MODEL)
     (folder / MANIFEST).write_text(json.dumps(manifest))
     return folder
 
@@ -118,7 +120,7 @@ def test_a_build_of_another_recipe_is_refused(tmp_path):
     folder = fake_build(tmp_path / "other", recipe=RECIPE + 1)
     build = json.loads((folder / MANIFEST).read_text())
     out = hand_made(tmp_path / "a.tar", {p.name: p.read_bytes() for p in folder.iterdir()}, build)
-    with pytest.raises(ArchiveError, match=f"recipe {RECIPE + 1}"):
+    with pytest.raises(ArchiveError, match=f"recipe {RECIPE + 1} where this install wants {RECIPE}"):
         import_model(out, tmp_path / "pi")
     assert not (tmp_path / "pi" / MODEL).exists()
 

@@ -255,11 +255,13 @@ def load_mmapped(builder: Any, input_path: str) -> Any:
         or not str(builder.model_type).endswith("ForCausalLM")
     ):
         return None
+    files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    if any(_dtypes(folder / f) != {"F32"} for f in files):
+        return None  # e.g. shards rewritten in another precision: the builder's own loader converts them
     # Parameters on the meta device (no memory), buffers such as the rotary frequencies computed as usual.
     with init_empty_weights(include_buffers=False):
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(folder)))
     model.eval()
-    files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
     params = dict(model.named_parameters(remove_duplicate=False))
     for file in files:
         for name, tensor in _mmap_safetensors(folder / file):
@@ -274,16 +276,26 @@ def load_mmapped(builder: Any, input_path: str) -> Any:
     return model
 
 
+def _header(path: Path) -> tuple[int, dict[str, Any]]:
+    """(offset of the data, tensor entries) of a safetensors file."""
+    with open(path, "rb") as fh:
+        header_len = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(header_len))
+    header.pop("__metadata__", None)
+    return 8 + header_len, header
+
+
+def _dtypes(path: Path) -> set[str]:
+    return {meta["dtype"] for meta in _header(path)[1].values()}
+
+
 def _mmap_safetensors(path: Path) -> Iterator[tuple[str, Any]]:
     """Zero-copy float32 torch tensors over a safetensors file, mapped read-only."""
     import torch
 
+    base, header = _header(path)
     with open(path, "rb") as fh:
-        header_len = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(header_len))
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)  # copy-on-write: torch wants a writable buffer
-    base = 8 + header_len
-    header.pop("__metadata__", None)
     for name, meta in header.items():
         if meta["dtype"] != "F32":
             raise ValueError(f"{path.name}: {name} is {meta['dtype']}, expected F32")

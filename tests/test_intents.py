@@ -15,12 +15,12 @@ from slm_voice.pipeline.intent.templates import TemplateTier
 def test_every_intent_is_home_assistants_and_listed_once() -> None:
     assert len(NAMES) == len(set(NAMES)) == len(INTENTS)
     assert set(NAMES) <= set(get_intents("en")["intents"])  # same names, same meaning as Home Assistant's
-    assert HOME_INTENTS | SATELLITE_INTENTS == set(NAMES) and not HOME_INTENTS & SATELLITE_INTENTS
+    assert set(NAMES) == HOME_INTENTS | SATELLITE_INTENTS and not HOME_INTENTS & SATELLITE_INTENTS
 
 
 def test_every_intent_has_a_reply_and_no_reply_is_for_an_unlisted_intent() -> None:
     assert set(replies._HANDLERS) == set(NAMES)
-    assert replies.SUPPORTED_INTENTS == frozenset(NAMES)
+    assert frozenset(NAMES) == replies.SUPPORTED_INTENTS
 
 
 def test_targets_follow_the_list() -> None:

@@ -52,6 +52,14 @@ def domain_noun(domain: str, *, plural: bool = False) -> str:
     return plurals if plural else singular
 
 
+def on_floor(floor: str) -> str:
+    """Where on a floor, as people say it: "on the first floor", "upstairs", "in the basement"."""
+    last = floor.casefold().split()[-1:] or [""]
+    if last[0] in ("upstairs", "downstairs"):
+        return floor
+    return f"in the {floor}" if last[0] in ("basement", "cellar", "attic", "loft") else f"on the {floor}"
+
+
 def device_class_noun(device_class: str, *, plural: bool = False) -> str:
     """The spoken noun for a cover device class: garage -> garage door, blind -> blind."""
     singular, plurals = _DEVICE_CLASS_NOUNS.get(device_class, (device_class, device_class + "s"))
@@ -71,24 +79,29 @@ def reply_for(
     *,
     now: datetime,
     states: StateLookup | None = None,
+    question: str | None = None,
 ) -> str:
     """The short sentence to speak for a recognised intent.
 
     intent.entity_ids should already be resolved (see resolve.py); names come from the home.
     now: the local time, for HassGetCurrentTime/Date. states: optional live-state lookup for
     HassGetState/HassClimateGetTemperature; without it those answers say the state is unknown.
+    question: the kind of state question where the words tell it (Home Assistant's response key of the matched
+    template: "all" for "are all the doors locked", which is answered by the ones that are not).
     """
     handler = _HANDLERS.get(intent.name)
     if handler is None:
         return "Okay."
-    return handler(_Ctx(intent, home, now, states))
+    return handler(_Ctx(intent, home, now, states, question))
 
 
 class _Ctx:
     """What a reply handler needs, with the entity lookups done once."""
 
-    def __init__(self, intent: Intent, home: Home, now: datetime, states: StateLookup | None) -> None:
+    def __init__(self, intent: Intent, home: Home, now: datetime, states: StateLookup | None,
+                 question: str | None = None) -> None:
         self.intent = intent
+        self.question = question
         self.slots = intent.slots
         self.home = home
         self.now = now
@@ -112,7 +125,7 @@ class _Ctx:
         area = slots.get("area")
         if area:
             return f"the {noun} in the {area}"
-        return f"the {noun} on the {slots['floor']}" if slots.get("floor") else f"the {noun}"
+        return f"the {noun} {on_floor(str(slots['floor']))}" if slots.get("floor") else f"the {noun}"
 
     def state_of(self, entity: Entity) -> str | None:
         if self.states is None:
@@ -168,6 +181,18 @@ def _get_state(c: _Ctx) -> str:
         return _sentence(_join([f"the {_spoken(e)} is {c.said(e, known[e.id] or '')}" for e in c.entities]))
     matched = [e for e in c.entities if (known[e.id] or "").lower() == wanted]
     said = c.said(c.entities[0], wanted)
+    if c.question == "all":  # answered by the ones that are not: listing the locked doors would hide the open one
+        if any(s is None for s in known.values()):
+            return f"I don't know the state of {c.target()}."
+        if len(matched) == len(c.entities):
+            several = len(matched) > 1
+            return f"Yes, {'all of ' if several else ''}{c.target()} {'are' if several else 'is'} {said}."
+        others: dict[str, list[str]] = {}  # spoken state -> the ones in it
+        for e in c.entities:
+            if e not in matched:
+                others.setdefault(c.said(e, known[e.id] or ""), []).append(f"the {_spoken(e)}")
+        return "No, " + _join([f"{_join(names)} {'is' if len(names) == 1 else 'are'} {state}"
+                               for state, names in others.items()]) + "."
     if matched:
         verb = "is" if len(matched) == 1 else "are"
         return _sentence(f"{_join(['the ' + _spoken(e) for e in matched])} {verb} {said}")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .intents import TARGETLESS, default_domain
 from .model import Entity, Home
-from .replies import device_class_noun, domain_noun
+from .replies import device_class_noun, domain_noun, on_floor
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def resolve(
     if slots.get("floor") and floor is None:
         return Resolution(problem=f"Sorry, I don't know a floor called {slots['floor']}.")
     if area and floor and home.floor_of(area) != floor:
-        return Resolution(problem=f"Sorry, the {area} is not on the {floor}.")
+        return Resolution(problem=f"Sorry, the {area} is not {on_floor(floor)}.")
     # A floor stands for its areas; an area (or the satellite's, below) narrows further.
     floor_areas = set(home.areas_on(floor)) if floor and not area else None
 
@@ -85,7 +85,7 @@ def resolve(
     if found:
         return Resolution(_ids(found))
     noun = device_class_noun(str(device_class)) if device_class else domain_noun(str(domain))
-    where = f" in the {area}" if area else f" on the {floor}" if floor else ""
+    where = f" in the {area}" if area else f" {on_floor(floor)}" if floor else ""
     return Resolution(problem=f"Sorry, there is no {noun}{where}.")
 
 
@@ -105,7 +105,7 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
     elif floor_areas is not None:
         found = [e for e in found if e.area in floor_areas]
         if not found:
-            return Resolution(problem=f"Sorry, there is no {name} on the {floor}.")
+            return Resolution(problem=f"Sorry, there is no {name} {on_floor(floor or '')}.")
     if len(found) > 1:
         # Several entities share the name: prefer the ones in the room the satellite stands in.
         here = [e for e in found if e.area is not None and e.area == home.satellite_area]

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,18 @@ def normalize_transcript(text: str) -> str:
     text = _DEGREES.sub(lambda m: f"{m.group(1)} degrees" if m.group(1) else "degrees", text)
     text = " ".join(text.split())
     return text if any(c.isalnum() for c in text) else ""
+
+
+@dataclass(frozen=True)
+class TemplateMatch:
+    """What a template matched, before the target is resolved to the home's entities."""
+
+    intent: str
+    """Home Assistant intent name."""
+    slots: dict[str, Any]
+    """Slot values as understand() passes them on (the satellite's area included where the template takes it)."""
+    combination: str | None = None
+    """Home Assistant's slot combination of the matched sentence block (e.g. floor_domain), when known."""
 
 
 class TemplateTier:
@@ -145,7 +158,7 @@ class TemplateTier:
             # Understood but not actionable (no such device there): say so rather than guess.
             return Understanding(intent=None, reply=resolution.problem, tier="template")
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
-        reply = reply_for(intent, self.home, now=self._clock(), states=self._states)
+        reply = reply_for(intent, self.home, now=self._clock(), states=self._states, question=result.response)
         return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)
 
     def _delayed(self, slots: dict[str, Any]) -> Understanding:
@@ -167,6 +180,15 @@ class TemplateTier:
     def matches(self, text: str) -> bool:
         """Whether a transcript matches a template (for ending a command early on a speculative transcript)."""
         return self._recognize(text) is not None
+
+    def recognize(self, text: str) -> TemplateMatch | None:
+        """The intent and slots a template matched, before they are resolved to entities (for measuring the
+        templates against Home Assistant's own tests); None: no template matches."""
+        result = self._recognize(text)
+        if result is None:
+            return None
+        combination = (result.intent_metadata or {}).get("slot_combination")
+        return TemplateMatch(result.intent.name, _slots(result), str(combination) if combination else None)
 
     def _recognize(self, text: str) -> RecognizeResult | None:
         if self._intents is None:

@@ -31,10 +31,11 @@ deps-run:
 	@dpkg -s libportaudio2 python3-venv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq libportaudio2 python3-venv; }
 
+# strace, iproute2 and util-linux (unshare): the offline test runs the daemon in a loopback-only namespace.
 deps-test: deps-run
-	@dpkg -s mosquitto mosquitto-clients espeak-ng sox systemd openssl shellcheck >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq mosquitto mosquitto-clients espeak-ng sox systemd openssl shellcheck; }
+	@dpkg -s mosquitto mosquitto-clients espeak-ng sox systemd openssl shellcheck strace iproute2 util-linux \
+	  >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq mosquitto \
+	  mosquitto-clients espeak-ng sox systemd openssl shellcheck strace iproute2 util-linux; }
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

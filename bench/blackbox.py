@@ -134,9 +134,11 @@ def _broker() -> tuple[subprocess.Popen[bytes] | None, int]:
     raise RuntimeError(f"mosquitto did not listen on port {port}")
 
 
-def daemon_config(settings: Settings, port: int, embedded: bool, base: str) -> dict[str, Any]:
-    """The settings as config.yaml, wired the way a user pipes audio in and out, with MQTT on the bench's broker."""
+def daemon_config(settings: Settings, port: int, embedded: bool, base: str, state: Path) -> dict[str, Any]:
+    """The settings as config.yaml, wired the way a user pipes audio in and out, with MQTT on the bench's broker and
+    a state directory of its own (the user's satellite of the same id keeps its mute and threshold)."""
     raw = TypeAdapter(Settings).dump_python(settings, mode="json")
+    raw["state_dir"] = str(state)
     raw["audio"].update(source="stdin", sink="stdout", earcon=False)
     raw["mqtt"].update(enabled=True, broker="embedded" if embedded else "external", host="127.0.0.1", port=port,
                        base_topic=base, discovery=False)
@@ -168,7 +170,8 @@ def run_daemon(name: str, settings: Settings, utts: Sequence[tuple[str, corpus.U
     work = Path(tempfile.mkdtemp(prefix=f"slm-voice-bench-{name}-"))
     base = f"bench/{name}"
     cfg = work / "config.yaml"
-    cfg.write_text(yaml.safe_dump(daemon_config(settings, port, broker is None, base)), encoding="utf-8")
+    cfg.write_text(yaml.safe_dump(daemon_config(settings, port, broker is None, base, work / "state")),
+                   encoding="utf-8")
     notify_path = work / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(notify_path))

@@ -29,6 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="slm-voice-test-state-")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Daemons started by tests keep their state (mute, wake threshold, timers, outbox) in a folder of this session,
+    never in the user's ~/.local/state: a threshold one test sets must not deafen the next run's daemon."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+
+
 def base_config(**sections: dict) -> dict:
     """config.yaml as a dict, with MQTT and the language model off and a null sink unless overridden."""
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))

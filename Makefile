@@ -59,11 +59,10 @@ $(BUILD_VENV)/.installed: models/requirements-build.txt | $(VENV)/.installed
 models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --config $(CONFIG)
 
-# The tests build both language models for real: the 135M one for the fast schema tests, the 0.5B default for
-# tiering and open questions (about 2 minutes and 1.7 GB of memory at peak, once).
+# The tests build the default language model for real: smollm2-135m with the project's fine-tune merged (about a
+# minute, once).
 test-models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
-	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model qwen2.5-coder-0.5b
 
 # Home Assistant core 2024.3.3 for the integration tests (tests/homeassistant_server.py), in its own venv outside
 # the clone ($SLM_VOICE_HA_VENV, else ~/.cache/slm-voice-test/ha-2024.3.3): installed once (about a minute with a

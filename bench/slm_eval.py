@@ -1,109 +1,37 @@
-"""Accuracy and speed of the language-model intent tier: `evaluate()` on a labelled set, `bench()` on plain texts.
+"""Speed of the language-model intent tier on plain texts (`bench()`: load, prompt tokens, time to intent, decode
+rate, RSS), used by `slm-voice bench`. Accuracy is `slm-voice eval` (bench/evaluate.py).
 
-The labelled set ships with the bench (data/slm_eval.yaml: paraphrased commands for the home of the repository's
-config.yaml). Run it with `slm-voice eval [ITEMS] --config config.yaml [--bench] [--json]`.
+The texts come from data/paraphrases.jsonl: paraphrased commands for the home of the repository's config.yaml.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
-import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from slm_voice.pipeline.intent.slm import LanguageModelTier
 
-EVAL_SET = Path(__file__).with_name("data") / "slm_eval.yaml"
+EVAL_SET = Path(__file__).with_name("data") / "paraphrases.jsonl"
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One labelled sentence."""
+    """One sentence to time."""
 
     text: str
-    intent: str | None
-    """Expected Home Assistant intent name; None: an open question the tier should hand to the free answer."""
-    slots: dict[str, Any] = field(default_factory=dict)
-    """Slot values that must match (strings case-insensitively)."""
-    entity_ids: tuple[str, ...] | None = None
-    """Expected entity ids (as a set), None: not checked."""
 
 
 def load_items(path: str | os.PathLike[str] = EVAL_SET) -> list[EvalItem]:
-    """The labelled set from YAML; raises ValueError naming the bad item."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a list of items")
-    items = []
-    for i, r in enumerate(raw):
-        if not isinstance(r, dict) or not isinstance(r.get("text"), str) or "intent" not in r:
-            raise ValueError(f"{path}: item {i} needs text and intent")
-        unknown = set(r) - {"text", "intent", "slots", "entity_ids"}
-        if unknown:
-            raise ValueError(f"{path}: item {i} has unknown keys {sorted(unknown)}")
-        ids = r.get("entity_ids")
-        items.append(EvalItem(r["text"], r["intent"], dict(r.get("slots") or {}),
-                              tuple(ids) if ids is not None else None))
-    return items
+    """The sentences of a cases file (bench/evaluate.py's format); raises ValueError naming the bad line."""
+    from slm_voice.bench.evaluate import load_cases
 
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
-    return a == b
-
-
-def evaluate(tier: LanguageModelTier, items: Iterable[EvalItem]) -> dict[str, Any]:
-    """Intent, slot and entity accuracy of the tier on labelled items, with per-item results and timings."""
-    tier.load()
-    results = []
-    for item in items:
-        t0 = time.perf_counter()
-        u = tier.understand(item.text)
-        seconds = time.perf_counter() - t0
-        got_intent = u.intent.name if u is not None and u.intent is not None else None
-        open_q = u is not None and u.open_question
-        intent_ok = (open_q if item.intent is None else got_intent == item.intent)
-        got_slots = dict(u.intent.slots) if u is not None and u.intent is not None else {}
-        slots_ok = intent_ok and all(_same(got_slots.get(k), v) for k, v in item.slots.items())
-        got_ids = tuple(u.intent.entity_ids) if u is not None and u.intent is not None else ()
-        ids_ok = None if item.entity_ids is None else intent_ok and set(got_ids) == set(item.entity_ids)
-        results.append({
-            "text": item.text,
-            "expected": {"intent": item.intent, "slots": item.slots, "entity_ids": item.entity_ids},
-            "got": {"intent": got_intent, "slots": got_slots, "entity_ids": list(got_ids),
-                    "reply": u.reply if u is not None else None, "raw": tier.last.output if tier.last else None},
-            "intent_ok": intent_ok,
-            "slots_ok": slots_ok if item.slots else None,
-            "entities_ok": ids_ok,
-            "ok": intent_ok and slots_ok and ids_ok is not False,
-            "seconds": round(seconds, 3),
-        })
-    n = len(results)
-
-    def rate(key: str) -> float | None:
-        checked = [r[key] for r in results if r[key] is not None]
-        return round(sum(checked) / len(checked), 3) if checked else None
-
-    times = [r["seconds"] for r in results]
-    return {
-        "model": tier.model_dir.name,
-        "items": n,
-        "intent_accuracy": rate("intent_ok"),
-        "slot_accuracy": rate("slots_ok"),
-        "entity_accuracy": rate("entities_ok"),
-        "all_correct": rate("ok"),
-        "seconds_median": round(statistics.median(times), 3) if times else None,
-        "results": results,
-    }
+    return [EvalItem(c.sentence) for c in load_cases(path)]
 
 
 def _rss_mb() -> float:
@@ -160,32 +88,3 @@ def bench(tier: LanguageModelTier, texts: Sequence[str], *, rounds: int = 1) -> 
         "rss_mb": round(_rss_mb(), 0),
         "rss_added_mb": round(_rss_mb() - rss_before, 0),
     }
-
-
-def run(settings: Any, args: Any) -> int:
-    """`slm-voice eval`: the tier built from settings (its home and model) on the labelled items; prints a report."""
-    from slm_voice.daemon import factory
-
-    items = load_items(args.items or EVAL_SET)
-    home = factory.home_from_settings(settings.home)
-    tier = factory.build_slm(settings, home)
-    report: dict[str, Any] = {"eval": evaluate(tier, items)}
-    if args.bench:
-        texts = [i.text for i in items]
-        report["bench"] = bench(tier, texts)
-        # Each uncached turn processes the whole prompt (~1 200 tokens): a few turns show the difference.
-        uncached = LanguageModelTier(tier.model_dir, home, threads=tier.threads, cache_prefix=False, calibration=0)
-        report["bench_uncached"] = bench(uncached, texts[:3])
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
-        return 0
-    ev = report["eval"]
-    for r in ev["results"]:
-        mark = "ok " if r["ok"] else "BAD"
-        print(f"{mark} {r['seconds']:5.2f}s {r['text']!r:58} -> {r['got']['raw']}")
-    print({k: v for k, v in ev.items() if k != "results"})
-    for key in ("bench", "bench_uncached"):
-        if key in report:
-            print(key, report[key])
-    return 0

@@ -149,6 +149,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             path = ensure_built(name, target)
             print(f"{name}: {path}")
         return 0
+    if args.action == "tune":
+        from slm_voice.models.tune.run import tune
+
+        adapter = tune(args.model or settings.slm.model, examples=args.examples, epochs=args.epochs,
+                       threads=args.threads, seed=args.seed, exclude=[Path(p) for p in args.exclude or ()],
+                       out=Path(args.out) if args.out else None, log=Path(args.log) if args.log else None)
+        print(f"adapter: {adapter} (`slm-voice models build` merges it)")
+        return 0
     if args.action in ("export", "import"):
         from slm_voice.models import archive
 
@@ -221,12 +229,19 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", metavar="FILE")
     sp.set_defaults(func=cmd_transcribe)
     sp = add("models", "List models (package, size, licence, installed and verified), or build the language model.")
-    sp.add_argument("action", nargs="?", choices=["list", "build", "export", "import"], default="list")
+    sp.add_argument("action", nargs="?", choices=["list", "build", "tune", "export", "import"], default="list")
     sp.add_argument("file", nargs="?", help="right after the action; export: the archive to write (default: "
                     "./slm-voice-MODEL-rN.tar); import: the archive to install")
     sp.add_argument("--model", help="build, export: qwen2.5-coder-0.5b or smollm2-135m (default: slm.model)")
     sp.add_argument("--models-dir", help="build, export, import: the models folder (default: models.dir)")
     sp.add_argument("--force", action="store_true", help="import: replace another build of the same model")
+    sp.add_argument("--examples", type=int, help="tune: training examples to generate (default: the model's)")
+    sp.add_argument("--epochs", type=float, help="tune: passes over the examples (default: the model's)")
+    sp.add_argument("--threads", type=int, help="tune: CPU threads for training (default: all)")
+    sp.add_argument("--seed", type=int, default=0, help="tune: seed of the data generator and of training")
+    sp.add_argument("--exclude", nargs="*", help="tune: cases files whose sentences must never be trained on")
+    sp.add_argument("--out", help="tune: write the adapter here (default: models/tune/adapters/MODEL)")
+    sp.add_argument("--log", help="tune: also append training progress to this file")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_models)
     _add_plugin_commands(add)

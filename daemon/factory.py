@@ -6,6 +6,7 @@ across reloads so a model whose settings did not change is never loaded twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from slm_voice.pipeline.stt import SpeechToText
 from slm_voice.pipeline.tts import TextToSpeech
 from slm_voice.pipeline.vad import Endpointer, SileroVad
 from slm_voice.pipeline.wake import WakeWordDetector
+
+_log = logging.getLogger(__name__)
 
 
 def home_from_settings(home: HomeSettings) -> Home:
@@ -171,6 +174,12 @@ def slm_dir(settings: Settings) -> Path:
             f"slm.model: the language model {s.model!r} is not built yet in {folder.parent}: run "
             f"`slm-voice models build --model {s.model}` (or set slm.enabled: false)"
         )
+    from slm_voice.models.tune.merge import adapter_dir
+
+    if adapter_dir(s.model) is None:
+        # The tier's prompt is a bare task marker the fine-tune learned: an untuned model is not fit to act on.
+        _log.warning("slm.model: %s has no fine-tune adapter in this release (`slm-voice models tune --model %s`); "
+                     "its answers are unreliable: the default smollm2-135m is fine-tuned", s.model, s.model)
     return folder
 
 
@@ -185,6 +194,7 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
         threads=s.threads,
         temperature=s.temperature,
         device=s.device,
+        confidence_threshold=s.confidence_threshold,
     )
 
 

@@ -45,6 +45,7 @@ from slm_voice.models import catalog
 from slm_voice.models.catalog import ModelSpec
 from slm_voice.models.locate import ModelError
 from slm_voice.models.locate import models_dir as models_dir_of
+from slm_voice.models.tune.merge import adapter_dir, adapter_sha256
 
 MANIFEST = "slm-voice-build.json"
 """Written last into a finished build; its presence (and matching content) means the folder is complete."""
@@ -54,7 +55,7 @@ RECIPE = 1
 
 BUILD_PYTHON_ENV = "SLM_VOICE_BUILD_PYTHON"
 REQUIREMENTS = Path(__file__).with_name("requirements-build.txt")
-STEPS = 5
+STEPS = 6
 
 BUILD_MEMORY_MIB = {"qwen2.5-coder-0.5b": 1800, "smollm2-135m": 1000}
 """Free memory a build needs: the whole build's measured peak resident set (models/stream_build.py; about half of
@@ -107,6 +108,7 @@ def is_built(model: str, models_dir: str | os.PathLike[str] | None = None) -> bo
         and m.get("model") == model
         and m.get("gguf_sha256") == gguf_sha256(spec)
         and m.get("recipe") == RECIPE
+        and m.get("adapter_sha256") == adapter_sha256(model)
         and (folder / "genai_config.json").is_file()
     )
 
@@ -484,18 +486,20 @@ def build(
         gguf_to_hf_lowmem(gguf, hf_dir, work / "convert.log")
         _done(t0)
 
-        t0 = _step(3, "converting to INT4 ONNX (onnxruntime-genai model builder)")
+        merge_tuned_adapter(spec.name, hf_dir)
+
+        t0 = _step(4, "converting to INT4 ONNX (onnxruntime-genai model builder)")
         hf_to_onnx(hf_dir, partial, work / "cache", work / "builder.log")
         shutil.rmtree(hf_dir)
         _done(t0)
 
-        t0 = _step(4, "fixing the tokenizer for onnxruntime-genai")
+        t0 = _step(5, "fixing the tokenizer for onnxruntime-genai")
         fixes = fix_tokenizer(partial)
         for f in fixes:
             print(f"      {f}", file=sys.stderr)
         _done(t0)
 
-        t0 = _step(5, "smoke test: one chat turn")
+        t0 = _step(6, "smoke test: one chat turn")
         reply = smoke_test(partial)
         print(f"      the model says: {reply.strip()!r}", file=sys.stderr)
         _done(t0)
@@ -522,10 +526,42 @@ def _write_manifest(folder: Path, spec: ModelSpec, fixes: list[str], seconds: fl
         "execution_provider": "cpu",
         "tools": {p: version(p) for p in ("onnxruntime-genai", "onnxruntime", "transformers", "torch", "gguf")},
         "tokenizer_fixes": fixes,
+        "adapter_sha256": adapter_sha256(spec.name),
+        "adapter": _adapter_summary(spec.name),
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 1),
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def merge_tuned_adapter(model: str, hf_dir: Path) -> None:
+    """Step 3: the project's fine-tune (models/tune/adapters/<model>, made by `slm-voice models tune`) merged into
+    the float32 weights, shard by shard, before they are quantized; a model without an adapter is left as it is."""
+    adapter = adapter_dir(model)
+    t0 = _step(3, f"merging the fine-tune's LoRA adapter ({adapter})" if adapter else "no fine-tune adapter: as is")
+    if adapter is not None:
+        from slm_voice.models.tune.merge import merge_into
+
+        try:
+            merged = merge_into(hf_dir, adapter)
+        except (ValueError, KeyError) as e:
+            raise BuildError(f"the adapter {adapter} does not fit {model}: {e}") from e
+        print(f"      {merged} weights updated", file=sys.stderr)
+    _done(t0)
+
+
+def _adapter_summary(model: str) -> dict[str, Any] | None:
+    """What tune.json says about the merged adapter (how it was trained), for the manifest."""
+    folder = adapter_dir(model)
+    if folder is None:
+        return None
+    where = f"models/tune/adapters/{model}"
+    try:
+        info = json.loads((folder / "tune.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"path": where}
+    keep = ("examples", "steps", "epochs", "rank", "data_sha256", "command", "trained_at")
+    return {"path": where, **{k: info[k] for k in keep if k in info}}
 
 
 def _replace(partial: Path, final: Path) -> None:

@@ -163,6 +163,8 @@ def start_daemon(workdir: Path, broker: Mosquitto, source: str) -> Daemon:
         "mqtt": {"broker": "external", "host": broker.host, "port": broker.port},
         "models": {"dir": str(workdir / "models")},
         "debug": {"log_level": "INFO"},
+        # Its own memory: a wake threshold or mute another test's daemon left behind must not carry over.
+        "state_dir": str(workdir / "state"),
     }
     cfg = workdir / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))

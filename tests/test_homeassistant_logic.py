@@ -133,6 +133,11 @@ def test_service_calls_by_domain() -> None:
     assert [m["service_data"] for m in _msgs("HassLightSet", {"brightness": 150, "color": "red"},
                                              ("light.kitchen",))] == [{"brightness_pct": 100}, {"color_name": "red"}]
     assert _msgs("HassLightSet", {"brightness": "bright"}, ("light.kitchen",)) == []  # not a number: nothing
+    # "dim the lights" / "a bit brighter": a relative step (the language model's brightness_step)
+    assert [m["service_data"] for m in _msgs("HassLightSet", {"brightness_step": "down"}, ("light.kitchen",))] == [
+        {"brightness_step_pct": -25}]
+    assert _msgs("HassLightSet", {"brightness_step": "up"}, ("light.kitchen",))[0]["service_data"] == {
+        "brightness_step_pct": 25}
     (pos,) = _msgs("HassSetPosition", {"position": 50}, ("cover.garage",))
     assert (pos["service"], pos["service_data"]) == ("set_cover_position", {"position": 50})
     assert _msgs("HassSetVolume", {"volume_level": 30}, ("media_player.tv",))[0]["service_data"] == {

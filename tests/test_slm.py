@@ -1,4 +1,5 @@
-"""The language-model intent tier on the real INT4 SmolLM2-135M build (fast; the 0.5B model is evaluated apart).
+"""The language-model intent tier on the real INT4 SmolLM2-135M build with its fine-tune merged (fast; the dev set is
+`slm-voice eval`, docs/understanding.md).
 
 The model must be built before pytest runs (CI does it): it is looked for in $SLM_VOICE_TEST_MODELS_DIR, else in
 the default models dir (slm_voice.models.locate.models_dir()).
@@ -28,9 +29,10 @@ from slm_voice.models.build_slm import (
     read_manifest,
 )
 from slm_voice.models.locate import models_dir as default_models_dir
+from slm_voice.models.tune.merge import adapter_sha256
 from slm_voice.pipeline.intent import slm_prompt as sp
 from slm_voice.pipeline.intent.model import Home, Understanding
-from slm_voice.pipeline.intent.slm import CLARIFY, MAX_INPUT_TOKENS, LanguageModelTier
+from slm_voice.pipeline.intent.slm import MAX_INPUT_TOKENS, NOT_FOR_ME, SAY_AGAIN, LanguageModelTier
 
 pytestmark = pytest.mark.slm
 
@@ -47,20 +49,19 @@ ODD_INPUTS = [
     'turn on the "kitchen light\\" }{',
     "ok",
 ]
+# (words, intent, entity ids): everyday phrasing no template matches, none of it from an evaluation set.
 COMMANDS = [
-    "it's way too dark in the kitchen",
-    "i'm leaving, shut the garage",
-    "wake me in twenty minutes",
-    "make the music quieter, around 15",
-    "we need bread",
-    "how late is it",
+    ("it's way too dark in the kitchen", "HassTurnOn", ("light.kitchen_ceiling",)),
+    ("kill the lights in the bedroom", "HassTurnOff", ("light.bedroom_lamp",)),
+    ("brew me a fresh pot of coffee", "HassTurnOn", ("switch.coffee_maker",)),
+    ("crank the music up a bit", "HassSetVolumeRelative", ("media_player.living_room_speaker",)),
+    ("what hour have we got", "HassGetCurrentTime", ()),
 ]
 ADVERSARIAL = [
     "turn on the jacuzzi",
     "open the front gate",
     "switch off the tesla charger in the basement",
     "set the sauna in the cellar to 90 percent",
-    "is the aquarium pump running",
 ]
 
 
@@ -73,7 +74,7 @@ def models_base() -> Path:
 def smol_dir(models_base: Path) -> Path:
     if not is_built(MODEL, models_base):
         pytest.fail(
-            f"{MODEL} is not built in {models_base}: build it first with "
+            f"{MODEL} is not built in {models_base} (or not with the committed adapter): build it with "
             f"`slm-voice models build --model {MODEL} --models-dir {models_base}` "
             "(needs the build venv: python -m slm_voice.models.build_slm --create-env .build-venv)"
         )
@@ -92,39 +93,51 @@ def tier(smol_dir: Path, home: Home) -> LanguageModelTier:
     return t
 
 
-def _names_of(home: Home) -> set[str]:
-    return {n.casefold() for n in sp.entity_names(home)}
-
-
 def _check_understanding(u: Understanding | None, home: Home) -> None:
-    """Whatever the tier says, it is well formed and names only what the home has."""
+    """Whatever the tier says, it is well formed and acts only on what the home has."""
     assert isinstance(u, Understanding)
     assert u.tier == "slm"
     assert isinstance(u.reply, str)
-    if u.intent is None:
-        return
-    assert u.intent.name in sp.BY_HASS
-    ids = {e.id for e in home.entities}
-    assert set(u.intent.entity_ids) <= ids
-    if "name" in u.intent.slots:
-        assert u.intent.slots["name"].casefold() in _names_of(home)
-    if "area" in u.intent.slots:
-        assert u.intent.slots["area"] in home.areas
-    assert u.reply, "a recognised intent always has a reply to speak"
+    assert u.confidence is not None and 0.0 <= u.confidence <= 1.0
+    for candidate in (u.intent, u.confirm.intent if u.confirm else None):
+        if candidate is not None:
+            assert set(candidate.entity_ids) <= {e.id for e in home.entities}
+    if u.intent is not None:
+        assert u.reply, "a recognised intent always has a reply to speak"
 
 
 # -- constrained output --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", COMMANDS + ODD_INPUTS)
-def test_every_answer_has_an_allowed_shape(tier: LanguageModelTier, home: Home, text: str) -> None:
-    raw = tier.generate(text)
-    obj = json.loads(raw)
-    assert sp.matching_variant(obj, tier.variants, ranges=False) is not None, raw
-    assert " " not in raw.replace(obj.get("item", ""), "").replace(obj.get("name", ""), "").replace(
-        obj.get("area", ""), ""
-    ), f"whitespace outside names costs decode steps: {raw}"
+@pytest.mark.parametrize("text", [c[0] for c in COMMANDS] + ODD_INPUTS)
+def test_every_answer_is_a_line_of_the_answer_language(tier: LanguageModelTier, home: Home, text: str) -> None:
+    decoded = tier.decode(text)
+    sp.parse(decoded.text)  # raises when it is not
+    assert 0.0 <= decoded.confidence <= 1.0
+    assert tier.last is not None and len(tier.last.token_probs) == tier.last.output_tokens
     _check_understanding(tier.understand(text), home)
+
+
+@pytest.mark.parametrize(("text", "intent", "ids"), COMMANDS)
+def test_the_fine_tune_understands_everyday_phrasing(tier: LanguageModelTier, text: str, intent: str,
+                                                     ids: tuple[str, ...]) -> None:
+    u = tier.understand(text)
+    assert u is not None
+    got = u.intent or (u.confirm.intent if u.confirm else None)
+    assert got is not None, (text, tier.last)
+    assert (got.name, got.entity_ids) == (intent, ids)
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL)
+def test_devices_the_home_lacks_are_never_acted_on(tier: LanguageModelTier, home: Home, text: str) -> None:
+    u = tier.understand(text)
+    _check_understanding(u, home)
+    assert u is not None and u.intent is None and u.confirm is None, (text, tier.last)
+
+
+def test_an_open_question_goes_to_the_free_answer(tier: LanguageModelTier) -> None:
+    u = tier.understand("who painted the mona lisa")
+    assert u is not None and u.open_question and u.intent is None
 
 
 def test_empty_text_is_not_understood(tier: LanguageModelTier) -> None:
@@ -141,53 +154,28 @@ def test_very_long_text_is_cut_and_answered(tier: LanguageModelTier, home: Home)
     assert tier.last.prompt_tokens <= MAX_INPUT_TOKENS + 16
 
 
-@pytest.mark.parametrize("text", ADVERSARIAL)
-def test_names_outside_the_home_never_come_out(tier: LanguageModelTier, home: Home, text: str) -> None:
-    raw = tier.generate(text)
-    obj = json.loads(raw)
-    if "name" in obj:
-        assert obj["name"].casefold() in _names_of(home)
-    if "area" in obj:
-        assert obj["area"] in home.areas
-    for word in ("jacuzzi", "gate", "tesla", "sauna", "basement", "cellar", "aquarium"):
-        assert word not in obj.get("name", "") + obj.get("area", "")
-    _check_understanding(tier.understand(text), home)
-
-
-def test_prompt_examples_fit_the_grammar(home: Home) -> None:
-    shapes = sp.variants(home)
-    for ex in sp.examples(home):
-        assert sp.matching_variant(ex.answer, shapes) is not None, ex
-    grammar = sp.output_grammar(home)
-    for name in sp.entity_names(home):
-        assert json.dumps(name) in grammar
-    assert "jacuzzi" not in grammar
-
-
-def test_a_home_without_devices_still_has_targetless_intents() -> None:
-    keys = {d.key for d in sp.available_intents(Home())}
-    assert {"timer", "time", "date", "other", "nevermind"} <= keys
-    assert "turn_on" not in keys
-    assert sp.output_grammar(Home()).startswith("start: ")
+def test_the_prompt_is_the_same_for_every_home(smol_dir: Path, home: Home) -> None:
+    other = LanguageModelTier(smol_dir, Home(), clock=lambda: NOON)
+    assert other.grammar == LanguageModelTier(smol_dir, home).grammar == sp.GRAMMAR
+    assert "kitchen" not in sp.intent_prefix() and len(sp.intent_prefix()) < 80
 
 
 # -- the cached prefix ---------------------------------------------------------------------------------------------
 
 
 def test_cached_prefix_gives_the_same_answers_as_the_whole_prompt(smol_dir: Path, home: Home) -> None:
-    # Calibration off on both: it would cost the uncached tier four whole-prompt runs at load.
-    cached = LanguageModelTier(smol_dir, home, clock=lambda: NOON, calibration=0)
-    full = LanguageModelTier(smol_dir, home, clock=lambda: NOON, calibration=0, cache_prefix=False)
+    cached = LanguageModelTier(smol_dir, home, clock=lambda: NOON)
+    full = LanguageModelTier(smol_dir, home, clock=lambda: NOON, cache_prefix=False)
     texts = ["dim the kitchen light to 20 percent", "turn on the jacuzzi", "wake me in twenty minutes"]
     # Interleaved and repeated: a turn that left state behind (KV cache or grammar) would change the next answer.
     got = [cached.generate(t) for t in texts + texts[::-1]]
     assert got[: len(texts)] == got[len(texts):][::-1]
-    # Each whole-prompt turn processes ~1 400 tokens: two make the point.
-    assert [full.generate(t) for t in texts[:2]] == got[:2]
+    assert [full.generate(t) for t in texts] == got[: len(texts)]
     cached.generate(texts[1])
+    full.generate(texts[1])
     assert full.last is not None and cached.last is not None
     assert full.last.prompt_tokens == cached.last.prompt_tokens + cached.prefix_tokens
-    assert cached.prefix_tokens > 200
+    assert 0 < cached.prefix_tokens < 30  # a fine-tune needs no instructions: start-up processes a few tokens
 
 
 def test_turns_from_two_threads_are_serialised(tier: LanguageModelTier) -> None:
@@ -213,54 +201,76 @@ def test_turns_from_two_threads_are_serialised(tier: LanguageModelTier) -> None:
 @pytest.mark.parametrize(
     ("raw", "intent", "entity_ids", "reply"),
     [
-        ('{"intent":"turn_off","name":"garage door"}', "HassTurnOff", ("cover.garage_door",), "Closing"),
-        ('{"intent":"turn_on","area":"kitchen","domain":"light"}', "HassTurnOn", ("light.kitchen_ceiling",), "on"),
-        ('{"intent":"turn_on","domain":"light"}', "HassTurnOn", ("light.living_room",), "living room"),
-        ('{"intent":"list_add","item":"olive  oil"}', "HassListAddItem", ("todo.shopping_list",), "olive oil"),
-        ('{"intent":"timer","hours":0,"minutes":20}', "HassStartTimer", (), "20 minutes"),
-        ('{"intent":"time"}', "HassGetCurrentTime", (), "12:05"),
-        ('{"intent":"climate_set","temperature":21}', "HassClimateSetTemperature", ("climate.thermostat",), "21"),
+        ("off|name=garage door|domain=cover", "HassTurnOff", ("cover.garage_door",), "Closing"),
+        ("on|area=kitchen|domain=light", "HassTurnOn", ("light.kitchen_ceiling",), "on"),
+        # No room said: the satellite's room, whose one light is named.
+        ("on|domain=light", "HassTurnOn", ("light.living_room",), "the living room light"),
+        ("on|area=all|domain=light", "HassTurnOn", ("light.bedroom_lamp", "light.kitchen_ceiling",
+                                                     "light.living_room"), "lights"),
+        ("on|name=coffee", "HassTurnOn", ("switch.coffee_maker",), "coffee maker"),
+        ("light|area=bed room|brightness=down", "HassLightSet", ("light.bedroom_lamp",), "Dimmed"),
+        ("volume|step=up", "HassSetVolumeRelative", ("media_player.living_room_speaker",), "up"),
+        ("mute|name=speakers", "HassMediaPlayerMute", ("media_player.living_room_speaker",), "Muted"),
+        ("add|item=olive  oil", "HassListAddItem", ("todo.shopping_list",), "olive oil"),
+        ("timer|minutes=20", "HassStartTimer", (), "20 minutes"),
+        ("clock", "HassGetCurrentTime", (), "12:05"),
+        ("set_temperature|temperature=21", "HassClimateSetTemperature", ("climate.thermostat",), "21"),
     ],
 )
 def test_answers_resolve_to_intents(
     tier: LanguageModelTier, raw: str, intent: str, entity_ids: tuple[str, ...], reply: str
 ) -> None:
-    u = tier.interpret(raw)
+    u = tier.interpret(raw, 0.99)
     assert u.intent is not None, u
     assert u.intent.name == intent
     assert u.intent.entity_ids == entity_ids
     assert reply in u.reply
-    assert u.tier == "slm"
+    assert u.tier == "slm" and u.confidence == 0.99
 
 
 @pytest.mark.parametrize(
     ("raw", "reply"),
     [
-        ('{"intent":"turn_on","name":"jacuzzi"}', "Sorry, could you say that again?"),
-        ('{"intent":"set_light","name":"kitchen light","brightness":250}', "between 0 and 100"),
-        ('{"intent":"timer","hours":0}', "How long"),
-        ('{"intent":"turn_on","area":"garage","domain":"light"}', "no light in the garage"),
-        ('{"intent":"clarify"}', CLARIFY),
-        ('{"intent":"turn_on","name":"kitchen light","extra":1}', "say that again"),
-        ('{"intent":"turn_on","name":"kitchen li', "say that again"),
-        ("", "say that again"),
+        ("on|name=jacuzzi", "don't know a device called jacuzzi"),
+        ("timer", "How long"),
+        ("on|area=garage|domain=light", "no light in the garage"),
+        ("on|name=kitchen li", "don't know a device"),
+        ("on|area=x|name=kitchen light", SAY_AGAIN),
+        ('{"intent":"turn_on"}', SAY_AGAIN),
+        ("", SAY_AGAIN),
+        ("ignore", NOT_FOR_ME),
     ],
 )
 def test_doubtful_answers_become_questions(tier: LanguageModelTier, raw: str, reply: str) -> None:
-    u = tier.interpret(raw)
-    assert u.intent is None
+    u = tier.interpret(raw, 0.99)
+    assert u.intent is None and u.confirm is None
     assert reply in u.reply
     assert u.tier == "slm"
     assert not u.open_question
+
+
+def test_an_unsure_model_asks_before_acting(tier: LanguageModelTier) -> None:
+    sure = tier.interpret("on|name=coffee", 0.95)
+    unsure = tier.interpret("on|name=coffee", tier.confidence_threshold / 2)
+    assert sure.intent is not None and sure.confirm is None
+    assert unsure.intent is None and unsure.confirm == sure.__class__(sure.intent, sure.reply, "slm",
+                                                                        unsure.confidence)
+    assert unsure.reply == "Do you want me to turn on the coffee maker?"
+
+
+def test_the_garage_door_needs_a_surer_model(tier: LanguageModelTier) -> None:
+    between = (tier.confidence_threshold + tier.risky_confidence) / 2
+    assert tier.interpret("on|name=coffee", between).intent is not None
+    u = tier.interpret("on|name=garage door|domain=cover", between)
+    assert u.intent is None and u.confirm is not None and u.reply == "Do you want me to open the garage door?"
 
 
 # -- chit-chat -----------------------------------------------------------------------------------------------------
 
 
 def test_an_open_question_is_handed_to_the_free_answer(tier: LanguageModelTier) -> None:
-    u = tier.interpret('{"intent":"other"}')
-    assert u == Understanding(None, "", "slm")
-    assert u.open_question
+    u = tier.interpret("answer", 0.9)
+    assert u == Understanding(None, "", "slm", 0.9, open_question=True)
 
 
 def test_chit_chat_streams_a_short_reply(tier: LanguageModelTier) -> None:
@@ -286,17 +296,18 @@ def test_reply_stream_yields_before_generation_ends(tier: LanguageModelTier) -> 
 # -- the build's bookkeeping ---------------------------------------------------------------------------------------
 
 
-def test_the_build_manifest_matches_the_catalog(smol_dir: Path, models_base: Path) -> None:
+def test_the_build_manifest_matches_the_catalog_and_the_adapter(smol_dir: Path, models_base: Path) -> None:
     m = read_manifest(smol_dir)
     assert m is not None
     assert m["model"] == MODEL
     assert m["gguf_sha256"] == gguf_sha256(catalog.get("slm", MODEL))
+    assert m["adapter_sha256"] == adapter_sha256(MODEL)
     assert (smol_dir / "genai_config.json").is_file()
     # Built: ensure_built returns at once, without looking for a build python.
     assert ensure_built(MODEL, models_base, build_python="/nonexistent/python") == smol_dir
 
 
-def test_a_folder_without_a_matching_manifest_is_not_built(tmp_path: Path) -> None:
+def test_a_folder_without_a_matching_manifest_is_not_built(tmp_path: Path, smol_dir: Path) -> None:
     folder = tmp_path / MODEL
     folder.mkdir()
     (folder / "genai_config.json").write_text("{}")
@@ -305,6 +316,12 @@ def test_a_folder_without_a_matching_manifest_is_not_built(tmp_path: Path) -> No
     assert not is_built(MODEL, tmp_path)
     (tmp_path / f".{MODEL}.partial-123").mkdir()
     assert not is_built(MODEL, tmp_path)
+    # A build of another adapter (an older fine-tune) is stale.
+    manifest = json.loads((smol_dir / MANIFEST).read_text())
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "adapter_sha256": "1" * 64}))
+    assert not is_built(MODEL, tmp_path)
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    assert is_built(MODEL, tmp_path)
 
 
 def test_missing_build_python_says_how_to_make_one(tmp_path: Path) -> None:

@@ -257,7 +257,7 @@ def test_shared_name_prefers_the_satellite_area() -> None:
     assert r.entity_ids == ("light.bedroom_desk",)
     elsewhere = Home(TWO_LAMPS.areas, TWO_LAMPS.entities, satellite_area=None)
     assert resolve("HassTurnOn", {"name": "desk lamp"}, elsewhere).problem == (
-        "Sorry, there are several devices called desk lamp."
+        "Which one do you mean: the desk lamp in the bedroom or the desk lamp in the office?"
     )
 
 

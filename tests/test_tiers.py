@@ -24,8 +24,7 @@ MODELS_DIR = os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or str(default_models_d
 
 
 def slm_config(**extra: dict) -> dict:
-    # The 0.5B model: the 135M one is too weak to tell a question from a command (it adds "a joke" to a list).
-    return base_config(slm={"enabled": True, "model": "qwen2.5-coder-0.5b"}, models={"dir": MODELS_DIR}, **extra)
+    return base_config(slm={"enabled": True, "model": "smollm2-135m"}, models={"dir": MODELS_DIR}, **extra)
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,21 @@ def fraction(slot: str) -> Value:
                  f"(([[(slots.{slot} | string | replace('%', '') | float(0)), 0] | max, 100] | min) / 100) | round(2)")
 
 
+BRIGHTNESS_STEP = 25
+"""Percent a "brighter" / "dimmer" (HassLightSet's brightness_step up / down) changes a light's brightness by."""
+
+
+def step_percent(slot: str) -> Value:
+    """up / down (or a signed number) as a signed brightness_step_pct."""
+    def check(v: Any) -> int:
+        if str(v).strip() in ("up", "down"):
+            return BRIGHTNESS_STEP if str(v).strip() == "up" else -BRIGHTNESS_STEP
+        return round(max(-100.0, min(100.0, float(str(v).strip().rstrip("%")))))
+
+    return Value(slot, check, f"{BRIGHTNESS_STEP} if slots.{slot} == 'up' else -{BRIGHTNESS_STEP} if slots.{slot} == "
+                              f"'down' else [[(slots.{slot} | float(0)) | round(0) | int, -100] | max, 100] | min")
+
+
 def number(slot: str) -> Value:
     return Value(slot, lambda v: float(str(v).strip()), f"slots.{slot} | float")
 
@@ -112,6 +127,8 @@ RULES: tuple[Rule, ...] = (
     _rules("HassLightSet", "light.turn_on", ("brightness_pct", percent("brightness")), domains=("light",)),
     _rules("HassLightSet", "light.turn_on", ("color_name", text("color")), domains=("light",)),
     _rules("HassLightSet", "light.turn_on", ("color_temp_kelvin", whole("temperature")), domains=("light",)),
+    _rules("HassLightSet", "light.turn_on", ("brightness_step_pct", step_percent("brightness_step")),
+           domains=("light",)),
     _rules("HassClimateSetTemperature", "climate.set_temperature", ("temperature", number("temperature")),
            domains=("climate",)),
     _rules("HassFanSetSpeed", "fan.set_percentage", ("percentage", percent("percentage")), domains=("fan",)),

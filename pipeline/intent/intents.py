@@ -7,7 +7,10 @@ Names are Home Assistant's intent names, so an intent means what it means in Hom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .model import Home, Intent
 
 Where = Literal["home", "satellite"]
 
@@ -29,13 +32,16 @@ class IntentSpec:
     """Whether it needs a target: a name, or an area and a domain."""
     query: bool = False
     """It asks for the home's state and changes nothing."""
+    risky: bool = False
+    """It can open or unlock the home (a lock, a garage door, an alarm): after an uncertain transcript or a
+    doubtful reading it is confirmed before it is carried out (see is_risky)."""
 
 
 _SWITCHABLE = ("light", "switch", "fan", "cover", "media_player", "input_boolean", "lock", "valve", "vacuum")
 
 INTENTS: tuple[IntentSpec, ...] = (
-    IntentSpec("HassTurnOn", "switch on, open, lock or start a device", domains=_SWITCHABLE),
-    IntentSpec("HassTurnOff", "switch off, close, unlock or stop a device", domains=_SWITCHABLE),
+    IntentSpec("HassTurnOn", "switch on, open, lock or start a device", domains=_SWITCHABLE, risky=True),
+    IntentSpec("HassTurnOff", "switch off, close, unlock or stop a device", domains=_SWITCHABLE, risky=True),
     IntentSpec("HassLightSet", "set a light's brightness or colour", domains=("light",)),
     IntentSpec("HassGetState", "ask whether a device is on, off, open, closed or locked",
                domains=(*_SWITCHABLE, "sensor", "binary_sensor"), query=True),
@@ -44,7 +50,7 @@ INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec("HassClimateSetTemperature", "set the heating to a temperature", domains=("climate",),
                target="optional"),
     IntentSpec("HassFanSetSpeed", "set a fan's speed", domains=("fan",)),
-    IntentSpec("HassSetPosition", "open a cover or valve to a position", domains=("cover", "valve")),
+    IntentSpec("HassSetPosition", "open a cover or valve to a position", domains=("cover", "valve"), risky=True),
     IntentSpec("HassMediaPause", "pause the music", domains=("media_player",), target="optional"),
     IntentSpec("HassMediaUnpause", "resume the music", domains=("media_player",), target="optional"),
     IntentSpec("HassMediaNext", "skip to the next track", domains=("media_player",), target="optional"),
@@ -83,3 +89,32 @@ def default_domain(intent_name: str) -> str | None:
     if spec is None or spec.name in ("HassTurnOn", "HassTurnOff", "HassGetState") or not spec.domains:
         return None
     return spec.domains[0]
+
+
+RISKY_DOMAINS = frozenset({"lock", "alarm_control_panel"})
+"""Domains whose devices guard the home: any action on them is risky."""
+RISKY_COVER_CLASSES = frozenset({"garage", "garage_door", "door", "gate"})
+"""Covers that open the home (Home Assistant device classes; without one, the entity's id and names tell)."""
+
+
+def is_risky(intent: Intent, home: Home) -> bool:
+    """Whether carrying the intent out could open or unlock the home: a risky intent (IntentSpec.risky) on a lock,
+    an alarm panel, or a garage door, door or gate cover."""
+    spec = BY_NAME.get(intent.name)
+    if spec is None or not spec.risky:
+        return False
+    for entity_id in intent.entity_ids:
+        domain = entity_id.split(".", 1)[0]
+        if domain in RISKY_DOMAINS:
+            return True
+        if domain == "cover":
+            entity = home.entity(entity_id)
+            if entity is not None and entity.device_class:
+                if entity.device_class in RISKY_COVER_CLASSES:
+                    return True
+                continue
+            text = " ".join([entity_id.split(".", 1)[1].replace("_", " "),
+                             *(entity.names if entity is not None else ())]).casefold()
+            if any(word in text.split() for word in ("garage", "door", "gate")):
+                return True
+    return False

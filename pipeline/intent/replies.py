@@ -151,6 +151,8 @@ def _turn(on: bool) -> Callable[[_Ctx], str]:
 
 
 def _light_set(c: _Ctx) -> str:
+    if c.slots.get("brightness_step") in ("up", "down"):  # relative: "a bit brighter", "dim the lights"
+        return f"{'Brightened' if c.slots['brightness_step'] == 'up' else 'Dimmed'} {c.target()}."
     if "brightness" in c.slots:
         return f"Set {c.target()} to {number(c.slots['brightness'])} percent."
     if "color" in c.slots:
@@ -311,6 +313,8 @@ def request_phrase(intent: Intent, home: Home) -> str:
             ("lock" if on else "unlock") if domains == {"lock"} else ("turn on" if on else "turn off"))
         return f"{verb} {c.target()}"
     if name == "HassLightSet":
+        if slots.get("brightness_step") in ("up", "down"):
+            return f"{'brighten' if slots['brightness_step'] == 'up' else 'dim'} {c.target()}"
         what = (f"{number(slots['brightness'])} percent" if "brightness" in slots else
                 str(slots.get("color") or number(slots.get("temperature", ""))))
         return f"set {c.target()} to {what}"
@@ -330,6 +334,11 @@ def request_phrase(intent: Intent, home: Home) -> str:
         "HassMediaPlayerMute": "mute the speaker", "HassMediaPlayerUnmute": "unmute the speaker",
         "HassVacuumStart": "start the vacuum cleaner", "HassVacuumReturnToBase": "send the vacuum cleaner home",
         "HassSetVolumeRelative": _lowered(_volume_step(c)).removesuffix(".").replace("turned", "turn", 1),
+        "HassStartTimer": _lowered(_timer_start(c)).removesuffix(".").replace("timer set", "set a timer", 1),
+        "HassCancelTimer": "cancel the timer", "HassCancelAllTimers": "cancel all timers",
+        "HassGetCurrentTime": "tell you the time", "HassGetCurrentDate": "tell you the date",
+        "HassGetState": f"check {c.target()}", "HassClimateGetTemperature": "tell you the temperature",
+        "HassNevermind": "cancel that",
     }
     return fixed.get(name, "do that")
 

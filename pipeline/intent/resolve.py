@@ -6,7 +6,11 @@
 - The area comes from the slots. The templates tier already copies the satellite area into the slots
   where HA's templates want it ("turn on the lights"); the language-model tier passes
   area_fallback=home.satellite_area to get the same behaviour.
-A target that cannot be found gives an honest sentence in Resolution.problem instead of ids.
+A target that cannot be found gives an honest sentence in Resolution.problem instead of ids; several devices
+for one name give a question that names them.
+
+Names and areas that are not exactly the home's (the language model passes on the words the user said) are
+matched by names.py: "bed room" is the bedroom, "coffee" the coffee maker, "the wemo plug socket" the wemo plug.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import names
 from .intents import TARGETLESS, default_domain
 from .model import Entity, Home
 from .replies import device_class_noun, domain_noun, on_floor
@@ -97,6 +102,13 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
     if domains is not None:
         found = [e for e in found if e.domain in domains]
     if not found:
+        found = _spoken_name(home, name, domain=domain, domains=domains)
+    if not found and domain:
+        # The domain is the model's hint; the name is what the user said: one device of that name is the one.
+        anywhere = [e for e in home.entities if _has_name(e, name)] or _spoken_name(home, name, domain=None,
+                                                                                    domains=domains)
+        found = anywhere if len(anywhere) == 1 else []
+    if not found:
         return Resolution(problem=f"Sorry, I don't know a device called {name}.")
     if area:
         found = [e for e in found if e.area == area]
@@ -110,9 +122,33 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         # Several entities share the name: prefer the ones in the room the satellite stands in.
         here = [e for e in found if e.area is not None and e.area == home.satellite_area]
         found = here or found
-    if len(found) > 1:
-        return Resolution(problem=f"Sorry, there are several devices called {name}.")
+    if len(found) > 1 and not names.is_plural(name):
+        return Resolution(problem=_which_one(found, name))
     return Resolution(_ids(found))
+
+
+def _spoken_name(home: Home, name: str, *, domain: Any, domains: Collection[str] | None) -> list[Entity]:
+    """No exact name: the entities the spoken words mean (names.py: "coffee" -> the coffee maker, "kitchen
+    lights" -> the lights in the kitchen), of the allowed domains."""
+    pool = [e for e in home.entities if (not domain or e.domain == domain) and (domains is None or e.domain in domains)]
+    match = names.match_entities(home, name, pool)
+    if match.entities:
+        return list(match.entities)
+    split = names.area_and_noun(home, name)
+    if split is None:
+        return []
+    area, noun_domain = split
+    return [e for e in pool if e.domain == noun_domain and e.area == area]
+
+
+def _which_one(found: list[Entity], name: str) -> str:
+    """A clarifying question that names the candidates (by room where they share a name)."""
+    names_of = [" ".join(e.name.split()) for e in found]
+    labels = sorted({f"the {n} in the {e.area}" if names_of.count(n) > 1 and e.area else f"the {n}"
+                     for n, e in zip(names_of, found, strict=True)})
+    if len(labels) < 2 or len(labels) > 4:
+        return f"Sorry, there are several devices called {name}. Which one do you mean?"
+    return "Which one do you mean: " + ", ".join(labels[:-1]) + f" or {labels[-1]}?"
 
 
 def _ids(entities: Any) -> tuple[str, ...]:
@@ -135,7 +171,8 @@ def _canonical_area(home: Home, area: Any) -> str | None:
         return None
     wanted = _norm(str(area))
     found = next((a for a in home.areas if _norm(a) == wanted), None)
-    return found or next((a for alias, a in home.area_aliases if _norm(alias) == wanted), None)
+    found = found or next((a for alias, a in home.area_aliases if _norm(alias) == wanted), None)
+    return found or names.match_area(home, str(area))  # spoken words: "bed room", "hall"
 
 
 def _canonical_floor(home: Home, floor: Any) -> str | None:

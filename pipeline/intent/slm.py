@@ -1,13 +1,20 @@
-"""Second intent tier: a small INT4 ONNX language model (onnxruntime-genai) with constrained decoding.
+"""Second intent tier: a small fine-tuned INT4 ONNX language model (onnxruntime-genai) with constrained decoding.
 
-Asked only when no sentence template matched. The model reads a fixed prefix (system prompt with this home's
-devices and areas, then few-shot examples: see slm_prompt.py) that is processed once at load; every turn rewinds
-the generator's KV cache to the end of that prefix and appends only the user's words, so a turn costs a few dozen
-prompt tokens instead of hundreds. Guidance (llguidance, a Lark grammar) forces the answer into one compact JSON
-object whose intent, entity and area names are enums from the Home; the answer is checked once more, resolved to
-entity ids with the templates tier's rules (resolve.py) and phrased by replies.py. The intent choice is calibrated:
-the model's prior over intents, measured on content-free inputs at load, is partly divided out (a few-shot 0.5B
-model otherwise calls most commands "other").
+Asked only when no sentence template matched. The model (fine-tuned by models/tune, merged and quantized by
+`models build`) turns the user's words into one line of slm_prompt's answer language, e.g. `off|domain=light|
+area=bed room`, forced by a grammar; it never sees the home. Code then does the rest: parse, resolve the spoken
+words to the home's entities with the templates tier's resolver (resolve.py, names.py), and phrase the reply
+(replies.py). A target that cannot be found, or that fits several devices, becomes an honest sentence or a
+question naming the candidates, never a guess.
+
+Calibrated abstention: every decoding step reads the model's logits before the token is chosen, and the answer's
+confidence is the probability the model gave the whole answer (the product of the chosen tokens' probabilities,
+before the grammar's mask: mass the model put outside the answer language counts against it). Below
+`confidence_threshold` (set on the dev set, docs/understanding.md) the action is not taken: the reply asks "Did you
+mean ...?" and Understanding.confirm holds the action for a yes.
+
+The prefix (a short system line, the same for every home) is processed once at load; every turn rewinds the
+generator's KV cache to its end and appends only the user's words.
 
 Chit-chat contract for the assistant: `understand(text)` answers an open question ("tell me a joke") with
 Understanding(intent=None, reply="", tier="slm", open_question=True). The assistant then speaks
@@ -19,11 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +39,10 @@ from typing import Any, Literal
 import numpy as np
 
 from . import slm_prompt as sp
+from .intents import is_risky
 from .model import Home, Intent, Understanding
-from .replies import StateLookup, reply_for
+from .names import names_a_kind
+from .replies import StateLookup, reply_for, request_phrase
 from .resolve import resolve
 
 _log = logging.getLogger(__name__)
@@ -41,13 +51,17 @@ MAX_INPUT_CHARS = 1000
 """Longer transcripts are cut before tokenizing (a spoken command is a sentence or two)."""
 MAX_INPUT_TOKENS = 96
 """The user's words are cut to this many tokens."""
-_TURN_OVERHEAD = 32
-"""Room for the ChatML markers around the user's words (and the answer's opening)."""
-CALIBRATION = 0.5
-"""How much of the intent prior to divide out: 0.5 was best for both models on the evaluation set (1 overcorrects)."""
-_CONTENT_FREE = ("N/A", "", "[MASK]", "hmm")
+_TURN_OVERHEAD = 16
+"""Room for the ChatML markers around the user's words."""
+CONFIDENCE_THRESHOLD = 0.5
+"""Below this answer probability an action is asked about, not taken (the dev set's precision/recall curve,
+docs/understanding.md)."""
+RISKY_CONFIDENCE = 0.8
+"""Locks, garage doors and alarms need this much, else "Did you mean ...?"."""
 SAY_AGAIN = "Sorry, could you say that again?"
 CLARIFY = "Sorry, which device do you mean?"
+NOT_FOR_ME = "Okay, I'll leave everything as it is."
+"""Said to talk that asks for nothing ("my sister is coming tomorrow"): nothing was done, and it says so."""
 
 # A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
@@ -59,7 +73,7 @@ class TurnStats:
     """What one call to the model cost, for the bench and the logs."""
 
     output: str
-    """The raw generated text (the JSON answer, or the free answer)."""
+    """The raw generated text (the answer line, or the free answer)."""
     prompt_tokens: int
     """Tokens processed before decoding: the user turn with the cached prefix, the whole prompt without."""
     output_tokens: int
@@ -70,6 +84,17 @@ class TurnStats:
     """Seconds spent generating."""
     cached_prefix: bool
     """Whether the prefix's KV cache was reused."""
+    token_probs: tuple[float, ...] = field(default=())
+    """The probability the model gave each chosen token (intent answers only)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The model's answer line and how sure it was."""
+
+    text: str
+    confidence: float
+    """Probability of the whole answer (product over its tokens, the end of the answer included)."""
 
 
 class _Session:
@@ -104,7 +129,7 @@ class LanguageModelTier:
         model_dir: str | Path,
         home: Home,
         *,
-        max_new_tokens: int = 48,
+        max_new_tokens: int = 32,
         threads: int = 2,
         temperature: float = 0.0,
         device: Literal["cpu", "cuda"] = "cpu",
@@ -113,18 +138,22 @@ class LanguageModelTier:
         max_reply_tokens: int = 80,
         max_reply_sentences: int = 3,
         cache_prefix: bool = True,
-        calibration: float = CALIBRATION,
+        confidence_threshold: float = CONFIDENCE_THRESHOLD,
+        risky_confidence: float = RISKY_CONFIDENCE,
     ) -> None:
-        """model_dir: folder with genai_config.json. max_new_tokens: bound on the JSON answer's tokens.
+        """model_dir: folder with genai_config.json. max_new_tokens: bound on the answer's tokens.
         threads: ONNX Runtime intra-op threads. temperature: 0 decodes greedily. device: cpu or cuda.
         clock: local time for time/date replies. states: entity id -> state lookup for state questions.
         max_reply_tokens / max_reply_sentences: bounds on a free answer. cache_prefix: reuse the prefix's KV cache
-        (False processes the whole prompt every turn: only for comparison). calibration: strength (0-1) of the
-        correction for the model's prior over intents (0: off)."""
+        (False processes the whole prompt every turn: only for comparison). confidence_threshold: below this
+        answer probability an action is asked about ("Do you want me to ...?"), not taken; risky_confidence: the same
+        for locks, garage doors and alarms."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device {device!r}: expected cpu or cuda")
         if threads < 1 or max_new_tokens < 8 or max_reply_tokens < 1:
             raise ValueError("threads must be >= 1, max_new_tokens >= 8, max_reply_tokens >= 1")
+        if not 0.0 <= confidence_threshold <= 1.0 or not 0.0 <= risky_confidence <= 1.0:
+            raise ValueError("confidence thresholds must be between 0 and 1")
         self.model_dir = Path(model_dir)
         self.home = home
         self.max_new_tokens = max_new_tokens
@@ -134,20 +163,19 @@ class LanguageModelTier:
         self.max_reply_tokens = max_reply_tokens
         self.max_reply_sentences = max_reply_sentences
         self.cache_prefix = cache_prefix
-        self.calibration = calibration
+        self.confidence_threshold = confidence_threshold
+        self.risky_confidence = risky_confidence
         self._clock = clock
         self._states = states
         self._lock = threading.Lock()
         self._og: Any = None
         self._model: Any = None
         self._tok: Any = None
+        self._eos: frozenset[int] = frozenset()
         self._intent: _Session | None = None
         self._chat: _Session | None = None
-        self._bias: np.ndarray | None = None
-        self.variants: list[sp.Variant] = sp.variants(home)
-        """Every answer shape this home allows."""
-        self.grammar: str = sp.output_grammar(home)
-        """The Lark grammar every answer is forced into (the text after sp.ANSWER_OPENING)."""
+        self.grammar: str = sp.GRAMMAR
+        """The Lark grammar every answer is forced into (the same for every home)."""
         self.load_seconds: float | None = None
         """How long load() took, prefixes included (None until loaded)."""
         self.last: TurnStats | None = None
@@ -170,16 +198,19 @@ class LanguageModelTier:
         return len(self._intent.prefix) if self._intent else 0
 
     def load(self) -> None:
-        """Load the model and process both prefixes once (about 1 s plus the prefix at ~120 tokens/s on 2 cores)."""
+        """Load the model and process both (short) prefixes once."""
         with self._lock:
             if self.loaded:
                 return
             start = time.perf_counter()
-            if not (self.model_dir / "genai_config.json").is_file():
+            config = self.model_dir / "genai_config.json"
+            if not config.is_file():
                 raise FileNotFoundError(
                     f"{self.model_dir}: no genai_config.json here; build the model with `slm-voice models build`"
                 )
             import onnxruntime_genai as og
+
+            og.disable_telemetry_events()  # with ORT_DISABLE_TELEMETRY (pipeline.offline): nothing leaves the box
 
             cfg = og.Config(str(self.model_dir))
             session = {"intra_op_num_threads": self.threads, "inter_op_num_threads": 1}
@@ -190,10 +221,10 @@ class LanguageModelTier:
             self._og = og
             self._model = og.Model(cfg)
             self._tok = og.Tokenizer(self._model)
-            self._intent = self._session(sp.intent_prefix(self.home), self.max_new_tokens, guidance=self.grammar)
+            eos = json.loads(config.read_text(encoding="utf-8"))["model"].get("eos_token_id")
+            self._eos = frozenset(eos if isinstance(eos, list) else [eos])
+            self._intent = self._session(sp.intent_prefix(), self.max_new_tokens, guidance=self.grammar)
             self._chat = self._session(sp.chat_prefix(), self.max_reply_tokens, guidance=None)
-            if self.calibration > 0:
-                self._bias = self._calibrate()
             self.load_seconds = time.perf_counter() - start
             _log.info(
                 "slm: %s loaded in %.2f s (intent prefix %d tokens, %s)",
@@ -217,45 +248,18 @@ class LanguageModelTier:
             params.set_guidance("lark_grammar", guidance)
         return _Session(og, self._model, params, prefix, cache=self.cache_prefix)
 
-    def _calibrate(self) -> np.ndarray:
-        """Logit bias that divides out the model's prior for each intent's first token (Zhao et al. 2021,
-        "Calibrate before use"): few-shot small models lean towards some answers whatever the input (here
-        "other", about 80 % on an empty input). The prior is measured on content-free inputs, once."""
-        assert self._intent is not None
-        firsts = sorted({self._encode(d.key)[0] for d in sp.available_intents(self.home)})
-        probs = []
-        for text in _CONTENT_FREE:
-            gen = self._intent.start(self._user_ids(text, sp.user_turn))
-            logits = np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1)[firsts]
-            p = np.exp(logits - logits.max())
-            probs.append(p / p.sum())
-        prior = np.mean(probs, axis=0)
-        bias = np.zeros((1, int(np.asarray(gen.get_logits()).size)), dtype=np.float32)
-        bias[0, firsts] = -self.calibration * np.log(np.maximum(prior, 1e-6))
-        return bias
-
     def warm(self) -> None:
         """One dummy turn of each kind, so the first real turn pays no first-call costs."""
         self.load()
-        self.generate("what's the weather like")
+        self.decode("what's the weather like")
         reply = self.stream_reply("hello")
         next(reply, None)
         reply.close()
 
     def set_home(self, home: Home) -> None:
-        """Serve a changed home (Home Assistant's registries changed): new answer shapes and grammar, and the intent
-        prefix processed again if the model is loaded (the prefix's length at ~120 tokens/s on 2 cores). Call it
-        between turns, where understand() runs."""
-        if home == self.home:
-            return
-        with self._lock:
-            self.home = home
-            self.variants = sp.variants(home)
-            self.grammar = sp.output_grammar(home)
-            if self._model is not None:
-                self._intent = self._session(sp.intent_prefix(home), self.max_new_tokens, guidance=self.grammar)
-                if self.calibration > 0:
-                    self._bias = self._calibrate()
+        """Serve a changed home (Home Assistant's registries changed). The model never sees the home, so nothing
+        is processed again: the next turn resolves its words against the new home."""
+        self.home = home
 
     # -- the intent tier ---------------------------------------------------------------------------------------
 
@@ -264,71 +268,76 @@ class LanguageModelTier:
         if not text or not text.strip():
             return None
         try:
-            raw = self.generate(text)
+            decoded = self.decode(text)
         except Exception:  # the runtime failed on this input: say so rather than crash the turn
             _log.exception("slm: generation failed for %r", text[:80])
             return Understanding(None, SAY_AGAIN, "slm")
-        return self.interpret(raw)
+        return self.interpret(decoded.text, decoded.confidence)
 
-    def generate(self, text: str) -> str:
-        """The model's raw JSON answer for a transcript (constrained decoding), e.g. {"intent":"time"}."""
+    def decode(self, text: str) -> Decoded:
+        """The model's answer line for a transcript (constrained decoding) and its probability."""
         self.load()
         assert self._intent is not None
         with self._lock:
-            out, _ = self._decode(self._intent, self._user_ids(text, sp.user_turn), self.max_new_tokens)
-        return sp.ANSWER_OPENING + out
+            return self._decode_answer(self._intent, self._user_ids(text, sp.user_turn), self.max_new_tokens)
 
-    def interpret(self, raw: str) -> Understanding:
-        """Check the model's JSON against the home and turn it into an Understanding."""
+    def generate(self, text: str) -> str:
+        """The model's answer line for a transcript, e.g. "on|name=coffee"."""
+        return self.decode(text).text
+
+    def interpret(self, raw: str, confidence: float = 1.0) -> Understanding:
+        """Check an answer line, resolve its words against the home and turn it into an Understanding; an action
+        the model is not sure enough of becomes "Did you mean ...?"."""
         try:
-            obj = json.loads(raw)
-        except ValueError:
-            _log.info("slm: unusable output %r", raw[:200])
-            return Understanding(None, SAY_AGAIN, "slm")
-        problem, slots, d = self._validate(obj)
-        if d is not None and d.key == "other":
-            return Understanding(None, "", "slm", open_question=True)
-        if d is not None and d.key == "clarify":
-            return Understanding(None, CLARIFY, "slm")
-        if problem is not None or d is None or d.hass is None:
-            _log.info("slm: doubtful output %r: %s", raw[:200], problem)
-            return Understanding(None, problem or SAY_AGAIN, "slm")
-        res = resolve(d.hass, slots, self.home, area_fallback=self.home.satellite_area)
-        if res.problem is not None and not slots.get("name") and not slots.get("area") and d.domains:
-            # "add eggs" / "pause": with one device of the kind in the home, that is the one meant.
-            only = [e for e in self.home.entities if e.domain in d.domains]
+            answer = sp.parse(raw)
+        except sp.AnswerError as e:
+            _log.info("slm: unusable output %r: %s", raw[:200], e)
+            return Understanding(None, SAY_AGAIN, "slm", confidence=confidence)
+        if answer.key == sp.OPEN_QUESTION:
+            return Understanding(None, "", "slm", confidence=confidence, open_question=True)
+        if answer.key == sp.NOT_FOR_ME:
+            return Understanding(None, NOT_FOR_ME, "slm", confidence=confidence)
+        found = self._intent_of(answer)
+        if isinstance(found, str):
+            return Understanding(None, found, "slm", confidence=confidence)
+        reply = reply_for(found, self.home, now=self._clock(), states=self._states)
+        understood = Understanding(found, reply, "slm", confidence=confidence)
+        needed = self.risky_confidence if is_risky(found, self.home) else self.confidence_threshold
+        if confidence < needed:
+            question = f"Do you want me to {request_phrase(found, self.home)}?"
+            return Understanding(None, question, "slm", confidence=confidence, confirm=understood)
+        return understood
+
+    def _intent_of(self, answer: sp.Answer) -> Intent | str:
+        """The resolved intent an answer means, or the sentence that says why there is none."""
+        hass = answer.hass
+        assert hass is not None
+        slots = answer.hass_slots()
+        area_fallback = self.home.satellite_area
+        if slots.get("area") == sp.ALL_AREAS:
+            del slots["area"]  # the whole home: no area, and not the satellite's either
+            area_fallback = None
+        if hass == "HassStartTimer" and not any(slots.get(u) for u in ("hours", "minutes", "seconds")):
+            return "How long should the timer be?"
+        if hass == "HassListAddItem" and not slots.get("name"):
+            lists = [e for e in self.home.entities if e.domain == "todo"]
+            shopping = [e for e in lists if "shopping list" in (n.casefold() for n in e.names)]
+            chosen = lists if len(lists) == 1 else shopping
+            if len(chosen) != 1:
+                return "Which list should I add it to?"
+            slots["name"] = chosen[0].name
+        res = resolve(hass, slots, self.home, area_fallback=area_fallback)
+        spec_domains = _domains_of(hass)
+        kind_only = not slots.get("name") or names_a_kind(str(slots["name"]), spec_domains)
+        if res.problem is not None and kind_only and not slots.get("area") and spec_domains:
+            # "pause" / "start the vacuum cleaner": with one device of the kind in the home, that is the one meant.
+            only = [e for e in self.home.entities if e.domain in spec_domains]
             if len(only) == 1:
-                slots = {**slots, "name": only[0].name}
-                res = resolve(d.hass, slots, self.home, area_fallback=self.home.satellite_area)
+                res = resolve(hass, {**slots, "name": only[0].name}, self.home)
         if res.problem is not None:
-            return Understanding(None, res.problem, "slm")
-        intent = Intent(name=d.hass, slots=slots, entity_ids=res.entity_ids)
-        return Understanding(intent, reply_for(intent, self.home, now=self._clock(), states=self._states), "slm")
-
-    def _validate(self, obj: Any) -> tuple[str | None, dict[str, Any], sp.IntentDef | None]:
-        """(problem or None, Home Assistant slots, intent definition) for one decoded answer.
-
-        The grammar already allows only these shapes; checking again keeps a runtime or grammar slip from
-        ever reaching a device."""
-        variant = sp.matching_variant(obj, self.variants)
-        if variant is None:
-            loose = sp.matching_variant(obj, self.variants, ranges=False)
-            bad = [p for p in loose.props if p.key in obj and not p.accepts(obj[p.key])] if loose else []
-            if loose is None or not bad:
-                return SAY_AGAIN, {}, None
-            p = bad[0]
-            return f"Sorry, the {p.key} must be between {p.lo} and {p.hi}.", {}, sp.BY_KEY[loose.intent]
-        d = sp.BY_KEY[variant.intent]
-        slots = {sp.SLOT_NAMES.get(k, k): v for k, v in obj.items() if k != "intent"}
-        if "item" in slots:
-            slots["item"] = " ".join(str(slots["item"]).split())
-            if not slots["item"]:
-                return "What should I add to the list?", {}, d
-        if d.key == "timer":
-            slots = {k: v for k, v in slots.items() if v}  # "hours":0 says nothing
-            if not slots:
-                return "How long should the timer be?", {}, d
-        return None, slots, d
+            return res.problem
+        hass = _for_the_device(hass, res.entity_ids)
+        return Intent(name=hass, slots=slots, entity_ids=res.entity_ids)
 
     # -- free answers ------------------------------------------------------------------------------------------
 
@@ -399,37 +408,50 @@ class LanguageModelTier:
                 return turn_ids
             keep -= 8
 
-    def _decode(self, session: _Session, ids: list[int], max_new: int) -> tuple[str, int]:
+    def _decode_answer(self, session: _Session, ids: list[int], max_new: int) -> Decoded:
+        """Greedy constrained decoding, reading each step's logits to know how likely the chosen token was."""
         t0 = time.perf_counter()
         gen = session.start(ids)
-        if self._bias is not None:
-            # Contextual calibration of the intent choice (the first answer token), see _calibrate().
-            logits = np.asarray(gen.get_logits(), dtype=np.float32).reshape(1, -1)
-            gen.set_logits(logits + self._bias)
         t1 = time.perf_counter()
-        stream = self._tok.create_stream()
-        text, n = "", 0
-        while not gen.is_done() and n < max_new:
+        out: list[int] = []
+        probs: list[float] = []
+        while not gen.is_done() and len(out) < max_new:
+            logits = np.asarray(gen.get_logits(), dtype=np.float32).reshape(-1)
             gen.generate_next_token()
-            n += 1
-            piece = stream.decode(int(gen.get_next_tokens()[0]))
-            text += piece
-            if "}" in piece and _json_complete(sp.ANSWER_OPENING + text):
-                break  # the object is closed: no need to wait for the end-of-turn token
+            token = int(gen.get_next_tokens()[0])
+            probs.append(_probability(logits, token))
+            out.append(token)
         t2 = time.perf_counter()
+        finished = bool(out) and out[-1] in self._eos
+        text = self._tok.decode([t for t in out if t not in self._eos]).strip()
+        # An answer cut off by max_new (no end token) is not an answer the model finished: no confidence.
+        confidence = math.prod(probs) if finished else 0.0
         prompt = len(ids) + (0 if session.cache else len(session.prefix))
-        self.last = TurnStats(text, prompt, n, t1 - t0, t2 - t1, session.cache)
-        return text, n
+        self.last = TurnStats(text, prompt, len(out), t1 - t0, t2 - t1, session.cache, tuple(probs))
+        return Decoded(text, confidence)
 
 
-def _json_complete(text: str) -> bool:
-    """The compact JSON object is closed: stop without waiting for the end-of-turn token."""
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+def _probability(logits: np.ndarray, token: int) -> float:
+    """softmax(logits)[token], computed stably."""
+    top = float(logits.max())
+    return float(math.exp(float(logits[token]) - top) / np.exp(logits - top).sum())
+
+
+def _domains_of(hass: str) -> tuple[str, ...]:
+    from .intents import BY_NAME
+
+    spec = BY_NAME.get(hass)
+    return spec.domains if spec is not None and spec.target != "required" else ()
+
+
+def _for_the_device(hass: str, entity_ids: tuple[str, ...]) -> str:
+    """The intent that means "on"/"off" for the device found: a vacuum cleaner starts or goes back to its dock."""
+    domains = {e.split(".", 1)[0] for e in entity_ids}
+    if domains == {"vacuum"}:
+        return {"HassTurnOn": "HassVacuumStart", "HassTurnOff": "HassVacuumReturnToBase"}.get(hass, hass)
+    return hass
 
 
 def _clean(text: str) -> str:
     return " ".join(_MARKUP.sub("", text).split())
+

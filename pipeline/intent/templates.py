@@ -30,6 +30,8 @@ _log = logging.getLogger(__name__)
 # Whisper writes what it hears as prose: unify what hassil's own normalisation does not.
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")  # [BLANK_AUDIO], (music), *laughs*
 _DEGREES = re.compile(r"(\d)\s*°\s*[cf]?\b|\bdegrees? (?:celsius|centigrade|fahrenheit)\b", re.IGNORECASE)
+_NOTIFY_ME = re.compile(r"(please )?(alert|remind|wake|ping|notify|buzz|call|tell|warn) me( up)?")
+"""What HA's delayed-command templates take for a command but is only a timer ("alert me in three hours")."""
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "&": " and "})
 
 
@@ -165,6 +167,10 @@ class TemplateTier:
         """"turn off the lights in 1 hour": a timer that carries the command out when it ends, as Home Assistant
         does. The command must be one this home can do now; it is understood again when the timer ends."""
         command = str(slots["conversation_command"]).strip()
+        if _NOTIFY_ME.fullmatch(command.casefold()):  # "alert me in three hours": a plain timer, no command in it
+            plain = {k: v for k, v in slots.items() if k != "conversation_command"}
+            intent = Intent(name="HassStartTimer", slots=plain)
+            return Understanding(intent, reply_for(intent, self.home, now=self._clock()), "template", confidence=1.0)
         inner = self.understand(command)
         if inner is None:
             return Understanding(None, f'Sorry, I don\'t understand "{command}", so I can\'t do it later.',

@@ -6,11 +6,16 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 
+from slm_voice.pipeline.intent.intents import is_risky
 from slm_voice.pipeline.intent.model import Home, IntentTier, StreamingReplyTier, Understanding
+from slm_voice.pipeline.intent.replies import request_phrase
 
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
+RISKY_TRANSCRIPT_CONFIDENCE = 0.6
+"""Whisper's confidence (stt.confidence: mean token probability times the chance that speech was there) below
+which a transcript counts as uncertain for risky actions."""
 
 _YES = re.compile(r"^(yes|yeah|yep|yup|sure|ok|okay|correct|right|exactly|please do|do it|go ahead|affirmative|"
                   r"that's right|that is right|yes please|of course)\b")
@@ -22,9 +27,12 @@ class IntentTiers:
 
     name = "intent"
 
-    def __init__(self, tiers: Sequence[IntentTier], *, fallback_reply: str = NOT_UNDERSTOOD) -> None:
+    def __init__(self, tiers: Sequence[IntentTier], *, fallback_reply: str = NOT_UNDERSTOOD,
+                 risky_transcript: float = RISKY_TRANSCRIPT_CONFIDENCE) -> None:
+        """risky_transcript: below this transcript confidence (Whisper's, 0-1) a risky action is confirmed first."""
         self.tiers = list(tiers)
         self.fallback_reply = fallback_reply
+        self.risky_transcript = risky_transcript
 
     def load(self) -> None:
         for tier in self.tiers:
@@ -52,8 +60,19 @@ class IntentTiers:
                 if found is not None:
                     if found.open_question and self._streamer() is None:
                         return Understanding(None, self.fallback_reply, found.tier)
-                    return found
+                    return self.confirm_risky(found, transcript_confidence)
         return Understanding(None, self.fallback_reply, "none")
+
+    def confirm_risky(self, u: Understanding, transcript_confidence: float | None) -> Understanding:
+        """A risky action (a lock, a garage door, an alarm: intents.is_risky) heard in an uncertain transcript is
+        asked about first ("Do you want me to open the garage door?"); anything else is returned as it is."""
+        if u.intent is None or transcript_confidence is None or transcript_confidence >= self.risky_transcript:
+            return u
+        home = next((h for t in self.tiers if isinstance(h := getattr(t, "home", None), Home)), None)
+        if home is None or not is_risky(u.intent, home):
+            return u
+        return Understanding(None, f"Do you want me to {request_phrase(u.intent, home)}?", u.tier,
+                             confidence=u.confidence, confirm=u)
 
     def stream_reply(self, text: str) -> Iterator[str]:
         """The free-text answer to an open question, sentence by sentence as it is generated."""

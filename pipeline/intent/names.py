@@ -1,0 +1,119 @@
+"""Spoken words -> the home's entities and areas, when the words are not exactly a name.
+
+The language model names what the user said ("wemo plug socket", "coffee", "bed room", "hall"); this finds what
+the home calls it. Exact names and aliases are resolve.py's first choice; these rules only run when that finds
+nothing, and each says how sure it is (`score`). Equal best scores are all returned: the caller asks which one
+was meant rather than guess.
+
+Rules, best first: the same words ignoring spaces, articles and plurals ("bed side lamps" = "bedside lamp"); the
+home's name inside the spoken words ("the wemo plug socket" contains "wemo plug"); the spoken words inside a name
+("coffee" in "coffee maker"); an area's name and a device noun ("kitchen light": the lights in the kitchen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .model import Entity, Home
+
+_FILLER = frozenset({"the", "my", "our", "a", "an", "this", "that", "these", "those", "your", "all", "of"})
+NOUN_DOMAINS: dict[str, str] = {
+    "light": "light", "lamp": "light", "lighting": "light", "bulb": "light",
+    "fan": "fan", "speaker": "media_player", "tv": "media_player", "television": "media_player",
+    "blind": "cover", "curtain": "cover", "shutter": "cover", "shade": "cover",
+    "plug": "switch", "socket": "switch", "outlet": "switch", "heater": "climate", "thermostat": "climate",
+    "vacuum": "vacuum", "lock": "lock", "cleaner": "vacuum", "hoover": "vacuum", "robot": "vacuum",
+    "music": "media_player", "stereo": "media_player", "radio": "media_player", "soundbar": "media_player",
+}
+"""Device nouns people use for a whole kind of device ("the kitchen lights")."""
+MIN_SCORE = 0.5
+_GENERIC_PLACES = frozenset({"room", "area", "space", "floor", "house", "home", "place", "flat", "apartment"})
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without articles and possessives, each in the singular ("the bed side lamps" ->
+    ["bed", "side", "lamp"])."""
+    cleaned = "".join(c if c.isalnum() or c == "'" else " " for c in text.casefold())
+    return [_singular(w.removesuffix("'s")) for w in cleaned.split() if w not in _FILLER]
+
+
+def _singular(w: str) -> str:
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith(("ches", "shes", "sses", "xes")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def is_plural(text: str) -> bool:
+    """Whether the last word is a plural ("the blinds", "speakers"): a group, not one device."""
+    last = text.casefold().split()[-1:] or [""]
+    return _singular(last[0]) != last[0]
+
+
+def _score(spoken: Sequence[str], name: Sequence[str]) -> float:
+    if not spoken or not name:
+        return 0.0
+    if "".join(spoken) == "".join(name):
+        return 1.0
+    s, n = set(spoken), set(name)
+    if n <= s:  # extra words said: "the wemo plug socket", "desk lamp one"
+        return max(MIN_SCORE, 0.9 - 0.1 * len(s - n))
+    if s <= n:  # fewer words said: "coffee" for "coffee maker"
+        return 0.6 + 0.2 * len(s) / len(n)
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Match:
+    entities: tuple[Entity, ...]
+    score: float
+
+
+def match_entities(home: Home, spoken: str, candidates: Iterable[Entity] | None = None) -> Match:
+    """The entities whose name or alias best fits the spoken words (ties all kept); score 0 when none fits."""
+    said = words(spoken)
+    best: list[Entity] = []
+    top = 0.0
+    for e in candidates if candidates is not None else home.entities:
+        score = max((_score(said, words(n)) for n in e.names), default=0.0)
+        if score < MIN_SCORE or score < top:
+            continue
+        if score > top:
+            best, top = [], score
+        best.append(e)
+    return Match(tuple(best), top)
+
+
+def match_area(home: Home, spoken: str) -> str | None:
+    """The one area the spoken words mean ("bed room" -> bedroom, "hall" -> hallway), or None."""
+    said = words(spoken)
+    if not said:
+        return None
+    names = [(a, words(a)) for a in home.areas] + [(a, words(alias)) for alias, a in home.area_aliases]
+    exact = {a for a, w in names if "".join(w) == "".join(said)}
+    if len(exact) == 1:
+        return exact.pop()
+    # "hall" for hallway: a spoken word that starts a word of exactly one area's name ("room" alone names none)
+    if set(said) <= _GENERIC_PLACES:
+        return None
+    partial = {a for a, w in names if set(said) <= set(w) or all(any(x.startswith(s) for x in w) for s in said)}
+    return partial.pop() if len(partial) == 1 else None
+
+
+def area_and_noun(home: Home, spoken: str) -> tuple[str, str] | None:
+    """("kitchen", "light") for "kitchen lights" when the home has that area: an area's name and a device noun."""
+    said = words(spoken)
+    if len(said) < 2 or said[-1] not in NOUN_DOMAINS:
+        return None
+    area = match_area(home, " ".join(said[:-1]))
+    return (area, NOUN_DOMAINS[said[-1]]) if area else None
+
+
+def names_a_kind(spoken: str, domains: Iterable[str]) -> bool:
+    """Whether the words name a kind of device of these domains ("the vacuum cleaner", "the speakers")."""
+    wanted = set(domains)
+    return any(NOUN_DOMAINS.get(w) in wanted for w in words(spoken))

@@ -18,7 +18,7 @@ from slm_voice.models.locate import models_dir as configured_models_dir
 from slm_voice.pipeline.assistant import Assistant, AssistantOptions, Observer
 from slm_voice.pipeline.intent.model import Entity, Home, IntentTier
 from slm_voice.pipeline.intent.tiers import IntentTiers
-from slm_voice.pipeline.stt import SpeechToText
+from slm_voice.pipeline.stt import SpeechToText, home_hotwords
 from slm_voice.pipeline.tts import TextToSpeech
 from slm_voice.pipeline.vad import Endpointer, SileroVad
 from slm_voice.pipeline.wake import WakeWordDetector
@@ -128,7 +128,6 @@ def build_endpointer(settings: Settings) -> Endpointer:
 def build_stt(settings: Settings, home: Home) -> SpeechToText:
     s = settings.stt
     model_dir = Path(s.model) if _is_path(s.model) else locate(_spec("stt", s.model, "stt.model"))[0].parent
-    hotwords = [n for e in home.entities for n in e.names] + list(home.areas) if s.hotwords else []
     return SpeechToText(
         model_dir,
         device=s.device,
@@ -136,8 +135,9 @@ def build_stt(settings: Settings, home: Home) -> SpeechToText:
         beam_size=s.beam_size,
         threads=s.threads,
         language=s.language,
-        hotwords=hotwords,
+        hotwords=home_hotwords(home) if s.hotwords else (),
         short_window=s.short_window,
+        follow_home=s.hotwords,
     )
 
 

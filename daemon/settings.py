@@ -207,7 +207,7 @@ class SlmSettings:
     """CPU threads for ONNX Runtime."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """0 is greedy decoding."""
-    confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    confidence_threshold: float = Field(0.35, ge=0.0, le=1.0)
     """Below this probability of its answer the model asks "Do you want me to ...?" instead of acting
     (docs/understanding.md: the precision/recall curve on the dev set)."""
 

@@ -22,7 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from slm_voice.models.build_slm import MANIFEST, RECIPE, BuildError, is_built, model_dir, read_manifest, slm_models
+from slm_voice.models.build_slm import (
+    MANIFEST,
+    RECIPE,
+    BuildError,
+    is_built,
+    model_dir,
+    read_manifest,
+    replace_folder,
+    slm_models,
+)
 
 ARCHIVE_MANIFEST = "slm-voice-archive.json"
 """The archive's first member: what it holds, with sizes and sha256."""
@@ -115,7 +124,7 @@ def import_model(archive: str | os.PathLike[str], models_dir: str | os.PathLike[
             if not is_built(model, staging):
                 raise ArchiveError(f"{archive}: {_mismatch(model, manifest['build'])}: export it from a matching "
                                    "slm-voice checkout, or build it here")
-            _replace(staging / model, target)
+            replace_folder(staging / model, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
@@ -126,8 +135,7 @@ def _mismatch(model: str, build: dict[str, Any]) -> str:
     from slm_voice.models import build_slm, catalog
 
     want: dict[str, Any] = {"recipe": RECIPE, "gguf_sha256": build_slm.gguf_sha256(catalog.get("slm", model))}
-    if hasattr(build_slm, "adapter_sha256"):  # the fine-tune merged into the build, when the project ships one
-        want["adapter_sha256"] = build_slm.adapter_sha256(model)
+    want["adapter_sha256"] = build_slm.adapter_sha256(model)  # the fine-tune merged into the build, if any
     diffs = [f"{k} {_short(build.get(k))} where this install wants {_short(v)}" for k, v in want.items()
              if build.get(k) != v]
     return f"its build of {model} does not match this install ({'; '.join(diffs) or 'incomplete build'})"
@@ -196,16 +204,6 @@ def _extract_checked(
                                f"the manifest says {want['sha256'][:16]}…)")
         seen.add(name)
     return seen
-
-
-def _replace(partial: Path, final: Path) -> None:
-    old = None
-    if final.exists() or final.is_symlink():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(old)
-    partial.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _verify_archive(path: Path, manifest: dict[str, Any]) -> None:

@@ -505,7 +505,7 @@ def build(
         _done(t0)
 
         _write_manifest(partial, spec, fixes, time.monotonic() - t_start)
-        _replace(partial, final)
+        replace_folder(partial, final)
     size = sum(p.stat().st_size for p in final.iterdir() if p.is_file())
     print(f"built {final} ({size / 1e6:.0f} MB) in {time.monotonic() - t_start:.0f} s", file=sys.stderr)
     return final
@@ -564,7 +564,7 @@ def _adapter_summary(model: str) -> dict[str, Any] | None:
     return {"path": where, **{k: info[k] for k in keep if k in info}}
 
 
-def _replace(partial: Path, final: Path) -> None:
+def replace_folder(partial: Path, final: Path) -> None:
     """Move the finished build into place; an old (stale) build is moved aside first, then deleted."""
     old = None
     if final.exists() or final.is_symlink():

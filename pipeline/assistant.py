@@ -548,11 +548,12 @@ class Assistant:
             self._back_to_idle()
 
     async def set_home(self, home: Home) -> None:
-        """Serve a changed home from now on (the understander rebuilds its lists in the model worker, between
-        turns' model calls)."""
-        update = getattr(self.intents, "set_home", None)
-        if update is not None:
-            await asyncio.get_running_loop().run_in_executor(self._models, update, home)
+        """Serve a changed home from now on (the understander rebuilds its lists and speech-to-text its hotwords in
+        the model worker, between turns' model calls)."""
+        for stage in (self.intents, self.stt):
+            update = getattr(stage, "set_home", None)
+            if update is not None:
+                await asyncio.get_running_loop().run_in_executor(self._models, update, home)
 
     async def wait_idle_turn(self) -> None:
         while self.state not in (TurnState.IDLE, TurnState.MUTED):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from slm_voice.pipeline.frames import SAMPLE_RATE
+from slm_voice.pipeline.intent.model import Home
 from slm_voice.pipeline.roles import Transcription
 
 MAX_SHORT_S = 28.0
@@ -37,6 +38,7 @@ class SpeechToText:
         language: str = "en",
         hotwords: Sequence[str] = (),
         short_window: bool = True,
+        follow_home: bool = False,
     ) -> None:
         self.model_dir = model_dir
         self.device = device
@@ -46,6 +48,8 @@ class SpeechToText:
         self.language = language
         # Whisper takes hotwords as a text prompt; the home's names make it spell them as the home does.
         self.hotwords = ", ".join(dict.fromkeys(hotwords)) or None
+        self.follow_home = follow_home
+        """set_home() replaces the hotwords with the changed home's names."""
         self.short_window = short_window
         self._model = None
         self._prompt: list[int] = []
@@ -67,6 +71,15 @@ class SpeechToText:
         self._tokenizer = tokenizer
         self._prompt = m.get_prompt(tokenizer, [], without_timestamps=True, hotwords=self.hotwords)
         self._suppress = get_suppressed_tokens(tokenizer, [-1])
+
+    def set_home(self, home: Home) -> None:
+        """Spell a changed home's names from the next transcription on (call it between model calls)."""
+        if not self.follow_home:
+            return
+        self.hotwords = ", ".join(dict.fromkeys(home_hotwords(home))) or None
+        if self._model is not None:
+            self._prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=True,
+                                                  hotwords=self.hotwords)
 
     def warm(self) -> None:
         # Low noise rather than digital silence: silence can short-circuit decoding and warm nothing.
@@ -172,3 +185,8 @@ def _repeats(text: str, min_words: int = 2) -> bool:
         for k in range(min_words, n // 2 + 1)
         for i in range(n - 2 * k + 1)
     )
+
+
+def home_hotwords(home: Home) -> list[str]:
+    """What Whisper should spell as the home does: every entity's names and aliases, every area."""
+    return [n for e in home.entities for n in e.names] + list(home.areas)

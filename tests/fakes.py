@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from slm_voice.pipeline.frames import FRAME_SAMPLES, AudioFrame, IntentRecognized, OutputAudio
-from slm_voice.pipeline.intent.model import Intent, Understanding
+from slm_voice.pipeline.intent.model import Home, Intent, Understanding
 from slm_voice.pipeline.intent.tiers import IntentTiers
 from slm_voice.pipeline.roles import ActionOutcome, Transcription
 from slm_voice.pipeline.vad import Endpointer
@@ -136,6 +136,10 @@ class FakeTiers(IntentTiers):
         super().__init__([])
         self.answers = answers
         self.name = "intent"
+        self.home_changes: list[Home] = []
+
+    def set_home(self, home: Home) -> None:
+        self.home_changes.append(home)
 
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
         return self.answers.get(text, Understanding(None, "Sorry, I didn't understand.", "none"))

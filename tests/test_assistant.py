@@ -285,3 +285,25 @@ def test_no_answer_to_did_you_mean_does_nothing() -> None:
     r = run(Rig({GARAGE: ask}, executor=executor, follow_up_timeout_s=0.4), script)
     assert executor.done == []
     assert r.assistant.state == TurnState.IDLE
+
+
+def test_a_changed_home_reaches_understanding_and_speech_to_text() -> None:
+    from slm_voice.pipeline.intent.model import Entity, Home
+
+    class HomeStt(FakeStt):
+        def __init__(self) -> None:
+            super().__init__()
+            self.homes: list[Home] = []
+
+        def set_home(self, home: Home) -> None:
+            self.homes.append(home)
+
+    home = Home(("kitchen", "spa"), (Entity("switch.jacuzzi", "jacuzzi", (), "spa"),), "kitchen")
+
+    async def script(r: Rig) -> None:
+        await r.assistant.set_home(home)
+
+    stt = HomeStt()
+    r = run(Rig(stt=stt), script)
+    assert stt.homes == [home]
+    assert r.assistant.intents.home_changes == [home]  # type: ignore[attr-defined]

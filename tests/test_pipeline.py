@@ -284,3 +284,24 @@ def test_config_typo_stops_with_the_key_path(tmp_path: Path) -> None:
     out = cli("understand", "--config", str(cfg), "hello")
     assert out.returncode == 2
     assert "vad.trailing_silense_ms: unknown key (did you mean 'trailing_silence_ms'?)" in out.stderr
+
+
+def test_a_changed_home_changes_the_hotwords_at_once(settings) -> None:
+    from slm_voice.daemon.factory import build_stt, home_from_settings
+    from slm_voice.pipeline.intent.model import Entity, Home
+
+    home = home_from_settings(settings.home)
+    stt = build_stt(settings, home)
+    stt.load()
+    before = list(stt._prompt)
+    assert "jacuzzi" not in (stt.hotwords or "")
+    changed = Home(home.areas + ("spa",), (*home.entities, Entity("switch.jacuzzi", "jacuzzi", (), "spa")),
+                   home.satellite_area)
+    stt.set_home(changed)
+    assert "jacuzzi" in (stt.hotwords or "") and "spa" in (stt.hotwords or "")
+    assert stt._prompt != before  # Whisper's prompt carries the new names from the next transcription
+    assert stt.transcribe(b"\0\0" * 16000).text == ""  # and still transcribes
+
+    fixed = build_stt(parse_settings(base_config(stt={"hotwords": False})), home)
+    fixed.set_home(changed)
+    assert fixed.hotwords is None

@@ -53,7 +53,7 @@ MAX_INPUT_TOKENS = 96
 """The user's words are cut to this many tokens."""
 _TURN_OVERHEAD = 16
 """Room for the ChatML markers around the user's words."""
-CONFIDENCE_THRESHOLD = 0.5
+CONFIDENCE_THRESHOLD = 0.35
 """Below this answer probability an action is asked about, not taken (the dev set's precision/recall curve,
 docs/understanding.md)."""
 RISKY_CONFIDENCE = 0.8

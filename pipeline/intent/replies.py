@@ -300,6 +300,11 @@ _HANDLERS: dict[str, Callable[[_Ctx], str]] = {
     "HassNevermind": _fixed("Okay."),
 }
 
+def ask_first(intent: Intent, home: Home) -> str:
+    """The question asked instead of acting: "Do you want me to open the garage door?" (a yes carries it out)."""
+    return f"Do you want me to {request_phrase(intent, home)}?"
+
+
 def request_phrase(intent: Intent, home: Home) -> str:
     """What was asked, as an instruction ("turn on the kitchen light"), for replies that can only say a command
     was sent, not that it happened."""

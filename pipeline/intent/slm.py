@@ -42,7 +42,7 @@ from . import slm_prompt as sp
 from .intents import is_risky
 from .model import Home, Intent, Understanding
 from .names import names_a_kind
-from .replies import StateLookup, reply_for, request_phrase
+from .replies import StateLookup, ask_first, reply_for
 from .resolve import resolve
 
 _log = logging.getLogger(__name__)
@@ -304,8 +304,7 @@ class LanguageModelTier:
         understood = Understanding(found, reply, "slm", confidence=confidence)
         needed = self.risky_confidence if is_risky(found, self.home) else self.confidence_threshold
         if confidence < needed:
-            question = f"Do you want me to {request_phrase(found, self.home)}?"
-            return Understanding(None, question, "slm", confidence=confidence, confirm=understood)
+            return Understanding(None, ask_first(found, self.home), "slm", confidence=confidence, confirm=understood)
         return understood
 
     def _intent_of(self, answer: sp.Answer) -> Intent | str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 from slm_voice.pipeline.intent.intents import is_risky
 from slm_voice.pipeline.intent.model import Home, IntentTier, StreamingReplyTier, Understanding
-from slm_voice.pipeline.intent.replies import request_phrase
+from slm_voice.pipeline.intent.replies import ask_first
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class IntentTiers:
         home = next((h for t in self.tiers if isinstance(h := getattr(t, "home", None), Home)), None)
         if home is None or not is_risky(u.intent, home):
             return u
-        return Understanding(None, f"Do you want me to {request_phrase(u.intent, home)}?", u.tier,
+        return Understanding(None, ask_first(u.intent, home), u.tier,
                              confidence=u.confidence, confirm=u)
 
     def stream_reply(self, text: str) -> Iterator[str]:

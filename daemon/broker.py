@@ -87,6 +87,13 @@ class EmbeddedBroker:
         try:
             loop.run_forever()
         finally:
+            # amqtt leaves tasks pending after shutdown(): cancel and reap them on this loop now. Left alone, the
+            # garbage collector destroys them later on whatever thread runs then, and their cleanup code runs there.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=2.0))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -230,7 +230,8 @@ def _rate(flags: Iterable[bool]) -> float | None:
     return round(sum(flags) / len(flags), 4) if flags else None
 
 
-def _pct(values: Sequence[float], q: float) -> float | None:
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0-1) of the values, nearest rank; None for none."""
     if not values:
         return None
     ordered = sorted(values)
@@ -253,7 +254,7 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
         "template_misfires": sum(r.score.misfire for r in results if r.tier == "template"),
         "seconds_median": _round(statistics.median([r.seconds for r in results])) if results else None,
         "slm_seconds_median": _round(statistics.median(slm)) if slm else None,
-        "slm_seconds_p90": _round(_pct(slm, 0.9)),
+        "slm_seconds_p90": _round(percentile(slm, 0.9)),
     }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slm_voice.bench.evaluate import load_cases, percentile
 from slm_voice.pipeline.intent.slm import LanguageModelTier
 
 EVAL_SET = Path(__file__).with_name("data") / "paraphrases.jsonl"
@@ -29,8 +30,6 @@ class EvalItem:
 
 def load_items(path: str | os.PathLike[str] = EVAL_SET) -> list[EvalItem]:
     """The sentences of a cases file (bench/evaluate.py's format); raises ValueError naming the bad line."""
-    from slm_voice.bench.evaluate import load_cases
-
     return [EvalItem(c.sentence) for c in load_cases(path)]
 
 
@@ -41,11 +40,6 @@ def _rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-
-
-def _pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench(tier: LanguageModelTier, texts: Sequence[str], *, rounds: int = 1) -> dict[str, Any]:
@@ -81,7 +75,7 @@ def bench(tier: LanguageModelTier, texts: Sequence[str], *, rounds: int = 1) -> 
                                    "without": round(with_cache + tier.prefix_tokens, 1)},
         "turns": len(turns),
         "intent_s_median": round(statistics.median(turns), 3) if turns else None,
-        "intent_s_p90": round(_pct(turns, 0.9), 3) if turns else None,
+        "intent_s_p90": p90 if (p90 := percentile(turns, 0.9)) is None else round(p90, 3),
         "prefill_tokens_per_s": round(sum(prompt) / prefill_s, 1) if prefill_s else None,
         "decode_tokens_per_s": round(out_tokens / decode_s, 1) if decode_s else None,
         "output_tokens_per_turn": round(out_tokens / len(turns), 1) if turns else None,

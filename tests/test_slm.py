@@ -38,6 +38,9 @@ pytestmark = pytest.mark.slm
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2-135m"
+"""The small one, for what does not depend on the model."""
+MODELS = ("smollm2-135m", "qwen2.5-coder-0.5b")
+"""Both fine-tunes: what the tier understands is checked on each."""
 NOON = datetime(2026, 3, 14, 12, 5)
 
 ODD_INPUTS = [
@@ -70,15 +73,24 @@ def models_base() -> Path:
     return Path(os.environ.get("SLM_VOICE_TEST_MODELS_DIR") or default_models_dir())
 
 
-@pytest.fixture(scope="module")
-def smol_dir(models_base: Path) -> Path:
-    if not is_built(MODEL, models_base):
+def _built(model: str, models_base: Path) -> Path:
+    if not is_built(model, models_base):
         pytest.fail(
-            f"{MODEL} is not built in {models_base} (or not with the committed adapter): build it with "
-            f"`slm-voice models build --model {MODEL} --models-dir {models_base}` "
+            f"{model} is not built in {models_base} (or not with the committed adapter): build it with "
+            f"`slm-voice models build --model {model} --models-dir {models_base}` "
             "(needs the build venv: python -m slm_voice.models.build_slm --create-env .build-venv)"
         )
-    return model_dir(MODEL, models_base)
+    return model_dir(model, models_base)
+
+
+@pytest.fixture(scope="module")
+def smol_dir(models_base: Path) -> Path:
+    return _built(MODEL, models_base)
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def built_model(request: pytest.FixtureRequest, models_base: Path) -> tuple[str, Path]:
+    return request.param, _built(request.param, models_base)
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +99,9 @@ def home() -> Home:
 
 
 @pytest.fixture(scope="module")
-def tier(smol_dir: Path, home: Home) -> LanguageModelTier:
-    t = LanguageModelTier(smol_dir, home, clock=lambda: NOON)
+def tier(built_model: tuple[str, Path], home: Home) -> LanguageModelTier:
+    t = LanguageModelTier(built_model[1], home, clock=lambda: NOON,
+                          confidence_threshold=catalog.get("slm", built_model[0]).confidence_threshold)
     t.load()
     return t
 
@@ -301,15 +314,18 @@ def test_reply_stream_yields_before_generation_ends(tier: LanguageModelTier) -> 
 # -- the build's bookkeeping ---------------------------------------------------------------------------------------
 
 
-def test_the_build_manifest_matches_the_catalog_and_the_adapter(smol_dir: Path, models_base: Path) -> None:
-    m = read_manifest(smol_dir)
+def test_the_build_manifest_matches_the_catalog_and_the_adapter(built_model: tuple[str, Path],
+                                                                 models_base: Path) -> None:
+    model, folder = built_model
+    m = read_manifest(folder)
     assert m is not None
-    assert m["model"] == MODEL
-    assert m["gguf_sha256"] == gguf_sha256(catalog.get("slm", MODEL))
-    assert m["adapter_sha256"] == adapter_sha256(MODEL)
-    assert (smol_dir / "genai_config.json").is_file()
+    assert m["model"] == model
+    assert m["gguf_sha256"] == gguf_sha256(catalog.get("slm", model))
+    assert adapter_sha256(model) is not None  # every language model of the catalog ships fine-tuned
+    assert m["adapter_sha256"] == adapter_sha256(model)
+    assert (folder / "genai_config.json").is_file()
     # Built: ensure_built returns at once, without looking for a build python.
-    assert ensure_built(MODEL, models_base, build_python="/nonexistent/python") == smol_dir
+    assert ensure_built(model, models_base, build_python="/nonexistent/python") == folder
 
 
 def test_a_folder_without_a_matching_manifest_is_not_built(tmp_path: Path, smol_dir: Path) -> None:

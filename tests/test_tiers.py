@@ -15,7 +15,7 @@ import yaml
 from slm_voice.daemon import factory
 from slm_voice.daemon.settings import parse_settings
 from slm_voice.models.locate import models_dir as default_models_dir
-from slm_voice.pipeline.intent.model import Understanding
+from slm_voice.pipeline.intent.model import Home, Understanding
 from tests.conftest import ROOT, base_config
 
 pytestmark = pytest.mark.slm
@@ -63,6 +63,16 @@ def test_templates_answer_first_and_the_model_only_when_they_find_nothing(tiers)
         assert u.intent is None or set(u.intent.entity_ids) <= {e.id for e in tiers.tiers[0].home.entities}
     finally:
         tiers.tiers[1] = slm
+
+
+@pytest.mark.parametrize(("model", "threshold"), [("qwen2.5-coder-0.5b", 0.5), ("smollm2-135m", 0.35)])
+def test_each_fine_tune_asks_below_its_own_threshold_unless_the_config_sets_one(model: str, threshold: float) -> None:
+    def config(**slm: object) -> dict:
+        return base_config(slm={"enabled": True, "model": model, **slm}, models={"dir": MODELS_DIR})
+
+    own = factory.build_slm(parse_settings(config()), Home())
+    assert own.confidence_threshold == threshold  # set on the dev set for that fine-tune (docs/understanding.md)
+    assert factory.build_slm(parse_settings(config(confidence_threshold=0.9)), Home()).confidence_threshold == 0.9
 
 
 def test_an_open_question_is_answered_in_sentences(tiers) -> None:  # noqa: ANN001

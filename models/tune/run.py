@@ -18,7 +18,7 @@ from slm_voice.models.build_slm import _run, find_build_python
 from slm_voice.models.tune.merge import ADAPTERS
 
 DEFAULTS = {"smollm2-135m": {"examples": 8000, "epochs": 1.5, "batch": 32, "lr": 1e-3, "rank": 16},
-            "qwen2.5-coder-0.5b": {"examples": 4000, "epochs": 1.5, "batch": 32, "lr": 5e-4, "rank": 16}}
+            "qwen2.5-coder-0.5b": {"examples": 4000, "epochs": 1.0, "batch": 32, "lr": 5e-4, "rank": 16}}
 """What the committed adapters were trained with (tune.json has the rest)."""
 
 

@@ -53,9 +53,9 @@ MAX_INPUT_TOKENS = 96
 """The user's words are cut to this many tokens."""
 _TURN_OVERHEAD = 16
 """Room for the ChatML markers around the user's words."""
-CONFIDENCE_THRESHOLD = 0.35
-"""Below this answer probability an action is asked about, not taken (the dev set's precision/recall curve,
-docs/understanding.md)."""
+CONFIDENCE_THRESHOLD = 0.5
+"""Below this answer probability an action is asked about, not taken (each fine-tune's own is set on the dev set's
+precision/recall curve, docs/understanding.md; this one is for a model without)."""
 RISKY_CONFIDENCE = 0.8
 """Locks, garage doors and alarms need this much, else "Did you mean ...?"."""
 SAY_AGAIN = "Sorry, could you say that again?"

@@ -42,15 +42,16 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     from slm_voice.daemon import factory
-    from slm_voice.daemon.settings import load_settings
+    from slm_voice.daemon.cli import read_settings
     from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
     p = argparse.ArgumentParser(prog="python -m slm_voice.bench.stage_cpu", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default=None, help="config file (default: the shipped defaults)")
+    p.add_argument("--config", default=None, help="config file (default: as `slm-voice run` finds it, else the "
+                   "built-in defaults)")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    settings = load_settings(args.config)
+    settings, _ = read_settings(args.config)
     home = factory.home_from_settings(settings.home)
     rows: list[dict[str, Any]] = []
 

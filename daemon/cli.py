@@ -30,9 +30,14 @@ def find_config(explicit: str | None) -> Path | None:
     return next((Path(p) for p in CONFIG_SEARCH if Path(p).is_file()), None)
 
 
+def read_settings(config: str | None) -> tuple[Settings, Path | None]:
+    """The settings `run` uses (see find_config) and the file they came from (None: the built-in defaults)."""
+    path = find_config(config)
+    return (load_settings(path) if path else parse_settings({}, source="built-in defaults")), path
+
+
 def settings_for(args: argparse.Namespace) -> tuple[Settings, Path | None]:
-    path = find_config(args.config)
-    settings = load_settings(path) if path else parse_settings({}, source="built-in defaults")
+    settings, path = read_settings(args.config)
     logging.getLogger().setLevel(settings.debug.log_level)
     log.debug("configuration: %s", path or "built-in defaults")
     return settings, path

@@ -75,7 +75,7 @@ def bench(tier: LanguageModelTier, texts: Sequence[str], *, rounds: int = 1) -> 
                                    "without": round(with_cache + tier.prefix_tokens, 1)},
         "turns": len(turns),
         "intent_s_median": round(statistics.median(turns), 3) if turns else None,
-        "intent_s_p90": p90 if (p90 := percentile(turns, 0.9)) is None else round(p90, 3),
+        "intent_s_p90": round(percentile(turns, 0.9), 3) if turns else None,
         "prefill_tokens_per_s": round(sum(prompt) / prefill_s, 1) if prefill_s else None,
         "decode_tokens_per_s": round(out_tokens / decode_s, 1) if decode_s else None,
         "output_tokens_per_turn": round(out_tokens / len(turns), 1) if turns else None,

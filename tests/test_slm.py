@@ -100,8 +100,9 @@ def home() -> Home:
 
 @pytest.fixture(scope="module")
 def tier(built_model: tuple[str, Path], home: Home) -> LanguageModelTier:
-    t = LanguageModelTier(built_model[1], home, clock=lambda: NOON,
-                          confidence_threshold=catalog.get("slm", built_model[0]).confidence_threshold)
+    threshold = catalog.get("slm", built_model[0]).confidence_threshold
+    assert threshold is not None  # each fine-tune has the threshold set for it on the dev set
+    t = LanguageModelTier(built_model[1], home, clock=lambda: NOON, confidence_threshold=threshold)
     t.load()
     return t
 

@@ -29,13 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from slm_voice.bench import blackbox, corpus
-from slm_voice.daemon import __version__
-from slm_voice.daemon.factory import StageCache
-from slm_voice.daemon.process import TAIL_SILENCE_S, FileRunner
-from slm_voice.daemon.settings import Settings
-from slm_voice.pipeline.audio import WavFileSource
-from slm_voice.pipeline.frames import (
+from ..daemon import __version__
+from ..daemon.factory import StageCache
+from ..daemon.process import TAIL_SILENCE_S, FileRunner
+from ..daemon.settings import Settings
+from ..pipeline.audio import WavFileSource
+from ..pipeline.frames import (
     AudioFrame,
     Event,
     SpeechEnded,
@@ -46,7 +45,8 @@ from slm_voice.pipeline.frames import (
     WakeDetected,
     ms,
 )
-from slm_voice.pipeline.streaming import stream_frames
+from ..pipeline.streaming import stream_frames
+from . import blackbox, corpus
 
 log = logging.getLogger("slm_voice.bench")
 
@@ -537,8 +537,8 @@ def run_bench(settings: Settings, opts: BenchOptions) -> dict[str, Any]:
 
 def check_slm(settings: Settings, with_slm: bool | None) -> None:
     """Fail before any work when the language model is enabled but not built (ModelError, printed by the CLI)."""
-    from slm_voice.daemon import factory
-    from slm_voice.models.locate import ModelError
+    from ..daemon import factory
+    from ..models.locate import ModelError
 
     if not (settings.slm.enabled if with_slm is None else with_slm):
         return
@@ -558,14 +558,14 @@ def slm_section(settings: Settings, enabled: bool, tier: Any = None) -> dict[str
         out["note"] = "language model tier off (slm.enabled false or --no-slm)"
         return out
     try:
-        from slm_voice.bench import slm_eval
+        from . import slm_eval
     except ImportError as e:
         out["note"] = f"slm_voice.bench.slm_eval is not available ({e}): no language-model numbers"
         return out
     if not hasattr(slm_eval, "bench"):
         out["note"] = "slm_voice.bench.slm_eval has no bench(): no language-model numbers"
         return out
-    from slm_voice.daemon import factory
+    from ..daemon import factory
 
     try:
         texts = [item.text for item in slm_eval.load_items()][:SLM_BENCH_TEXTS]
@@ -747,7 +747,7 @@ def plot_timeline(report: dict[str, Any], path: str | Path) -> Path:
 
 def main(settings: Settings, args: argparse.Namespace) -> int:
     """`slm-voice bench`: run, print a table (or --json), draw --plot; returns the exit status."""
-    from slm_voice.daemon.cli import CliError
+    from ..daemon.cli import CliError
 
     try:
         opts = BenchOptions.from_args(args)

@@ -30,9 +30,9 @@ import numpy as np
 import yaml
 from pydantic import TypeAdapter
 
-from slm_voice.bench import corpus
-from slm_voice.daemon.settings import Settings
-from slm_voice.pipeline.frames import ms
+from ..daemon.settings import Settings
+from ..pipeline.frames import ms
+from . import corpus
 
 log = logging.getLogger("slm_voice.bench")
 

@@ -56,16 +56,16 @@ def eval_command(add: AddCommand) -> None:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
-    from slm_voice.bench.bench import main
-    from slm_voice.daemon.cli import settings_for
+    from ..daemon.cli import settings_for
+    from .bench import main
 
     settings, _ = settings_for(args)
     return main(settings, args)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from slm_voice.bench.evaluate import run
-    from slm_voice.daemon.cli import settings_for
+    from ..daemon.cli import settings_for
+    from .evaluate import run
 
     settings, _ = settings_for(args)
     return run(settings, args)

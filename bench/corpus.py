@@ -31,9 +31,9 @@ import numpy as np
 import soxr
 import yaml
 
-from slm_voice.models.locate import cache_dir
-from slm_voice.pipeline import audio
-from slm_voice.pipeline.intent.model import Intent
+from ..models.locate import cache_dir
+from ..pipeline import audio
+from ..pipeline.intent.model import Intent
 
 RENDERER_VERSION = 4
 """Bump when the rendering changes in a way that should invalidate cached files."""

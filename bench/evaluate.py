@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slm_voice.pipeline.intent.model import Intent, Understanding
+from ..pipeline.intent.model import Intent, Understanding
 
 VALUE_SLOTS = ("color", "brightness", "brightness_direction", "temperature", "volume_step", "volume_level", "item")
 """Expected slots whose value is checked (name, area and domain are checked through the entity ids)."""
@@ -334,9 +334,9 @@ def evaluate_speech(settings: Any, cases: Sequence[Case], *, voices: Sequence[st
     whole pipeline (wake word, VAD, Whisper, tiers) with FileRunner, as `slm-voice process` does."""
     import asyncio
 
-    from slm_voice.bench import corpus
-    from slm_voice.daemon.process import FileRunner
-    from slm_voice.pipeline.frames import Timing, Transcript
+    from ..daemon.process import FileRunner
+    from ..pipeline.frames import Timing, Transcript
+    from . import corpus
 
     heard: list[float | None] = []
 
@@ -384,7 +384,7 @@ def _rss_mb() -> float:
 
 def run(settings: Any, args: Any) -> int:
     """`slm-voice eval`: the tiers built from settings (their home and model) on the cases; prints the report."""
-    from slm_voice.daemon import factory
+    from ..daemon import factory
 
     cases = load_cases(args.cases)
     if args.limit:

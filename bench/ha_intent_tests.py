@@ -33,9 +33,9 @@ from typing import Any
 
 import yaml
 
-from slm_voice.pipeline.intent.intents import NAMES
-from slm_voice.pipeline.intent.model import Entity, Home
-from slm_voice.pipeline.intent.templates import TemplateMatch, TemplateTier
+from ..pipeline.intent.intents import NAMES
+from ..pipeline.intent.model import Entity, Home
+from ..pipeline.intent.templates import TemplateMatch, TemplateTier
 
 CONTEXT_AREA = "__context_area__"
 """The satellite's area when a test file marks none (the runner's own sentinel)."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slm_voice.bench.evaluate import load_cases, percentile
-from slm_voice.pipeline.intent.slm import LanguageModelTier
+from ..pipeline.intent.slm import LanguageModelTier
+from .evaluate import load_cases, percentile
 
 EVAL_SET = Path(__file__).with_name("data") / "paraphrases.jsonl"
 

@@ -41,9 +41,9 @@ def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from slm_voice.daemon import factory
-    from slm_voice.daemon.cli import read_settings
-    from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+    from ..daemon import factory
+    from ..daemon.cli import read_settings
+    from ..pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
     p = argparse.ArgumentParser(prog="python -m slm_voice.bench.stage_cpu", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="config file (default: as `slm-voice run` finds it, else the "

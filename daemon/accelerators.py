@@ -25,7 +25,7 @@ def check_device(stage: Stage, device: str) -> str:
 @functools.cache
 def cuda_problem(stage: Stage) -> str | None:
     """None when `<stage>.device: cuda` can work here, else why not and what to install (or: use cpu)."""
-    import slm_voice.pipeline.offline  # noqa: F401 - telemetry off before onnxruntime-genai is imported
+    from ..pipeline import offline  # noqa: F401 - telemetry off before onnxruntime-genai is imported
 
     if stage == "stt":
         return _ctranslate2_problem()

@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from slm_voice.daemon.observers import turn_record
-from slm_voice.daemon.settings import EntitySettings
-from slm_voice.daemon.state import Outbox
-from slm_voice.pipeline.frames import IntentRecognized
-from slm_voice.pipeline.intent.intents import BY_NAME
-from slm_voice.pipeline.intent.model import Home, Intent
-from slm_voice.pipeline.intent.replies import reply_for, request_phrase
-from slm_voice.pipeline.roles import ActionOutcome, Executor
+from ..pipeline.frames import IntentRecognized
+from ..pipeline.intent.intents import BY_NAME
+from ..pipeline.intent.model import Home, Intent
+from ..pipeline.intent.replies import reply_for, request_phrase
+from ..pipeline.roles import ActionOutcome, Executor
+from .observers import turn_record
+from .settings import EntitySettings
+from .state import Outbox
 
 log = logging.getLogger(__name__)
 

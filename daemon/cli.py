@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from slm_voice.daemon import __version__
-from slm_voice.daemon.settings import ConfigError, Settings, load_settings, parse_settings
+from . import __version__
+from .settings import ConfigError, Settings, load_settings, parse_settings
 
 log = logging.getLogger("slm_voice")
 
@@ -44,7 +44,7 @@ def settings_for(args: argparse.Namespace) -> tuple[Settings, Path | None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from slm_voice.daemon.service import Service
+    from .service import Service
 
     settings, path = settings_for(args)
     log.info("slm-voice %s starting (config: %s)", __version__, path or "built-in defaults")
@@ -60,8 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from slm_voice.daemon.process import FileRunner, process_files
-    from slm_voice.pipeline.audio import AudioFormatError, WavFileSource
+    from ..pipeline.audio import AudioFormatError, WavFileSource
+    from .process import FileRunner, process_files
 
     settings, _ = settings_for(args)
     for f in args.files:  # refuse bad files before loading any model
@@ -87,9 +87,9 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_understand(args: argparse.Namespace) -> int:
-    from slm_voice.daemon import factory
-    from slm_voice.daemon.observers import turn_record
-    from slm_voice.pipeline.frames import IntentRecognized
+    from ..pipeline.frames import IntentRecognized
+    from . import factory
+    from .observers import turn_record
 
     settings, _ = settings_for(args)
     tiers = factory.build_intents(settings, factory.home_from_settings(settings.home), with_slm=not args.no_slm)
@@ -108,8 +108,8 @@ def cmd_understand(args: argparse.Namespace) -> int:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from slm_voice.daemon import factory
-    from slm_voice.pipeline.audio import open_sink
+    from ..pipeline.audio import open_sink
+    from . import factory
 
     settings, _ = settings_for(args)
     tts = factory.build_tts(settings)
@@ -126,8 +126,8 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from slm_voice.daemon import factory
-    from slm_voice.pipeline.audio import read_wav_16k
+    from ..pipeline.audio import read_wav_16k
+    from . import factory
 
     settings, _ = settings_for(args)
     audio = [read_wav_16k(f) for f in args.files]  # bad files fail before the model loads
@@ -141,12 +141,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from slm_voice.daemon import factory
-    from slm_voice.models import catalog, locate
+    from ..models import catalog, locate
+    from . import factory
 
     settings, _ = settings_for(args)
     if args.action == "build":
-        from slm_voice.models.build_slm import ensure_built
+        from ..models.build_slm import ensure_built
 
         names = [args.model] if args.model else [settings.slm.model]
         target = Path(args.models_dir) if args.models_dir else factory.models_dir(settings)
@@ -155,7 +155,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{name}: {path}")
         return 0
     if args.action == "tune":
-        from slm_voice.models.tune.run import tune
+        from ..models.tune.run import tune
 
         adapter = tune(args.model or settings.slm.model, examples=args.examples, epochs=args.epochs,
                        threads=args.threads, seed=args.seed, exclude=[Path(p) for p in args.exclude or ()],
@@ -163,7 +163,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"adapter: {adapter} (`slm-voice models build` merges it)")
         return 0
     if args.action in ("export", "import"):
-        from slm_voice.models import archive
+        from ..models import archive
 
         target = Path(args.models_dir) if args.models_dir else factory.models_dir(settings)
         if args.action == "export":
@@ -176,7 +176,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             folder = archive.import_model(args.file, target, force=args.force)
             print(f"{folder.name}: {folder} (every file's sha256 checked)")
         return 0
-    from slm_voice.models.build_slm import is_built
+    from ..models.build_slm import is_built
 
     rows = []
     for spec in catalog.CATALOG:
@@ -279,8 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for chatty in ("faster_whisper", "amqtt", "transitions"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    from slm_voice.models.locate import ModelError
-    from slm_voice.pipeline.audio import AudioError
+    from ..models.locate import ModelError
+    from ..pipeline.audio import AudioError
 
     try:
         return int(args.func(args) or 0)

@@ -18,12 +18,12 @@ import asyncio
 import logging
 from typing import Any
 
-from slm_voice.daemon import __version__, factory
-from slm_voice.daemon.actions import ActionRouter, MqttExecutor
-from slm_voice.daemon.settings import Settings, device_name, read_token, state_dir
-from slm_voice.daemon.state import Outbox, SavedControls, SavedTimers
-from slm_voice.pipeline.assistant import Assistant
-from slm_voice.pipeline.intent.model import Home
+from ..pipeline.assistant import Assistant
+from ..pipeline.intent.model import Home
+from . import __version__, factory
+from .actions import ActionRouter, MqttExecutor
+from .settings import Settings, device_name, read_token, state_dir
+from .state import Outbox, SavedControls, SavedTimers
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +94,10 @@ class Connections:
         h = self.settings.homeassistant
         if h.url is None:
             return
-        from slm_voice.daemon.homeassistant.executor import HomeAssistantExecutor
-        from slm_voice.daemon.homeassistant.home import HomeSync
-        from slm_voice.daemon.homeassistant.link import HomeAssistantLink
-        from slm_voice.daemon.homeassistant.states import StateCache
+        from .homeassistant.executor import HomeAssistantExecutor
+        from .homeassistant.home import HomeSync
+        from .homeassistant.link import HomeAssistantLink
+        from .homeassistant.states import StateCache
 
         self.link = HomeAssistantLink(h.url, read_token(h), connect_timeout_s=h.connect_timeout_s,
                                       reconnect_max_s=h.reconnect_max_s, verify_tls=h.verify_tls)
@@ -148,7 +148,7 @@ class Connections:
         await assistant.set_home(self.home)  # a stage kept from the last session may serve an older home
         s = self.settings
         if s.mqtt.enabled:
-            from slm_voice.daemon.mqtt_bridge import MqttBridge
+            from .mqtt_bridge import MqttBridge
 
             wake = assistant.wake
             words = list(s.wake.words)

@@ -11,17 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slm_voice.daemon.settings import AreaSettings, HomeSettings, Settings
-from slm_voice.models import catalog
-from slm_voice.models.locate import ModelError, locate
-from slm_voice.models.locate import models_dir as configured_models_dir
-from slm_voice.pipeline.assistant import Assistant, AssistantOptions, Observer
-from slm_voice.pipeline.intent.model import Entity, Home, IntentTier
-from slm_voice.pipeline.intent.tiers import IntentTiers
-from slm_voice.pipeline.stt import SpeechToText, home_hotwords
-from slm_voice.pipeline.tts import TextToSpeech
-from slm_voice.pipeline.vad import Endpointer, SileroVad
-from slm_voice.pipeline.wake import WakeWordDetector
+from ..models import catalog
+from ..models.locate import ModelError, locate
+from ..models.locate import models_dir as configured_models_dir
+from ..pipeline.assistant import Assistant, AssistantOptions, Observer
+from ..pipeline.intent.model import Entity, Home, IntentTier
+from ..pipeline.intent.tiers import IntentTiers
+from ..pipeline.stt import SpeechToText, home_hotwords
+from ..pipeline.tts import TextToSpeech
+from ..pipeline.vad import Endpointer, SileroVad
+from ..pipeline.wake import WakeWordDetector
+from .settings import AreaSettings, HomeSettings, Settings
 
 _log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def build_tts(settings: Settings) -> TextToSpeech:
 
 def build_intents(settings: Settings, home: Home, *, with_slm: bool | None = None) -> IntentTiers:
     """Templates first; the language model second when slm.enabled (or with_slm) says so."""
-    from slm_voice.pipeline.intent.templates import TemplateTier
+    from ..pipeline.intent.templates import TemplateTier
 
     tiers: list[IntentTier] = [TemplateTier(home)]
     if settings.slm.enabled if with_slm is None else with_slm:
@@ -162,7 +162,7 @@ def build_intents(settings: Settings, home: Home, *, with_slm: bool | None = Non
 
 def slm_dir(settings: Settings) -> Path:
     """The built INT4 ONNX model folder for slm.model (a model name or a path)."""
-    from slm_voice.models.build_slm import is_built, model_dir
+    from ..models.build_slm import is_built, model_dir
 
     s = settings.slm
     if _is_path(s.model):
@@ -178,8 +178,8 @@ def slm_dir(settings: Settings) -> Path:
 
 
 def build_slm(settings: Settings, home: Home) -> IntentTier:
-    from slm_voice.models.tune.merge import adapter_dir
-    from slm_voice.pipeline.intent.slm import CONFIDENCE_THRESHOLD, LanguageModelTier
+    from ..models.tune.merge import adapter_dir
+    from ..pipeline.intent.slm import CONFIDENCE_THRESHOLD, LanguageModelTier
 
     s = settings.slm
     if not _is_path(s.model) and adapter_dir(s.model) is None:
@@ -205,7 +205,7 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
 def assistant_options(settings: Settings, *, wake_word_required: bool = True, earcon: bool | None = None
                       ) -> AssistantOptions:
     """AssistantOptions from the assistant: and audio: sections."""
-    from slm_voice.pipeline.audio import earcon as make_earcon
+    from ..pipeline.audio import earcon as make_earcon
 
     a = settings.assistant
     use_earcon = settings.audio.earcon if earcon is None else earcon

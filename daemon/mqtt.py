@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from slm_voice.daemon.settings import ConfigError, MqttSettings
+from .settings import ConfigError, MqttSettings
 
 log = logging.getLogger(__name__)
 

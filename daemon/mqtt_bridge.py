@@ -24,11 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from slm_voice.daemon.homeassistant import discovery as ha
-from slm_voice.daemon.mqtt import MqttLink, Topics
-from slm_voice.daemon.observers import spoken_text, turn_record
-from slm_voice.daemon.settings import MqttSettings
-from slm_voice.pipeline.frames import (
+from ..pipeline.frames import (
     Event,
     IntentRecognized,
     ReplyStarted,
@@ -37,7 +33,11 @@ from slm_voice.pipeline.frames import (
     Transcript,
     TurnFinished,
 )
-from slm_voice.pipeline.intent.intents import HOME_INTENTS
+from ..pipeline.intent.intents import HOME_INTENTS
+from .homeassistant import discovery as ha
+from .mqtt import MqttLink, Topics
+from .observers import spoken_text, turn_record
+from .settings import MqttSettings
 
 log = logging.getLogger(__name__)
 

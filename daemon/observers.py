@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from slm_voice.daemon.settings import LatencyBudget
-from slm_voice.pipeline.audio import write_wav
-from slm_voice.pipeline.frames import SAMPLE_RATE, Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
+from ..pipeline.audio import write_wav
+from ..pipeline.frames import SAMPLE_RATE, Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
+from .settings import LatencyBudget
 
 log = logging.getLogger("slm_voice.turn")
 

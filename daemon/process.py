@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from slm_voice.daemon.factory import StageCache, build_assistant
-from slm_voice.daemon.observers import Recorder, turn_record
-from slm_voice.daemon.settings import Settings
-from slm_voice.pipeline.assistant import Assistant
-from slm_voice.pipeline.audio import NullSink, WavFileSink, WavFileSource
-from slm_voice.pipeline.frames import Event, TurnFinished
-from slm_voice.pipeline.streaming import stream_frames
+from ..pipeline.assistant import Assistant
+from ..pipeline.audio import NullSink, WavFileSink, WavFileSource
+from ..pipeline.frames import Event, TurnFinished
+from ..pipeline.streaming import stream_frames
+from .factory import StageCache, build_assistant
+from .observers import Recorder, turn_record
+from .settings import Settings
 
 TAIL_SILENCE_S = 1.5
 """Silence appended to each file so the endpointer hears the command end, as it would in a room."""

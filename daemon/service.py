@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slm_voice.daemon import factory, notify
-from slm_voice.daemon.connections import Connections
-from slm_voice.daemon.observers import Recorder, TurnLog
-from slm_voice.daemon.settings import ConfigError, Settings, load_settings
-from slm_voice.models.locate import ModelError
-from slm_voice.pipeline.assistant import Assistant
-from slm_voice.pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
-from slm_voice.pipeline.frames import Event, StateChanged
-from slm_voice.pipeline.streaming import stream_frames
+from ..models.locate import ModelError
+from ..pipeline.assistant import Assistant
+from ..pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
+from ..pipeline.frames import Event, StateChanged
+from ..pipeline.streaming import stream_frames
+from . import factory, notify
+from .connections import Connections
+from .observers import Recorder, TurnLog
+from .settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("slm_voice")
 
@@ -239,7 +239,7 @@ class Service:
             self._broker = None
         self._broker_key = key
         if key[0]:
-            from slm_voice.daemon.broker import BrokerError, EmbeddedBroker
+            from .broker import BrokerError, EmbeddedBroker
 
             broker = EmbeddedBroker(s.mqtt.host, s.mqtt.port)
             try:

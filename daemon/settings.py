@@ -12,7 +12,7 @@ import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator
 from pydantic.dataclasses import dataclass
 
-from slm_voice.daemon.accelerators import check_device
+from .accelerators import check_device
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 

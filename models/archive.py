@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from slm_voice.models.build_slm import (
+from .build_slm import (
     MANIFEST,
     RECIPE,
     BuildError,
@@ -132,7 +132,7 @@ def import_model(archive: str | os.PathLike[str], models_dir: str | os.PathLike[
 
 def _mismatch(model: str, build: dict[str, Any]) -> str:
     """Why this install would not use the archive's build (what is_built() compares), in words."""
-    from slm_voice.models import build_slm, catalog
+    from . import build_slm, catalog
 
     want: dict[str, Any] = {"recipe": RECIPE, "gguf_sha256": build_slm.gguf_sha256(catalog.get("slm", model))}
     want["adapter_sha256"] = build_slm.adapter_sha256(model)  # the fine-tune merged into the build, if any

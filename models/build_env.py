@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import TextIO
 
+from .build_process import BuildError, run_streamed
+
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 """PyTorch's index of CPU-only wheels (x86-64 and aarch64)."""
 
@@ -32,19 +34,17 @@ TORCH_WHEELS_ENV = "SLM_VOICE_TORCH_WHEELS"
 
 def create(path: Path, requirements: Path, *, python: str | None = None, out: TextIO | None = None) -> Path:
     """Create the build venv at path; returns its python. Raises BuildError with what to do when it cannot."""
-    from slm_voice.models.build_slm import BuildError, _run
-
     out = out or sys.stderr
     print(f"creating the build venv {path} ...", file=out, flush=True)
-    _run([python or sys.executable, "-m", "venv", str(path)], out)
+    run_streamed([python or sys.executable, "-m", "venv", str(path)], out)
     py = path / "bin" / "python"
     pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
-    _run([*pip, "--upgrade", "pip"], out)
+    run_streamed([*pip, "--upgrade", "pip"], out)
     version = torch_version(requirements)
     source, args = torch_source(version)
     print(f"torch {version}, CPU-only build, from {source} ...", file=out, flush=True)
     try:
-        _run([*pip, "--no-deps", *args], out)
+        run_streamed([*pip, "--no-deps", *args], out)
     except BuildError:
         raise BuildError(
             f"torch {version}'s CPU-only build could not be installed from {source}. Make {TORCH_CPU_INDEX} "
@@ -52,7 +52,7 @@ def create(path: Path, requirements: Path, *, python: str | None = None, out: Te
             f"Python and architecture) into a folder and set ${TORCH_WHEELS_ENV} to it. PyPI's torch is the CUDA "
             "build (about 3 GB) and is not used."
         ) from None
-    _run([*pip, "-r", str(requirements)], out)
+    run_streamed([*pip, "-r", str(requirements)], out)
     cuda = subprocess.run([str(py), "-c", "import torch; print(torch.version.cuda or '')"],
                           capture_output=True, text=True).stdout.strip()
     if cuda:

@@ -23,7 +23,6 @@ torch and transformers are imported only inside the build functions: importing t
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import fcntl
 import hashlib
@@ -32,7 +31,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,11 +39,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from slm_voice.models import catalog
-from slm_voice.models.catalog import ModelSpec
-from slm_voice.models.locate import ModelError
-from slm_voice.models.locate import models_dir as models_dir_of
-from slm_voice.models.tune.merge import adapter_dir, adapter_sha256
+from . import catalog
+from .build_process import BuildError, run_logged, run_streamed
+from .catalog import ModelSpec
+from .locate import ModelError
+from .locate import models_dir as models_dir_of
+from .tune.merge import adapter_dir, adapter_sha256
 
 MANIFEST = "slm-voice-build.json"
 """Written last into a finished build; its presence (and matching content) means the folder is complete."""
@@ -62,10 +61,6 @@ BUILD_MEMORY_MIB = {"qwen2.5-coder-0.5b": 1800, "smollm2-135m": 1000}
 it clean file pages the kernel could drop), rounded up. Unknown models are not checked."""
 
 SKIP_MEMORY_CHECK_ENV = "SLM_VOICE_BUILD_SKIP_MEMORY_CHECK"
-
-
-class BuildError(ModelError):
-    """The build could not run or failed; the message says what to do (a ModelError: the model is not there)."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -148,7 +143,7 @@ def create_build_env(path: str | os.PathLike[str], *, python: str | None = None,
     path = Path(path)
     if not REQUIREMENTS.is_file():
         raise BuildError(f"{REQUIREMENTS} is missing: the package was installed without its build requirements")
-    from slm_voice.models.build_env import create  # torch's CPU-only build first, then the requirements
+    from .build_env import create  # torch's CPU-only build first, then the requirements
 
     return create(path, REQUIREMENTS, python=python, out=out)
 
@@ -166,7 +161,7 @@ def ensure_built(
     Raises BuildError when the build venv is missing or the build fails, ModelError when the GGUF packages
     are missing or damaged.
     """
-    from slm_voice.models.locate import locate  # the GGUF ships in the runtime venv's packages: verify it here
+    from .locate import locate  # the GGUF ships in the runtime venv's packages: verify it here
 
     spec = _spec(model)
     folder = model_dir(model, models_dir)
@@ -183,7 +178,7 @@ def ensure_built(
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (pkg, os.environ.get("PYTHONPATH")))))
         cmd = [str(py), "-m", "slm_voice.models.build_slm", "--model", model, "--out-dir", str(folder.parent)]
         cmd += ["--gguf", *map(str, parts)] + (["--force"] if force else [])
-        _run(cmd, out, env=env)
+        run_streamed(cmd, out, env=env)
     if not is_built(model, models_dir):
         raise BuildError(f"the build finished but {folder / MANIFEST} does not match the catalog")
     return folder
@@ -194,24 +189,6 @@ def _spec(model: str) -> ModelSpec:
         return catalog.get("slm", model)  # type: ignore[arg-type]
     except KeyError as e:
         raise BuildError(str(e.args[0])) from None
-
-
-def _run(cmd: Sequence[str], out: TextIO, env: dict[str, str] | None = None) -> None:
-    """Run a command, streaming its combined output to `out` line by line (or chunk by chunk for progress bars)."""
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    except OSError as e:
-        raise BuildError(f"cannot run {cmd[0]}: {e}") from e
-    assert proc.stdout is not None
-    text = codecs.getincrementaldecoder("utf-8")("replace")
-    try:
-        for chunk in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
-            out.write(text.decode(chunk))
-            out.flush()
-    finally:
-        rc = proc.wait()
-    if rc != 0:
-        raise BuildError(f"command failed with exit status {rc}: {' '.join(cmd[:6])} ...")
 
 
 def available_memory() -> tuple[int, str]:
@@ -337,36 +314,14 @@ def hf_to_onnx(hf_dir: Path, onnx_dir: Path, cache_dir: Path, log: Path) -> None
         # "MatMul/Gather", not "int4_…": the embedding table is quantized too (395 MB instead of ~700 MB).
         "--extra_options", "op_types_to_quantize=MatMul/Gather",
     ]
-    _run_logged(cmd, log, "the ONNX model builder")
+    run_logged(cmd, log, "the ONNX model builder")
 
 
 def gguf_to_hf_lowmem(gguf: Path, hf_dir: Path, log: Path) -> None:
     """GGUF -> Hugging Face float32 shards in a child process, one tensor at a time (models/stream_build.py): this
     process never holds the weights, and all the child used is returned before the ONNX builder starts."""
-    _run_logged([sys.executable, "-m", "slm_voice.models.stream_build", "gguf-to-hf", str(gguf), str(hf_dir)], log,
+    run_logged([sys.executable, "-m", "slm_voice.models.stream_build", "gguf-to-hf", str(gguf), str(hf_dir)], log,
                 "the GGUF -> Hugging Face conversion")
-
-
-def _run_logged(cmd: Sequence[str], log: Path, what: str) -> None:
-    """Run a build step offline in a child process (killed with this one), its output going to `log`."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    with open(log, "wb") as fh:
-        rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent()).returncode
-    if rc != 0:
-        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        raise BuildError(f"{what} failed (exit {rc}); end of {log}:\n{tail}")
-
-
-def _die_with_parent() -> Any:
-    """A preexec_fn that has the child killed when the build process dies (no orphan writing into the partial
-    output). libc is loaded before the fork: the child only makes the one system call."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def fix_tokenizer(onnx_dir: Path) -> list[str]:
@@ -540,7 +495,7 @@ def merge_tuned_adapter(model: str, hf_dir: Path) -> None:
     adapter = adapter_dir(model)
     t0 = _step(3, f"merging the fine-tune's LoRA adapter ({adapter})" if adapter else "no fine-tune adapter: as is")
     if adapter is not None:
-        from slm_voice.models.tune.merge import merge_into
+        from .tune.merge import merge_into
 
         try:
             merged = merge_into(hf_dir, adapter)
@@ -621,7 +576,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             return 0
         parts = args.gguf
         if parts is None:
-            from slm_voice.models.locate import file_path
+            from .locate import file_path
 
             try:
                 parts = [file_path(f) for f in spec.files]

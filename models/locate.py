@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from slm_voice.models.catalog import ModelFile, ModelSpec
+from .catalog import ModelFile, ModelSpec
 
 
 class ModelError(RuntimeError):

@@ -4,4 +4,4 @@ This package knows no config file, no MQTT and no model catalog: every stage get
 path and plain settings in its constructor.
 """
 
-from slm_voice.pipeline import offline as _offline  # noqa: F401 - sets the telemetry switches before any model library loads
+from . import offline as _offline  # noqa: F401 - sets the telemetry switches before any model library loads

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from slm_voice.pipeline.frames import (
+from .frames import (
     ActionDone,
     AudioFrame,
     Event,
@@ -40,9 +40,9 @@ from slm_voice.pipeline.frames import (
     WakeDetected,
     ms,
 )
-from slm_voice.pipeline.intent.intents import HOME_INTENTS
-from slm_voice.pipeline.intent.model import Home, Understanding
-from slm_voice.pipeline.roles import (
+from .intent.intents import HOME_INTENTS
+from .intent.model import Home, Understanding
+from .roles import (
     ActionOutcome,
     Endpointing,
     Executor,
@@ -53,9 +53,9 @@ from slm_voice.pipeline.roles import (
     Understander,
     WakeWord,
 )
-from slm_voice.pipeline.timers import TIMER_INTENTS, Timer, Timers
-from slm_voice.pipeline.tts import clean_text
-from slm_voice.pipeline.vad import Endpoint
+from .timers import TIMER_INTENTS, Timer, Timers
+from .tts import clean_text
+from .vad import Endpoint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

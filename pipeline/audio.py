@@ -27,8 +27,8 @@ from typing import IO, Any, Protocol, runtime_checkable
 import numpy as np
 import soxr
 
-from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame, OutputAudio
-from slm_voice.pipeline.roles import Sink
+from .frames import FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame, OutputAudio
+from .roles import Sink
 
 log = logging.getLogger(__name__)
 

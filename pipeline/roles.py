@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from slm_voice.pipeline.frames import AudioFrame, IntentRecognized, OutputAudio
-from slm_voice.pipeline.intent.model import Understanding
-from slm_voice.pipeline.vad import Endpoint
-from slm_voice.pipeline.wake import WakeHit
+from .frames import AudioFrame, IntentRecognized, OutputAudio
+from .intent.model import Understanding
+from .vad import Endpoint
+from .wake import WakeHit
 
 
 class Model(Protocol):

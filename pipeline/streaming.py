@@ -7,8 +7,8 @@ import concurrent.futures
 import threading
 from collections.abc import AsyncIterator
 
-from slm_voice.pipeline.audio import AudioSource
-from slm_voice.pipeline.frames import AudioFrame
+from .audio import AudioSource
+from .frames import AudioFrame
 
 
 async def stream_frames(source: AudioSource, *, max_queued: int = 16) -> AsyncIterator[AudioFrame]:

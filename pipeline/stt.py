@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from slm_voice.pipeline.frames import SAMPLE_RATE
-from slm_voice.pipeline.intent.model import Home
-from slm_voice.pipeline.roles import Transcription
+from .frames import SAMPLE_RATE
+from .intent.model import Home
+from .roles import Transcription
 
 MAX_SHORT_S = 28.0
 """Commands longer than this take faster-whisper's ordinary 30 s path."""

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from slm_voice.pipeline.intent.model import Intent
-from slm_voice.pipeline.roles import ActionOutcome
+from .intent.model import Intent
+from .roles import ActionOutcome
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from slm_voice.pipeline.frames import OutputAudio
-from slm_voice.pipeline.onnx import inference_session
+from .frames import OutputAudio
+from .onnx import inference_session
 
 MAX_PIECE_CHARS = 240
 """Longest text handed to Piper at once. Piper's memory grows with the length of a sentence (2,000 characters

@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
-from slm_voice.pipeline.onnx import inference_session
+from .frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
+from .onnx import inference_session
 
 _CONTEXT = 64  # Silero v5+ expects the previous 64 samples prepended to each 512-sample chunk.
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from slm_voice.pipeline.frames import AudioFrame
+from .frames import AudioFrame
 
 OPEN_DEFAULT_THRESHOLD = 0.5
 

@@ -57,7 +57,13 @@ def test_the_evaluation_commands_run_from_the_installed_package(wheel: Path, tmp
     assert out.returncode == 0, out.stderr
 
 
-def _imports(path: Path) -> set[str]:
+def _package_of(path: Path) -> list[str]:
+    """The installed package of a room's file: daemon/homeassistant/link.py -> slm_voice.daemon.homeassistant."""
+    return ["slm_voice", *path.relative_to(ROOT).parts[:-1]]
+
+
+def _imports(path: Path) -> set[tuple[str, int]]:
+    """(module, level) of every import in a file, relative ones resolved to their absolute name."""
     # CPython 3.11.7 raises "AST constructor recursion depth mismatch" when a garbage-collected object's finaliser
     # runs Python code in the middle of ast.parse (objects other tests left behind): no collection while parsing.
     gc.disable()
@@ -65,27 +71,77 @@ def _imports(path: Path) -> set[str]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     finally:
         gc.enable()
-    found: set[str] = set()
+    found: set[tuple[str, int]] = set()
+    package = _package_of(path)
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                found.add((".".join([*base, *([node.module] if node.module else [])]), node.level))
+            elif node.module:
+                found.add((node.module, 0))
         elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
+            found.update((a.name, 0) for a in node.names)
     return found
 
 
 def test_imports_flow_bench_to_daemon_to_pipeline_and_never_back() -> None:
     """The rooms' directions: the pipeline imports no other room; models may use the pipeline's intent schema (the
-    fine-tune trains on it), never the daemon; nothing imports the bench."""
+    fine-tune trains on it), never the daemon; nothing imports the bench. Inside the package every import of the
+    project is relative, so a reader (or a tool) following it lands on a file of the folder it names."""
     allowed = {"pipeline": {"pipeline"}, "models": {"models", "pipeline"}, "daemon": {"daemon", "pipeline", "models"},
                "bench": set(ROOMS)}
     wrong = []
     for room in ROOMS:
         for path in (ROOT / room).rglob("*.py"):
-            for module in _imports(path):
+            for module, level in _imports(path):
                 parts = module.split(".")
                 if parts[0] == "slm_voice" and len(parts) > 1 and parts[1] not in allowed[room]:
                     wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+                if parts[0] == "slm_voice" and not level:
+                    wrong.append(f"{path.relative_to(ROOT)} imports {module} by its installed name (use a relative one)")
                 if parts[0] in ROOMS:
                     wrong.append(f"{path.relative_to(ROOT)} imports {module} outside the slm_voice namespace")
     assert wrong == []
+
+
+def test_relative_imports_lead_to_files() -> None:
+    """Every relative import names a module or package that exists as a file or folder of the checkout."""
+    missing = []
+    for room in ROOMS:
+        for path in (ROOT / room).rglob("*.py"):
+            for module, level in _imports(path):
+                if not level:
+                    continue
+                rel = Path(*module.split(".")[1:])
+                if not ((ROOT / rel).with_suffix(".py").is_file() or (ROOT / rel / "__init__.py").is_file()):
+                    missing.append(f"{path.relative_to(ROOT)}: {module}")
+    assert missing == []
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """No two modules of the package import each other, directly or round a longer loop (functions included)."""
+    graph: dict[str, set[str]] = {}
+    modules: dict[str, Path] = {}
+    for room in ROOMS:
+        for path in (ROOT / room).rglob("*.py"):
+            name = ".".join(_package_of(path) + ([] if path.name == "__init__.py" else [path.stem]))
+            modules[name] = path
+    for name, path in modules.items():
+        graph[name] = {m for m, _ in _imports(path) if m in modules and m != name}
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*trail[trail.index(nxt):], nxt]) if nxt in trail else nxt)
+            elif not state.get(nxt):
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if not state.get(node):
+            visit(node, [node])
+    assert cycles == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from slm_voice.daemon.homeassistant.services import ANY, NO_TARGET, RELATIVE_VOLUME, RULES, Rule
+from .services import ANY, NO_TARGET, RELATIVE_VOLUME, RULES, Rule
 
 MIN_VERSION = "2024.3.0"
 PATH = "homeassistant/blueprints/slm_voice_intents.yaml"

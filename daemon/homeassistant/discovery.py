@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slm_voice.daemon.mqtt import OFFLINE, ONLINE, Topics
-from slm_voice.pipeline.frames import TurnState
-from slm_voice.pipeline.intent.intents import NAMES
+from ...pipeline.frames import TurnState
+from ...pipeline.intent.intents import NAMES
+from ..mqtt import OFFLINE, ONLINE, Topics
 
 INTENT_NAMES: tuple[str, ...] = NAMES
 """The event types of the intent event entity: every intent the tiers can produce (pipeline.intent.intents). HA

@@ -17,13 +17,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from slm_voice.daemon.homeassistant.link import HaError, HomeAssistantLink, LinkDown
-from slm_voice.daemon.homeassistant.services import QUERY_INTENTS, calls_for
-from slm_voice.daemon.homeassistant.states import StateCache
-from slm_voice.pipeline.frames import IntentRecognized
-from slm_voice.pipeline.intent.model import Home, Intent
-from slm_voice.pipeline.intent.replies import reply_for, request_phrase
-from slm_voice.pipeline.roles import ActionOutcome
+from ...pipeline.frames import IntentRecognized
+from ...pipeline.intent.model import Home, Intent
+from ...pipeline.intent.replies import reply_for, request_phrase
+from ...pipeline.roles import ActionOutcome
+from .link import HaError, HomeAssistantLink, LinkDown
+from .services import QUERY_INTENTS, calls_for
+from .states import StateCache
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from slm_voice.daemon.homeassistant.link import HaError, HomeAssistantLink
-from slm_voice.pipeline.intent.model import Entity, Home
+from ...pipeline.intent.model import Entity, Home
+from .link import HaError, HomeAssistantLink
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slm_voice.pipeline.intent.intents import INTENTS
+from ...pipeline.intent.intents import INTENTS
 
 ANY = "*"
 """Domain wildcard: every domain no other rule of the intent names."""

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from slm_voice.daemon.homeassistant.link import HomeAssistantLink
+from .link import HomeAssistantLink
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,7 @@ from hassil.intents import IntentData
 from hassil.parse_expression import parse_sentence
 from home_assistant_intents import get_intents
 
-from slm_voice.pipeline.intent import slm_prompt as sp
-
+from ...pipeline.intent import slm_prompt as sp
 from . import patterns as pt
 from . import vocab as v
 from .numbers import spoken_number

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from slm_voice.models import catalog
-from slm_voice.models.build_slm import _run, find_build_python
-from slm_voice.models.tune.merge import ADAPTERS
+from .. import catalog
+from ..build_process import run_streamed
+from ..build_slm import find_build_python
+from .merge import ADAPTERS
 
 DEFAULTS = {"smollm2-135m": {"examples": 8000, "epochs": 1.5, "batch": 32, "lr": 1e-3, "rank": 16},
             "qwen2.5-coder-0.5b": {"examples": 4000, "epochs": 1.0, "batch": 32, "lr": 5e-4, "rank": 16}}
@@ -26,8 +27,8 @@ def tune(model: str, *, out: Path | None = None, examples: int | None = None, ep
          threads: int | None = None, seed: int = 0, exclude: Sequence[Path] = (), build_python: str | None = None,
          work_dir: Path | None = None, log: Path | None = None, stream: TextIO | None = None) -> Path:
     """Generate data, train, write the adapter to `out` (default: the committed adapters/<model>); returns it."""
-    from slm_voice.models.locate import locate
-    from slm_voice.models.tune.generate import generate, write_training
+    from ..locate import locate
+    from .generate import generate, write_training
 
     spec = catalog.get("slm", model)
     settings = DEFAULTS.get(model, DEFAULTS["smollm2-135m"])
@@ -62,5 +63,5 @@ def tune(model: str, *, out: Path | None = None, examples: int | None = None, ep
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (work, os.environ.get("PYTHONPATH")))),
                    OMP_WAIT_POLICY="PASSIVE", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                    MALLOC_MMAP_THRESHOLD_="131072", MALLOC_ARENA_MAX="2")
-        _run(cmd, stream, env=env)
+        run_streamed(cmd, stream, env=env)
     return out

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from slm_voice.models import catalog
-from slm_voice.models.build_slm import gguf_sha256, gguf_to_hf, join_gguf
-from slm_voice.models.locate import cache_dir
+from .. import catalog
+from ..build_slm import gguf_sha256, gguf_to_hf, join_gguf
+from ..locate import cache_dir
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 ADAPTER_FILE = "adapter_model.safetensors"

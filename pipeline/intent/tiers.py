@@ -6,9 +6,9 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 
-from slm_voice.pipeline.intent.intents import is_risky
-from slm_voice.pipeline.intent.model import Home, IntentTier, StreamingReplyTier, Understanding
-from slm_voice.pipeline.intent.replies import ask_first
+from .intents import is_risky
+from .model import Home, IntentTier, StreamingReplyTier, Understanding
+from .replies import ask_first
 
 log = logging.getLogger(__name__)
 

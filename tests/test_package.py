@@ -99,7 +99,7 @@ def test_imports_flow_bench_to_daemon_to_pipeline_and_never_back() -> None:
                 if parts[0] == "slm_voice" and len(parts) > 1 and parts[1] not in allowed[room]:
                     wrong.append(f"{path.relative_to(ROOT)} imports {module}")
                 if parts[0] == "slm_voice" and not level:
-                    wrong.append(f"{path.relative_to(ROOT)} imports {module} by its installed name (use a relative one)")
+                    wrong.append(f"{path.relative_to(ROOT)} imports {module} by its installed name, not relatively")
                 if parts[0] in ROOMS:
                     wrong.append(f"{path.relative_to(ROOT)} imports {module} outside the slm_voice namespace")
     assert wrong == []

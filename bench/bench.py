@@ -33,7 +33,6 @@ from ..daemon import __version__
 from ..daemon.factory import StageCache
 from ..daemon.process import TAIL_SILENCE_S, FileRunner
 from ..daemon.settings import Settings
-from ..pipeline.audio import WavFileSource
 from ..pipeline.frames import (
     AudioFrame,
     Event,
@@ -45,6 +44,7 @@ from ..pipeline.frames import (
     WakeDetected,
     ms,
 )
+from ..pipeline.sources import WavFileSource
 from ..pipeline.streaming import stream_frames
 from . import blackbox, corpus
 

@@ -16,7 +16,6 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -32,8 +31,10 @@ import soxr
 import yaml
 
 from ..models.locate import cache_dir
-from ..pipeline import audio
+from ..pipeline.atomic import atomic_write
 from ..pipeline.intent.model import Intent
+from ..pipeline.pcm import float_to_int16
+from ..pipeline.wav import write_wav as write_wav_file
 
 RENDERER_VERSION = 4
 """Bump when the rendering changes in a way that should invalidate cached files."""
@@ -517,7 +518,7 @@ def _db_to_amp(db: float) -> float:
 
 
 def _to_int16(x: np.ndarray) -> np.ndarray:
-    return audio.float_to_int16(np.asarray(x, dtype=np.float32))
+    return float_to_int16(np.asarray(x, dtype=np.float32))
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -533,22 +534,15 @@ def read_wav(path: str | Path) -> np.ndarray:
 
 
 def write_wav(path: str | Path, samples: np.ndarray) -> None:
-    """Write int16 samples as a 16 kHz mono WAV (atomically: pipeline.audio.write_wav)."""
+    """Write int16 samples as a 16 kHz mono WAV (atomically: pipeline/wav.py)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    audio.write_wav(path, np.asarray(samples, dtype=np.int16), SAMPLE_RATE)
+    write_wav_file(path, np.asarray(samples, dtype=np.int16), SAMPLE_RATE)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _cache_dir(cache_dir: str | Path | None) -> Path:

@@ -60,7 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from ..pipeline.audio import AudioFormatError, WavFileSource
+    from ..pipeline.audio import AudioFormatError
+    from ..pipeline.sources import WavFileSource
     from .process import FileRunner, process_files
 
     settings, _ = settings_for(args)
@@ -108,7 +109,7 @@ def cmd_understand(args: argparse.Namespace) -> int:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from ..pipeline.audio import open_sink
+    from ..pipeline.sinks import open_sink
     from . import factory
 
     settings, _ = settings_for(args)
@@ -126,7 +127,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from ..pipeline.audio import read_wav_16k
+    from ..pipeline.wav import read_wav_16k
     from . import factory
 
     settings, _ = settings_for(args)

@@ -205,7 +205,7 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
 def assistant_options(settings: Settings, *, wake_word_required: bool = True, earcon: bool | None = None
                       ) -> AssistantOptions:
     """AssistantOptions from the assistant: and audio: sections."""
-    from ..pipeline.audio import earcon as make_earcon
+    from ..pipeline.earcon import earcon as make_earcon
 
     a = settings.assistant
     use_earcon = settings.audio.earcon if earcon is None else earcon

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.audio import write_wav
 from ..pipeline.frames import SAMPLE_RATE, Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
+from ..pipeline.wav import write_wav
 from .settings import LatencyBudget
 
 log = logging.getLogger("slm_voice.turn")

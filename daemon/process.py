@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.assistant import Assistant
-from ..pipeline.audio import NullSink, WavFileSink, WavFileSource
 from ..pipeline.frames import Event, TurnFinished
+from ..pipeline.sinks import NullSink, WavFileSink
+from ..pipeline.sources import WavFileSource
 from ..pipeline.streaming import stream_frames
 from .factory import StageCache, build_assistant
 from .observers import Recorder, turn_record

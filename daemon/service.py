@@ -15,8 +15,10 @@ from typing import Any
 
 from ..models.locate import ModelError
 from ..pipeline.assistant import Assistant
-from ..pipeline.audio import AudioDeviceError, AudioError, open_sink, open_source
+from ..pipeline.audio import AudioDeviceError, AudioError
 from ..pipeline.frames import Event, StateChanged
+from ..pipeline.sinks import open_sink
+from ..pipeline.sources import open_source
 from ..pipeline.streaming import stream_frames
 from . import factory, notify
 from .connections import Connections

@@ -18,22 +18,13 @@ import numpy as np
 import pytest
 import soxr
 
-from slm_voice.pipeline.audio import (
-    AudioFormatError,
-    NullSink,
-    StdinSource,
-    StdoutSink,
-    StreamResampler,
-    WavFileSink,
-    WavFileSource,
-    earcon,
-    open_sink,
-    open_source,
-    read_wav_16k,
-    to_float32,
-    write_wav,
-)
+from slm_voice.pipeline.audio import AudioFormatError
+from slm_voice.pipeline.earcon import earcon
 from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, OutputAudio
+from slm_voice.pipeline.pcm import StreamResampler, to_float32
+from slm_voice.pipeline.sinks import NullSink, StdoutSink, WavFileSink, open_sink
+from slm_voice.pipeline.sources import StdinSource, WavFileSource, open_source
+from slm_voice.pipeline.wav import read_wav_16k, write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -288,7 +279,7 @@ def run_with_alsa(tmp_path: Path, script: str) -> dict:
 MIC_SCRIPT = """
 import itertools, json, sys
 import numpy as np
-from slm_voice.pipeline.audio import MicSource, open_source
+from slm_voice.pipeline.sources import MicSource, open_source
 tmp, device, rate, n = sys.argv[1], sys.argv[2], sys.argv[3], 28
 source = MicSource(device, sample_rate=int(rate) if rate != "auto" else None)
 frames = list(itertools.islice(source.frames(), n))
@@ -337,7 +328,9 @@ def test_device_errors_list_the_devices(tmp_path: Path) -> None:
         tmp_path,
         """
 import json
-from slm_voice.pipeline.audio import AudioDeviceError, MicSource, SpeakerSink
+from slm_voice.pipeline.audio import AudioDeviceError
+from slm_voice.pipeline.sinks import SpeakerSink
+from slm_voice.pipeline.sources import MicSource
 errors = {}
 for name, make in [("missing", lambda: MicSource("usb headset")), ("ambiguous", lambda: MicSource("file")),
                    ("index", lambda: SpeakerSink(99))]:
@@ -370,7 +363,7 @@ def test_speaker_sink_plays_through_a_device(tmp_path: Path) -> None:
         """
 import json, sys
 import numpy as np
-from slm_voice.pipeline.audio import open_sink
+from slm_voice.pipeline.sinks import open_sink
 from slm_voice.pipeline.frames import OutputAudio
 tmp = sys.argv[1]
 sink = open_sink("speaker", output_device="filespk")

@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from slm_voice.daemon.settings import ConfigError, Settings, load_settings, parse_settings
-from slm_voice.pipeline.audio import AudioFormatError, StdinSource, WavFileSource
+from slm_voice.pipeline.audio import AudioFormatError
 from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_WIDTH
+from slm_voice.pipeline.sources import StdinSource, WavFileSource
 from slm_voice.pipeline.tts import MAX_PIECE_CHARS, speech_pieces
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,

@@ -5,7 +5,9 @@ call in one worker thread (so models never fight for the cores or block audio), 
 before the reply says it was, and reports what happens as events to observers, which must not block. Every stage
 reports its own compute as StageTimed events: the log, MQTT and the benchmark are observers alike.
 
-A turn reads: transcribe -> understand -> act -> reply.
+A turn reads: transcribe -> understand -> act -> reply. The steps' mechanics live beside it: hearing.py (speech to
+text, speculative and rechecked), acting.py (timers, the executor's deadline), speaking.py (synthesis and playback
+threads, the say queue), compute.py (the model thread and the stages' timing).
 """
 
 from __future__ import annotations
@@ -14,36 +16,33 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor as ThreadExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
+from .acting import NOT_DONE as NOT_DONE  # re-exported: daemon/wyoming_turns.py imports it from here
+from .acting import Acting
+from .compute import FrameClock, ModelThread
 from .frames import (
-    ActionDone,
     AudioFrame,
     Event,
     IntentRecognized,
     Milestone,
     OutputAudio,
-    ReplyFinished,
-    ReplyStarted,
     SpeechEnded,
     SpeechStarted,
     StageName,
-    StageTimed,
     StateChanged,
     Timing,
-    Transcript,
     TurnFinished,
     TurnState,
     WakeDetected,
     ms,
 )
-from .intent.intents import HOME_INTENTS
+from .hearing import Heard, Hearing
 from .intent.model import Home, Understanding
 from .roles import (
-    ActionOutcome,
     Endpointing,
     Executor,
     Sink,
@@ -53,21 +52,16 @@ from .roles import (
     Understander,
     WakeWord,
 )
-from .timers import TIMER_INTENTS, Timer, Timers
-from .tts import clean_text
+from .speaking import SayQueue, Voice
+from .timers import Timer, Timers
 from .vad import Endpoint
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 Observer = Callable[[Event], None]
 
-NOT_DONE = "Sorry, I couldn't do that: nothing answered in time."
-"""Said when an action's executor does not answer within AssistantOptions.action_timeout_s."""
 FAILED = "Sorry, something went wrong."
 """Said when a stage fails in the middle of a turn."""
 NOT_CONFIRMED = "Okay, I won't."
-MAX_QUEUED_SAYS = 3
-"""Texts from say() that may wait for their turn to be spoken; more are dropped with a warning."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +83,8 @@ class AssistantOptions:
     reply_cache: bool = True
     """Reuse synthesized audio for short replies said before."""
     recheck_stt: bool = False
-    """When templates find nothing in a short-window transcript, transcribe again with Whisper's 30 s window
-    before asking the language model (the two windows mishear different commands)."""
+    """When templates find nothing in the transcript, ask the transcriber's second hearing (Whisper: its 30 s
+    window after a short-window transcript) before the language model: the two mishear different commands."""
     stream_reply: bool = True
     """Play each sentence as soon as it is synthesized; False: synthesize the whole reply first (as Home
     Assistant's pipeline does), for the benchmark's baseline."""
@@ -103,32 +97,11 @@ class _Turn:
     id: str
     wake_word: str | None
     started: float = field(default_factory=time.monotonic)
-    spec_task: asyncio.Task[tuple[Transcription, float, Understanding | None] | None] | None = None
+    spec_task: asyncio.Task[Heard | None] | None = None
     spec_end_s: float | None = None
     """Audio position of speech end the speculative transcript covers; None once speech resumed."""
     awaiting: Understanding | None = None
     """An action waiting for the yes or no of this turn (asked "Did you mean ...?" in the turn before)."""
-
-
-class _FrameClock:
-    """Compute spent on frames by one frame stage, summed between reports (too many calls for an event each)."""
-
-    def __init__(self, stage: StageName) -> None:
-        self.stage = stage
-        self.reset()
-
-    def reset(self) -> None:
-        self.started = time.monotonic()
-        self.seconds = 0.0
-        self.audio_s = 0.0
-
-    def report(self, turn_id: str) -> StageTimed | None:
-        if self.audio_s == 0.0:
-            return None
-        event = StageTimed(turn_id, stage=self.stage, call="frames", started=self.started, seconds=self.seconds,
-                           audio_s=self.audio_s)
-        self.reset()
-        return event
 
 
 class Assistant:
@@ -156,24 +129,26 @@ class Assistant:
         self.intents = intents
         self.tts = tts
         self.sink = sink
-        self.executor = executor
         self.options = options
         self.observers = list(observers)
         self.heartbeat = heartbeat
-        # One worker for every model call: on 2 cores, parallel model calls only slow each other down.
-        self._models = ThreadPoolExecutor(1, thread_name_prefix="models")
-        self._audio_out = ThreadPoolExecutor(1, thread_name_prefix="sink")
+        self.models = ModelThread(self._emit)
+        self._models = self.models.executor  # daemon/wyoming_worker.py reads this name; model_thread is public
+        self.voice = Voice(tts, sink, self.models, self._emit, reply_cache=options.reply_cache,
+                           stream_reply=options.stream_reply)
+        self.hearing = Hearing(stt, intents, self.models, self._emit, recheck=options.recheck_stt)
         self.state = TurnState.IDLE
         self.muted = False
         self._turn: _Turn | None = None
         self._awaiting: Understanding | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._queued_says = 0
+        self._says = SayQueue()
         self._idle = asyncio.Event()
         self._idle.set()  # no turn until run() starts one
-        self._clocks = {s: _FrameClock(s) for s in (StageName.WAKE, StageName.VAD)}
+        self._clocks = {s: FrameClock(s) for s in (StageName.WAKE, StageName.VAD)}
         self.timers = Timers(self._timer_done, on_missed=self._timer_missed)
         """The satellite's timers (they ring, or carry out a delayed command, when they end)."""
+        self.acting = Acting(self.timers, executor, self._emit, timeout_s=options.action_timeout_s)
 
     # ---- start-up -------------------------------------------------------------------------------------------
 
@@ -192,8 +167,14 @@ class Assistant:
     def close(self, *, wait: bool = True) -> None:
         """Stop timers and the worker threads (wait=False: a stop during loading does not wait for a model call)."""
         self.timers.close()
-        self._models.shutdown(wait=wait, cancel_futures=True)
-        self._audio_out.shutdown(wait=wait, cancel_futures=True)
+        self.models.close(wait=wait)
+        self.voice.close(wait=wait)
+
+    @property
+    def model_thread(self) -> ThreadExecutor:
+        """The one thread every model call runs in: whoever else calls the models (the Wyoming server) queues there,
+        so two model calls never share the cores."""
+        return self.models.executor
 
     # ---- the frame loop -------------------------------------------------------------------------------------
 
@@ -265,11 +246,9 @@ class Assistant:
 
     def say(self, text: str) -> bool:
         """Speak a text (from MQTT say/set), after any turn in progress; False (and a warning) when
-        MAX_QUEUED_SAYS texts already wait: a flood of them must not keep the assistant talking for minutes."""
-        if self._queued_says >= MAX_QUEUED_SAYS:
-            log.warning("say: %d texts already waiting to be spoken; this one is dropped", self._queued_says)
+        speaking.MAX_QUEUED_SAYS texts already wait: a flood of them must not keep the assistant talking for minutes."""
+        if not self._says.admit():
             return False
-        self._queued_says += 1
         self._spawn(self._say(text))
         return True
 
@@ -297,7 +276,7 @@ class Assistant:
             self._emit(WakeDetected(self._turn.id, wake_word=wake_word, stream_s=stream_s))
             self._set_state(TurnState.AWAKE)
             if self.options.earcon is not None:
-                self._audio_out.submit(self.sink.write, self.options.earcon)
+                self.voice.play_soon(self.options.earcon)
         self._set_state(TurnState.LISTENING)
         # After a wake word, the command may have begun before the detection: start it at the pause after it.
         for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None):
@@ -335,25 +314,19 @@ class Assistant:
         self._set_state(TurnState.THINKING)
         self._spawn(self._complete(turn, ep, time.monotonic()))
 
-    async def _speculate(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None] | None:
+    async def _speculate(self, turn: _Turn, ep: Endpoint) -> Heard | None:
         """Transcribe at a pause; with semantic endpointing, commit at once if the text is a template command.
         None when it failed: the turn then transcribes the command the ordinary way."""
         try:
-            return await self._speculation(turn, ep)
+            heard = await self.hearing.speculate(turn.id, ep.audio,
+                                                 quick_look=self.options.semantic_endpoint and turn.awaiting is None)
         except Exception:
             log.warning("turn %s: speculative transcription failed", turn.id, exc_info=True)
             return None
-
-    async def _speculation(self, turn: _Turn, ep: Endpoint) -> tuple[Transcription, float, Understanding | None]:
-        heard, stt_s = await self._run_timed(turn.id, StageName.STT, "speculate", self.stt.transcribe, ep.audio,
-                                             audio_s=_audio_s(ep.audio))
-        quick = None
-        if self.options.semantic_endpoint and heard.text and turn.awaiting is None:
-            quick, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick, heard.text)
-            still_paused = self._turn is turn and self.state == TurnState.LISTENING and turn.spec_end_s == ep.stream_s
-            if quick is not None and quick.intent is not None and still_paused:
-                self._finish_listening(self.endpointer.finish("semantic"))
-        return heard, stt_s, quick
+        still_paused = self._turn is turn and self.state == TurnState.LISTENING and turn.spec_end_s == ep.stream_s
+        if heard.quick is not None and heard.quick.intent is not None and still_paused:
+            self._finish_listening(self.endpointer.finish("semantic"))
+        return heard
 
     # ---- the turn: transcribe -> understand -> act -> reply ---------------------------------------------------
 
@@ -381,7 +354,13 @@ class Assistant:
         timings: dict[str, float] = {Timing.ENDPOINT: ms(endpoint_at - speech_end_at)}
         milestones = {Milestone.SPEECH_END: speech_end_at, Milestone.ENDPOINT: endpoint_at}
 
-        heard, quick = await self._transcribe(turn, ep, timings)
+        speculated = None
+        if turn.spec_task is not None and turn.spec_end_s == ep.stream_s:
+            # Nothing was said after the pause: the speculative transcript covers this very audio.
+            speculated = await turn.spec_task
+        hearing = await self.hearing.transcribe(turn.id, ep.audio, speculated, awaiting=turn.awaiting is not None)
+        heard, quick = hearing.transcription, hearing.quick
+        timings[Timing.STT] = ms(hearing.stt_s)
         milestones[Milestone.TRANSCRIPT] = time.monotonic()
         understanding = await self._understand(turn, heard, quick, timings)
         milestones[Milestone.INTENT] = intent_at = time.monotonic()
@@ -411,77 +390,27 @@ class Assistant:
         else:
             self._back_to_idle()
 
-    async def _transcribe(self, turn: _Turn, ep: Endpoint, timings: dict[str, float]
-                          ) -> tuple[Transcription, Understanding | None]:
-        """The command's text (the speculative transcript when it covers this very audio), and the template
-        tier's reading of it when that is already known."""
-        quick: Understanding | None = None
-        speculated = None
-        if turn.spec_task is not None and turn.spec_end_s == ep.stream_s:
-            # Nothing was said after the pause: the speculative transcript covers this very audio.
-            speculated = await turn.spec_task
-        if speculated is not None:
-            heard, stt_s, quick = speculated
-        else:
-            heard, stt_s = await self._run_timed(turn.id, StageName.STT, "transcribe", self.stt.transcribe, ep.audio,
-                                                 audio_s=_audio_s(ep.audio))
-        self._emit(Transcript(turn.id, text=heard.text, confidence=heard.confidence))
-        if turn.awaiting is None and (quick is None or quick.intent is None) and self.options.recheck_stt:
-            quick, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick, heard.text)
-            if quick is None or quick.intent is None:
-                again, again_s = await self._run_timed(
-                    turn.id, StageName.STT, "recheck", self.stt.transcribe, ep.audio, audio_s=_audio_s(ep.audio),
-                    kwargs={"short_window": False})
-                stt_s += again_s
-                if again.text != heard.text:
-                    found, _ = await self._run_timed(turn.id, StageName.INTENT, "quick", self.intents.quick,
-                                                     again.text)
-                    if found is not None and found.intent is not None:
-                        heard, quick = again, found
-                        self._emit(Transcript(turn.id, text=heard.text, confidence=heard.confidence))
-        timings[Timing.STT] = ms(stt_s)
-        return heard, quick
-
     async def _understand(self, turn: _Turn, heard: Transcription, quick: Understanding | None,
                           timings: dict[str, float]) -> Understanding:
         """What the words mean; the answer to a pending "Did you mean ...?" first."""
         if turn.awaiting is not None:
-            answer, intent_s = await self._run_timed(turn.id, StageName.INTENT, "yes_or_no", self.intents.yes_or_no,
-                                                     heard.text)
+            answer, intent_s = await self.models.timed(turn.id, StageName.INTENT, "yes_or_no",
+                                                       self.intents.yes_or_no, heard.text)
             if answer is not None:
                 timings[Timing.INTENT] = ms(intent_s)
                 return turn.awaiting if answer else Understanding(None, NOT_CONFIRMED, turn.awaiting.tier)
             # Neither yes nor no: a new command.
         if quick is not None and quick.intent is not None:
             timings[Timing.INTENT] = 0.0
-            guard = getattr(self.intents, "confirm_risky", None)  # a risky action in an uncertain transcript
-            return guard(quick, heard.confidence) if guard is not None else quick
-        understanding, intent_s = await self._run_timed(
+            return self.intents.confirm_risky(quick, heard.confidence)  # a risky action in an uncertain transcript
+        understanding, intent_s = await self.models.timed(
             turn.id, StageName.INTENT, "understand", self.intents.understand, heard.text,
             kwargs={"transcript_confidence": heard.confidence})
         timings[Timing.INTENT] = ms(intent_s)
         return understanding
 
     async def _act(self, recognized: IntentRecognized, timings: dict[str, float]) -> Understanding:
-        """Carry the action out (Home Assistant, MQTT); the reply then says what really happened."""
-        u: Understanding = recognized.understanding
-        if u.intent is not None and u.intent.name in TIMER_INTENTS:
-            outcome = self.timers.handle(u.intent)
-            self._emit(ActionDone(recognized.turn_id, outcome=outcome, seconds=0.0))
-            return replace(u, reply=outcome.reply) if outcome.reply is not None else u
-        if u.intent is None or u.intent.name not in HOME_INTENTS or self.executor is None:
-            return u
-        t0 = time.monotonic()
-        try:
-            outcome = await asyncio.wait_for(self.executor.execute(recognized), self.options.action_timeout_s)
-        except TimeoutError:
-            log.error("turn %s: the executor did not answer within %.0f s", recognized.turn_id,
-                      self.options.action_timeout_s)
-            outcome = ActionOutcome(done=False, reply=NOT_DONE)
-        seconds = time.monotonic() - t0
-        timings[Timing.ACTION] = ms(seconds)
-        self._emit(ActionDone(recognized.turn_id, outcome=outcome, seconds=seconds))
-        return replace(u, reply=outcome.reply) if outcome.reply is not None else u
+        return await self.acting.act(recognized, timings)
 
     async def _reply(self, turn_id: str, text: str, u: Understanding) -> tuple[float | None, Understanding]:
         """Speak the reply (an open question's answer as the language model generates it); returns when the first
@@ -496,7 +425,7 @@ class Assistant:
         try:
             await self.wait_idle_turn()
         finally:
-            self._queued_says -= 1
+            self._says.leave()
         self._idle.clear()
         await self._speak("", [text])
         self._back_to_idle()
@@ -521,8 +450,7 @@ class Assistant:
         try:
             if self.options.earcon is not None:
                 for _ in range(3):
-                    await asyncio.get_running_loop().run_in_executor(self._audio_out, self.sink.write,
-                                                                     self.options.earcon)
+                    await self.voice.play(self.options.earcon)
             await self._speak("", [f"Your {timer.describe()} is done."])
         finally:
             self._back_to_idle()
@@ -534,8 +462,8 @@ class Assistant:
         self._idle.clear()
         self._set_state(TurnState.THINKING)
         try:
-            understanding, intent_s = await self._run_timed(turn_id, StageName.INTENT, "understand",
-                                                            self.intents.understand, text)
+            understanding, intent_s = await self.models.timed(turn_id, StageName.INTENT, "understand",
+                                                              self.intents.understand, text)
             timings = {Timing.INTENT: ms(intent_s)}
             recognized = IntentRecognized(turn_id, text=text, understanding=understanding, timings_ms=dict(timings))
             self._emit(recognized)
@@ -551,9 +479,7 @@ class Assistant:
         """Serve a changed home from now on (the understander rebuilds its lists and speech-to-text its hotwords in
         the model worker, between turns' model calls)."""
         for stage in (self.intents, self.stt):
-            update = getattr(stage, "set_home", None)
-            if update is not None:
-                await asyncio.get_running_loop().run_in_executor(self._models, update, home)
+            await self.models.start(stage.set_home, home)
 
     async def wait_idle_turn(self) -> None:
         while self.state not in (TurnState.IDLE, TurnState.MUTED):
@@ -561,75 +487,10 @@ class Assistant:
             await asyncio.sleep(0)
 
     async def _speak(self, turn_id: str, sentences: Iterable[str]) -> tuple[float | None, list[str]]:
-        """Synthesize and play sentences as they come (a list, or the language model's stream).
-
-        Returns when the first audio was handed to the sink (None if nothing was said) and what was said.
-        """
-        loop = asyncio.get_running_loop()
-        chunks: asyncio.Queue[OutputAudio | str | None] = asyncio.Queue()
-        spoken: list[str] = []
-
-        def synthesize() -> None:
-            try:
-                for sentence in map(clean_text, sentences):
-                    if not sentence:
-                        continue
-                    spoken.append(sentence)
-                    loop.call_soon_threadsafe(chunks.put_nowait, sentence)
-                    audio = self.tts.speak(sentence, cache=self.options.reply_cache)
-                    for chunk in self._timed_chunks(loop, turn_id, audio):
-                        loop.call_soon_threadsafe(chunks.put_nowait, chunk)
-            finally:
-                loop.call_soon_threadsafe(chunks.put_nowait, None)
-
-        producer = loop.run_in_executor(self._models, synthesize)
-        if not self.options.stream_reply:
-            await producer
-        first: float | None = None
-        started = False
-        while (chunk := await chunks.get()) is not None:
-            if isinstance(chunk, str):  # a sentence about to be synthesized
-                if not started:
-                    started = True
-                    self._set_state(TurnState.SPEAKING)
-                    self._emit(ReplyStarted(turn_id, text=chunk))
-                continue
-            if first is None:
-                first = time.monotonic()
-            await loop.run_in_executor(self._audio_out, self.sink.write, chunk)
-        await producer
-        if first is not None:
-            await loop.run_in_executor(self._audio_out, self.sink.drain)
-            self._emit(ReplyFinished(turn_id))
-        return first, spoken
-
-    def _timed_chunks(self, loop: asyncio.AbstractEventLoop, turn_id: str, chunks: Iterator[OutputAudio]
-                      ) -> Iterator[OutputAudio]:
-        """The synthesizer's chunks, each reported with its compute time (runs in the model worker; observers are
-        called on the event loop)."""
-        while True:
-            started, t0 = time.monotonic(), time.perf_counter()
-            chunk = next(chunks, None)
-            if chunk is None:
-                return
-            event = StageTimed(turn_id, stage=StageName.TTS, call="chunk", started=started,
-                               seconds=time.perf_counter() - t0, audio_s=len(chunk.pcm) / 2 / chunk.sample_rate)
-            loop.call_soon_threadsafe(self._emit, event)
-            yield chunk
+        """Say sentences (speaking.Voice); the state turns SPEAKING with the first."""
+        return await self.voice.speak(turn_id, sentences, on_start=lambda: self._set_state(TurnState.SPEAKING))
 
     # ---- plumbing -------------------------------------------------------------------------------------------
-
-    async def _run_timed(self, turn_id: str, stage: StageName, call: str, fn: Callable[..., T], *args: Any,
-                         audio_s: float = 0.0, kwargs: dict[str, Any] | None = None) -> tuple[T, float]:
-        """Run a model call in the model worker; reports and returns its own compute time."""
-
-        def timed() -> tuple[T, float, float]:
-            started, t0 = time.monotonic(), time.perf_counter()
-            return fn(*args, **(kwargs or {})), started, time.perf_counter() - t0
-
-        result, started, seconds = await asyncio.get_running_loop().run_in_executor(self._models, timed)
-        self._emit(StageTimed(turn_id, stage=stage, call=call, started=started, seconds=seconds, audio_s=audio_s))
-        return result, seconds
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -670,6 +531,3 @@ class Assistant:
             except Exception:  # an observer's bug must never stop the audio loop
                 log.exception("observer %r failed on %s", observer, type(event).__name__)
 
-
-def _audio_s(pcm: bytes) -> float:
-    return len(pcm) / 2 / 16_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .frames import AudioFrame, IntentRecognized, OutputAudio
-from .intent.model import Understanding
+from .intent.model import Home, Understanding
 from .vad import Endpoint
 from .wake import WakeHit
 
@@ -71,7 +71,15 @@ class Transcription:
 class Transcriber(Model, Protocol):
     """Command audio (16 kHz mono int16 bytes) in, text out."""
 
-    def transcribe(self, audio: bytes, *, short_window: bool | None = None) -> Transcription: ...
+    def transcribe(self, audio: bytes) -> Transcription: ...
+
+    def recheck(self, audio: bytes) -> Transcription | None:
+        """A second hearing of the same audio that mishears other commands, asked when templates find nothing in
+        the first transcript (Whisper: its full 30 s window after a short-window transcript); None: the engine has
+        none."""
+
+    def set_home(self, home: Home) -> None:
+        """Hear a changed home's names from the next call on (called in the model thread, between model calls)."""
 
 
 class Understander(Model, Protocol):
@@ -87,6 +95,13 @@ class Understander(Model, Protocol):
 
     def yes_or_no(self, text: str) -> bool | None:
         """The answer to a yes/no question ("Did you mean ...?"): True, False, or None when it is neither."""
+
+    def confirm_risky(self, u: Understanding, transcript_confidence: float | None) -> Understanding:
+        """A risky action (a lock, a garage door) heard in an uncertain transcript becomes a question first ("Do you
+        want me to open the garage door?"); anything else is returned as it is."""
+
+    def set_home(self, home: Home) -> None:
+        """Serve a changed home from the next call on (called in the model thread, between model calls)."""
 
 
 class Synthesizer(Model, Protocol):

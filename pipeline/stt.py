@@ -90,6 +90,11 @@ class SpeechToText:
         self.transcribe(noise, short_window=True)
         self.transcribe(noise, short_window=False)
 
+    def recheck(self, audio: bytes) -> Transcription | None:
+        """Whisper's ordinary 30 s window after a short-window transcript (the two mishear different commands);
+        None when the stage already uses that window."""
+        return self.transcribe(audio, short_window=False) if self.short_window else None
+
     def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> Transcription:
         """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text, with a confidence.
 

@@ -115,7 +115,12 @@ class FakeStt:
 
     def warm(self) -> None: ...
 
-    def transcribe(self, audio: bytes, *, short_window: bool | None = None) -> Transcription:
+    def recheck(self, audio: bytes) -> Transcription | None:
+        return None
+
+    def set_home(self, home: Home) -> None: ...
+
+    def transcribe(self, audio: bytes) -> Transcription:
         self.release.wait(5)
         if self.fail:
             raise RuntimeError("speech-to-text broke")

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from slm_voice.pipeline.assistant import FAILED, NOT_CONFIRMED, NOT_DONE, Assistant, AssistantOptions
+from slm_voice.pipeline.acting import NOT_DONE
+from slm_voice.pipeline.assistant import FAILED, NOT_CONFIRMED, Assistant, AssistantOptions
 from slm_voice.pipeline.frames import (
     ActionDone,
     Event,

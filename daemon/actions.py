@@ -26,7 +26,7 @@ from ..pipeline.frames import IntentRecognized
 from ..pipeline.intent.intents import BY_NAME
 from ..pipeline.intent.model import Home, Intent
 from ..pipeline.intent.replies import reply_for, request_phrase
-from ..pipeline.roles import ActionOutcome, Executor
+from ..pipeline.roles import ActionOutcome, LinkedExecutor
 from .observers import turn_record
 from .settings import EntitySettings
 from .state import Outbox
@@ -212,7 +212,7 @@ class ActionRouter:
     """The executor the assistant gets: the Home Assistant link when configured, MQTT otherwise (or as the
     fallback for devices with their own command topic when Home Assistant cannot be reached)."""
 
-    def __init__(self, homeassistant: Executor | None, mqtt: MqttExecutor | None) -> None:
+    def __init__(self, homeassistant: LinkedExecutor | None, mqtt: MqttExecutor | None) -> None:
         self.homeassistant = homeassistant
         self.mqtt = mqtt
 
@@ -222,7 +222,7 @@ class ActionRouter:
                 return ActionOutcome(done=False, reply=NO_WAY)
             return await self.mqtt.execute(event)
         outcome = await self.homeassistant.execute(event)
-        if not outcome.done and not getattr(self.homeassistant, "connected", True) and self.mqtt is not None \
+        if not outcome.done and not self.homeassistant.connected and self.mqtt is not None \
                 and device_commands(event.understanding.intent, self.mqtt.entities):
             log.info("turn %s: Home Assistant unreachable; sending to the devices' own topics", event.turn_id)
             return await self.mqtt.execute(event)

@@ -135,3 +135,11 @@ class Executor(Protocol):
     """Carries an intent's action out before the reply is spoken, and says what really happened."""
 
     async def execute(self, event: IntentRecognized) -> ActionOutcome: ...
+
+
+class LinkedExecutor(Executor, Protocol):
+    """An executor that reaches what carries actions out over a link (Home Assistant's websocket)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link is up now; when it is not, actions may take another way (the devices' own topics)."""

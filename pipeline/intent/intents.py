@@ -37,7 +37,8 @@ class IntentSpec:
     doubtful reading it is confirmed before it is carried out (see is_risky)."""
 
 
-_SWITCHABLE = ("light", "switch", "fan", "cover", "media_player", "input_boolean", "lock", "valve", "vacuum")
+_SWITCHABLE = ("light", "switch", "fan", "cover", "media_player", "input_boolean", "lock", "valve", "vacuum",
+               "climate")
 
 INTENTS: tuple[IntentSpec, ...] = (
     IntentSpec("HassTurnOn", "switch on, open, lock or start a device", domains=_SWITCHABLE, risky=True),

@@ -90,7 +90,10 @@ class Understanding:
     """An action the tier is not sure enough of to take: this reply asks "Did you mean ...?", and the action (with
     its own reply) is taken only after a yes."""
     open_question: bool = False
-    """No device intent: a question to answer in free text (the language model streams the reply)."""
+    """No device intent: a question to answer in free text (from sources only: answers.py)."""
+    unresolved: bool = False
+    """The words were understood but name nothing this home has (the reply says so): a later tier may read them
+    better."""
 
 
 class IntentTier(Protocol):
@@ -101,6 +104,10 @@ class IntentTier(Protocol):
     def load(self) -> None: ...
 
     def warm(self) -> None: ...
+
+    def set_home(self, home: Home) -> None:
+        """Serve a changed home from the next call on."""
+        ...
 
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None: ...
 

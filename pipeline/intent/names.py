@@ -90,18 +90,25 @@ def match_entities(home: Home, spoken: str, candidates: Iterable[Entity] | None 
 
 def match_area(home: Home, spoken: str) -> str | None:
     """The one area the spoken words mean ("bed room" -> bedroom, "hall" -> hallway), or None."""
+    found = match_areas(home, spoken)
+    return found[0] if len(found) == 1 else None
+
+
+def match_areas(home: Home, spoken: str) -> tuple[str, ...]:
+    """Every area the spoken words may mean, best first: the one written the same ("bed room" -> bedroom), else
+    each whose name holds the words or words they start ("hall" -> hallway; "bedroom" -> Bedroom 1 and Bedroom 2).
+    "room" alone names none."""
     said = words(spoken)
     if not said:
-        return None
+        return ()
     names = [(a, words(a)) for a in home.areas] + [(a, words(alias)) for alias, a in home.area_aliases]
     exact = {a for a, w in names if "".join(w) == "".join(said)}
-    if len(exact) == 1:
-        return exact.pop()
-    # "hall" for hallway: a spoken word that starts a word of exactly one area's name ("room" alone names none)
+    if exact:
+        return tuple(sorted(exact))
     if set(said) <= _GENERIC_PLACES:
-        return None
+        return ()
     partial = {a for a, w in names if set(said) <= set(w) or all(any(x.startswith(s) for x in w) for s in said)}
-    return partial.pop() if len(partial) == 1 else None
+    return tuple(sorted(partial))
 
 
 def area_and_noun(home: Home, spoken: str) -> tuple[str, str] | None:

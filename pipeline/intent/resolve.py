@@ -54,16 +54,18 @@ def resolve(
             return Resolution(_ids(e for e in home.entities if e.domain == "todo" and _has_name(e, "shopping list")))
         return Resolution()
 
-    area = _canonical_area(home, slots.get("area"))
-    if slots.get("area") and area is None:
-        return Resolution(problem=f"Sorry, I don't know an area called {slots['area']}.")
+    areas = _areas(home, slots.get("area"))
+    if isinstance(areas, str):
+        return Resolution(problem=areas)
+    area = areas[0] if len(areas) == 1 else None
     floor = _canonical_floor(home, slots.get("floor"))
     if slots.get("floor") and floor is None:
-        return Resolution(problem=f"Sorry, I don't know a floor called {slots['floor']}.")
+        return Resolution(problem=_which_floor(home, str(slots["floor"])))
     if area and floor and home.floor_of(area) != floor:
         return Resolution(problem=f"Sorry, the {area} is not {on_floor(floor)}.")
-    # A floor stands for its areas; an area (or the satellite's, below) narrows further.
-    floor_areas = set(home.areas_on(floor)) if floor and not area else None
+    # A floor stands for its areas, and so does a plural the home has several of ("the bedrooms"); an area (or the
+    # satellite's, below) narrows further.
+    floor_areas = set(home.areas_on(floor)) if floor and not area else set(areas) if len(areas) > 1 else None
 
     name = slots.get("name")
     domain = slots.get("domain")
@@ -83,6 +85,11 @@ def resolve(
         found = [e for e in found if e.area == area]
     elif floor_areas is not None:
         found = [e for e in found if e.area in floor_areas]
+    if not found and area and not slots.get("area") and floor_areas is None:
+        # "turn off the fan" where the satellite stands has none: the home's only one is the one meant.
+        only = [e for e in home.entities if e.domain == domain
+                and (not device_class or _has_device_class(e, str(device_class)))]
+        found = only if len(only) == 1 else []
     if not found and intent_name == "HassClimateGetTemperature" and not slots.get("domain"):
         # No thermostat there: a temperature sensor answers "what's the temperature in the bedroom" as well.
         found = [e for e in home.entities if e.domain == "sensor" and e.device_class == "temperature"
@@ -90,12 +97,15 @@ def resolve(
     if found:
         return Resolution(_ids(found))
     noun = device_class_noun(str(device_class)) if device_class else domain_noun(str(domain))
-    where = f" in the {area}" if area else f" {on_floor(floor)}" if floor else ""
+    where = f" in the {area}" if area else f" {on_floor(floor)}" if floor else (
+        f" in the {slots['area']}" if floor_areas else "")
     return Resolution(problem=f"Sorry, there is no {noun}{where}.")
 
 
 def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: Collection[str] | None,
-             floor: str | None = None, floor_areas: set[str] | None = None) -> Resolution:
+             floor: str | None = None, floor_areas: set[str] | None = None,
+             area_set: frozenset[str] = frozenset()) -> Resolution:
+    area_set = area_set or (frozenset({area}) if area else frozenset())
     found = [e for e in home.entities if _has_name(e, name)]
     if domain:
         found = [e for e in found if e.domain == domain]
@@ -103,22 +113,22 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         found = [e for e in found if e.domain in domains]
     if not found:
         found = _spoken_name(home, name, domain=domain, domains=domains)
-    if not found and domain:
-        # The domain is the model's hint; the name is what the user said: one device of that name is the one.
-        anywhere = [e for e in home.entities if _has_name(e, name)] or _spoken_name(home, name, domain=None,
-                                                                                    domains=domains)
-        found = anywhere if len(anywhere) == 1 else []
+    # A domain the answer named is never dropped: "lock the door" with no lock is not the garage door.
+    if not found and domain and not any(e.domain == domain for e in home.entities):
+        return Resolution(problem=f"Sorry, there is no {domain_noun(str(domain))} here.")
+    if not found and domain and any(_has_name(e, name) for e in home.entities):
+        return Resolution(problem=f"Sorry, the {name} is not a {domain_noun(str(domain))}.")
     if not found:
         return Resolution(problem=f"Sorry, I don't know a device called {name}.")
     if area:
-        found = [e for e in found if e.area == area]
+        found = [e for e in found if e.area in area_set]
         if not found:
             return Resolution(problem=f"Sorry, there is no {name} in the {area}.")
     elif floor_areas is not None:
         found = [e for e in found if e.area in floor_areas]
         if not found:
             return Resolution(problem=f"Sorry, there is no {name} {on_floor(floor or '')}.")
-    if len(found) > 1:
+    if len(found) > 1 and not names.is_plural(name):
         # Several entities share the name: prefer the ones in the room the satellite stands in.
         here = [e for e in found if e.area is not None and e.area == home.satellite_area]
         found = here or found
@@ -135,10 +145,14 @@ def _spoken_name(home: Home, name: str, *, domain: Any, domains: Collection[str]
     if match.entities:
         return list(match.entities)
     split = names.area_and_noun(home, name)
-    if split is None:
-        return []
-    area, noun_domain = split
-    return [e for e in pool if e.domain == noun_domain and e.area == area]
+    if split is not None:
+        area, noun_domain = split
+        return [e for e in pool if e.domain == noun_domain and e.area == area]
+    said = names.words(name)  # "the upstairs lights": a floor and a device noun
+    if len(said) >= 2 and said[-1] in names.NOUN_DOMAINS and (floor := _canonical_floor(home, " ".join(said[:-1]))):
+        on_it = set(home.areas_on(floor))
+        return [e for e in pool if e.domain == names.NOUN_DOMAINS[said[-1]] and e.area in on_it]
+    return []
 
 
 def _which_one(found: list[Entity], name: str) -> str:
@@ -165,22 +179,72 @@ def _has_name(entity: Entity, name: str) -> bool:
     return any(_norm(n) == wanted for n in entity.names)
 
 
-def _canonical_area(home: Home, area: Any) -> str | None:
+def _canonical_exact_area(home: Home, area: Any) -> str | None:
     """The home's spelling of an area name or alias (slots may differ in case), or None."""
+    wanted = _norm(str(area)).removeprefix("the ")
+    found = next((a for a in home.areas if _norm(a) == wanted), None)
+    return found or next((a for alias, a in home.area_aliases if _norm(alias) == wanted), None)
+
+
+def _canonical_area(home: Home, area: Any) -> str | None:
+    """The one area the words mean (exactly, or spoken: "bed room", "hall"), or None."""
     if not area:
         return None
-    wanted = _norm(str(area))
-    found = next((a for a in home.areas if _norm(a) == wanted), None)
-    found = found or next((a for alias, a in home.area_aliases if _norm(alias) == wanted), None)
-    return found or names.match_area(home, str(area))  # spoken words: "bed room", "hall"
+    return _canonical_exact_area(home, area) or names.match_area(home, str(area))
+
+
+def _areas(home: Home, spoken: Any) -> tuple[str, ...] | str:
+    """The areas the words name: one, every one a plural names ("the bedrooms" with Bedroom 1 and 2), () for none
+    said; or the sentence to say when that is unclear ("Which bedroom do you mean: ...?") or unknown."""
+    if not spoken:
+        return ()
+    exact = _canonical_exact_area(home, spoken)
+    if exact:
+        return (exact,)
+    found = names.match_areas(home, str(spoken))
+    if len(found) == 1 or (found and names.is_plural(str(spoken))):
+        return found
+    if found:
+        return f"Which {spoken} do you mean: " + _or(found) + "?"
+    return f"Sorry, I don't know an area called {spoken}."
+
+
+def _or(items: Collection[str]) -> str:
+    items = sorted(items)
+    return ", ".join(f"the {i}" for i in items[:-1]) + f" or the {items[-1]}" if len(items) > 1 else f"the {items[0]}"
+
+
+_UP = frozenset({"upstairs", "upstair", "up stairs", "up stair", "top floor", "upper floor"})
+_DOWN = frozenset({"downstairs", "downstair", "down stairs", "down stair", "ground floor", "bottom floor",
+                   "lower floor", "main floor"})
 
 
 def _canonical_floor(home: Home, floor: Any) -> str | None:
-    """The home's spelling of a floor name, or None."""
+    """The home's floor the words name: its name ("the first floor"), or as people say it: "downstairs" is the
+    lowest floor (floors are listed from the ground up, as Home Assistant orders them by level), "upstairs" the one
+    above it when the home has just two; None when unknown or unclear."""
     if not floor:
         return None
     wanted = _norm(str(floor)).removeprefix("the ")
-    return next((f for f in home.floors if _norm(f) == wanted), None)
+    exact = next((f for f in home.floors if _norm(f) == wanted), None)
+    if exact or not home.floors:
+        return exact
+    said = " ".join(names.words(wanted))
+    partial = [f for f in home.floors if said and said in " ".join(names.words(f))]
+    if len(partial) == 1:
+        return partial[0]
+    if said in _DOWN or wanted in _DOWN:
+        return home.floors[0]
+    if (said in _UP or wanted in _UP) and len(home.floors) == 2:
+        return home.floors[1]
+    return None
+
+
+def _which_floor(home: Home, spoken: str) -> str:
+    said = _norm(spoken).removeprefix("the ")
+    if said in _UP and len(home.floors) > 2:
+        return "Which floor do you mean: " + _or(home.floors[1:]) + "?"
+    return f"Sorry, I don't know a floor called {spoken}."
 
 
 def _has_device_class(entity: Entity, device_class: str) -> bool:

@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import slm_prompt as sp
-from .intents import is_risky
+from .intents import BY_NAME, is_risky
 from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for
@@ -325,7 +325,13 @@ class LanguageModelTier:
             if len(chosen) != 1:
                 return "Which list should I add it to?"
             slots["name"] = chosen[0].name
-        res = resolve(hass, slots, self.home, area_fallback=area_fallback)
+        res = resolve(hass, slots, self.home, area_fallback=area_fallback, domains=_target_domains(hass))
+        if res.problem is not None and hass in _SWITCH_OF_VACUUM and slots.get("name"):
+            # "turn on wemo" read as "start the vacuum": a named device that is no vacuum is switched as asked.
+            switched = resolve(_SWITCH_OF_VACUUM[hass], slots, self.home, area_fallback=area_fallback,
+                               domains=_target_domains(_SWITCH_OF_VACUUM[hass]))
+            if switched.problem is None:
+                hass, res = _SWITCH_OF_VACUUM[hass], switched
         spec_domains = _domains_of(hass)
         kind_only = not slots.get("name") or names_a_kind(str(slots["name"]), spec_domains)
         if res.problem is not None and kind_only and not slots.get("area") and spec_domains:
@@ -437,10 +443,17 @@ def _probability(logits: np.ndarray, token: int) -> float:
 
 
 def _domains_of(hass: str) -> tuple[str, ...]:
-    from .intents import BY_NAME
-
     spec = BY_NAME.get(hass)
     return spec.domains if spec is not None and spec.target != "required" else ()
+
+
+_SWITCH_OF_VACUUM = {"HassVacuumStart": "HassTurnOn", "HassVacuumReturnToBase": "HassTurnOff"}
+
+
+def _target_domains(hass: str) -> tuple[str, ...] | None:
+    """The domains an intent's target may be (a vacuum intent never lands on a plug); None: any."""
+    spec = BY_NAME.get(hass)
+    return spec.domains if spec is not None and spec.domains else None
 
 
 def _for_the_device(hass: str, entity_ids: tuple[str, ...]) -> str:

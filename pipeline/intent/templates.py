@@ -158,7 +158,7 @@ class TemplateTier:
         resolution = resolve(result.intent.name, slots, self.home, domains=_required_domains(result))
         if resolution.problem is not None:
             # Understood but not actionable (no such device there): say so rather than guess.
-            return Understanding(intent=None, reply=resolution.problem, tier="template")
+            return Understanding(intent=None, reply=resolution.problem, tier="template", unresolved=True)
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
         reply = reply_for(intent, self.home, now=self._clock(), states=self._states, question=result.response)
         return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)

@@ -1,18 +1,37 @@
-"""Intent tiers in order: the first tier that understands the text answers (templates, then the language model)."""
+"""Intent tiers in order: the first tier that understands the text answers (templates, then the language model).
+
+Around the tiers, code that reads the user's own words: a sentence that asks for nothing ("don't...", "should
+I...") is never acted on; every tier's answer passes the typed check (check.py) before it can act; a template that
+matches but cannot be resolved in this home gives the language model its turn; several targets in one sentence
+("the kitchen and living room lights") are understood one by one (several.py); open questions are answered only
+from sources (answers.py); and no reply ever speaks the model's answer language.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
+from . import several
+from .answers import SourcedAnswers, small_talk
+from .check import check
 from .intents import is_risky
-from .model import Home, IntentTier, StreamingReplyTier, Understanding
+from .model import Home, IntentTier, Understanding
 from .replies import ask_first
+from .slm_prompt import BY_KEY
+from .verbs import asks_for_nothing
 
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
+LEAVE_AS_IS = "Okay, I'll leave everything as it is."
+"""Said to a negated command ("don't turn on the lights", "no need to start the coffee maker")."""
+NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
+"""Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
+_ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
+"""A reply that is (or holds) a line of the language model's answer language: never spoken."""
 RISKY_TRANSCRIPT_CONFIDENCE = 0.6
 """Whisper's confidence (stt.confidence: mean token probability times the chance that speech was there) below
 which a transcript counts as uncertain for risky actions."""
@@ -28,11 +47,16 @@ class IntentTiers:
     name = "intent"
 
     def __init__(self, tiers: Sequence[IntentTier], *, fallback_reply: str = NOT_UNDERSTOOD,
-                 risky_transcript: float = RISKY_TRANSCRIPT_CONFIDENCE) -> None:
-        """risky_transcript: below this transcript confidence (Whisper's, 0-1) a risky action is confirmed first."""
+                 risky_transcript: float = RISKY_TRANSCRIPT_CONFIDENCE, home: Home | None = None,
+                 answers: SourcedAnswers | None = None) -> None:
+        """risky_transcript: below this transcript confidence (Whisper's, 0-1) a risky action is confirmed first.
+        home: the home the tiers serve (default: the first tier's). answers: where open questions are answered
+        from (default: small talk only)."""
         self.tiers = list(tiers)
         self.fallback_reply = fallback_reply
         self.risky_transcript = risky_transcript
+        self.home = home or next((h for t in self.tiers if isinstance(h := getattr(t, "home", None), Home)), Home())
+        self.answers = answers or SourcedAnswers()
 
     def load(self) -> None:
         for tier in self.tiers:
@@ -43,48 +67,71 @@ class IntentTiers:
             tier.warm()
 
     def set_home(self, home: Home) -> None:
-        """Every tier that can serves the changed home from now on (call it between model calls)."""
+        """Every tier serves the changed home from now on (call it between model calls)."""
+        self.home = home
         for tier in self.tiers:
-            update = getattr(tier, "set_home", None)
-            if update is None:
-                log.warning("%s tier: keeps the home it was started with until the next restart", tier.name)
-                continue
-            update(home)
+            tier.set_home(home)
 
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
-        """The first tier's answer, or an honest "didn't understand" (tier "none")."""
+        """What to do and say: an action that passed the check, a question, or an honest reply (tier "none" when no
+        tier understood)."""
         text = text.strip()
-        if text:
-            for tier in self.tiers:
-                found = tier.understand(text, transcript_confidence=transcript_confidence)
-                if found is not None:
-                    if found.open_question and self._streamer() is None:
-                        return Understanding(None, self.fallback_reply, found.tier)
-                    return self.confirm_risky(found, transcript_confidence)
-        return Understanding(None, self.fallback_reply, "none")
+        if not text:
+            return Understanding(None, self.fallback_reply, "none")
+        nothing = asks_for_nothing(text)
+        if nothing is not None:
+            return Understanding(None, LEAVE_AS_IS if nothing == "negated" else NO_ADVICE, "none")
+        parts = several.split(text, self.home)
+        if parts is not None:
+            return several.combine([self._one(p, transcript_confidence) for p in parts], self.home)
+        return self._one(text, transcript_confidence)
+
+    def _one(self, text: str, transcript_confidence: float | None) -> Understanding:
+        """One command through the tiers and the check."""
+        unresolved: Understanding | None = None
+        for tier in self.tiers:
+            found = tier.understand(text, transcript_confidence=transcript_confidence)
+            if found is None:
+                continue
+            checked = check(text, found, self.home)
+            if checked is not found and found.tier == "template":
+                checked = replace(checked, unresolved=True)  # a template read that fails the check: ask the model
+            found = checked
+            if found.unresolved and unresolved is None:
+                unresolved = found  # the template matched but found nothing here: the model may read it better
+                continue
+            if unresolved is not None and found.intent is None and found.confirm is None:
+                return unresolved  # neither acts: the template's reason is the better-typed one
+            return self._spoken(text, self.confirm_risky(found, transcript_confidence))
+        if unresolved is not None:
+            return unresolved
+        return self._spoken(text, Understanding(None, self.fallback_reply, "none"))
+
+    def _spoken(self, text: str, u: Understanding) -> Understanding:
+        """Small talk answered as such; never a reply in the answer language."""
+        if u.intent is None and u.confirm is None and not u.open_question:
+            talk = small_talk(text)
+            if talk is not None:
+                return replace(u, reply=talk)
+        if _ANSWER_LANGUAGE.search(u.reply):
+            log.warning("a reply in the answer language was not spoken: %r", u.reply[:80])
+            return replace(u, reply=self.fallback_reply)
+        return u
 
     def confirm_risky(self, u: Understanding, transcript_confidence: float | None) -> Understanding:
         """A risky action (a lock, a garage door, an alarm: intents.is_risky) heard in an uncertain transcript is
         asked about first ("Do you want me to open the garage door?"); anything else is returned as it is."""
         if u.intent is None or transcript_confidence is None or transcript_confidence >= self.risky_transcript:
             return u
-        home = next((h for t in self.tiers if isinstance(h := getattr(t, "home", None), Home)), None)
-        if home is None or not is_risky(u.intent, home):
+        if not is_risky(u.intent, self.home):
             return u
-        return Understanding(None, ask_first(u.intent, home), u.tier,
-                             confidence=u.confidence, confirm=u)
+        return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
 
     def stream_reply(self, text: str) -> Iterator[str]:
-        """The free-text answer to an open question, sentence by sentence as it is generated."""
-        streamer = self._streamer()
-        if streamer is None:
-            yield self.fallback_reply
-            return
-        yield from streamer.stream_reply(text)
-
-    def _streamer(self) -> StreamingReplyTier | None:
-        """The first tier that can stream a free answer, if any."""
-        return next((t for t in self.tiers if callable(getattr(t, "stream_reply", None))), None)  # type: ignore[misc]
+        """The answer to an open question, sentence by sentence, from sources only (answers.py); never the answer
+        language."""
+        for sentence in self.answers.answer(text):
+            yield self.fallback_reply if _ANSWER_LANGUAGE.search(sentence) else sentence
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""

@@ -1,0 +1,132 @@
+"""The typed check between every answer (the templates' or the language model's) and any action.
+
+An answer is carried out only when it fits three things at once:
+
+1. its own intent: every entity is of a domain the intent can act on (a vacuum intent never lands on a plug), and
+   of the domain the answer named (`domain=lock` never becomes a garage door);
+2. the user's verb (verbs.py): "lock" only locks locks, "open"/"close" only move covers and valves, "stop the
+   vacuum" only sends a vacuum home, and no answer can do the opposite of what was said ("kill the heater" is never
+   "on");
+3. the words' certainty: a lock, alarm, valve or a garage door, door or gate reached by part of its name ("the
+   door" for "garage door") is asked about, and "the lights" with no area, no floor and no satellite area asks
+   which room rather than switching the whole home.
+
+An answer that fails becomes a question (when the words say plainly what was meant) or an honest refusal, never an
+action.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import datetime
+
+from . import names
+from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
+from .model import Entity, Home, Intent, Understanding
+from .replies import ask_first, domain_noun, reply_for
+from .verbs import ALLOWED, DEVICE_INTENTS, GUARDED_ACTIONS, OPPOSITE, Action, verb_of
+
+_FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumStart": "HassVacuumReturnToBase",
+         "HassVacuumReturnToBase": "HassVacuumStart", "HassMediaPause": "HassMediaUnpause",
+         "HassMediaUnpause": "HassMediaPause", "HassMediaPlayerMute": "HassMediaPlayerUnmute",
+         "HassMediaPlayerUnmute": "HassMediaPlayerMute"}
+_GUARDED_DOMAINS = RISKY_DOMAINS | {"valve"}
+_WHOLE_HOME = re.compile(r"\b(all|every|everything|everywhere|whole|entire|house|home|apartment|flat)\b")
+_VERB_WORD: dict[Action, str] = {"on": "turn on", "off": "turn off", "dock": "send home", "resume": "resume",
+                                 "water": "water"}
+_VERB_DOMAINS: dict[Action, str] = {"lock": "lock", "unlock": "lock", "dock": "vacuum cleaner",
+                                    "mute": "speaker", "unmute": "speaker", "water": "valve"}
+
+
+def check(text: str, u: Understanding, home: Home) -> Understanding:
+    """The understanding as it may be carried out: unchanged when it passes, else a question or a refusal."""
+    intent = u.intent or (u.confirm.intent if u.confirm is not None else None)
+    if intent is None or not intent.entity_ids:
+        return u
+    spec = BY_NAME.get(intent.name)
+    if spec is None:
+        return u
+    entities = [e for i in intent.entity_ids if (e := home.entity(i)) is not None]
+    domains = {i.split(".", 1)[0] for i in intent.entity_ids}
+
+    if spec.domains and not domains <= set(spec.domains):
+        return _refuse(u, f"Sorry, I can't do that with {_target(entities)}.")
+    named = intent.slots.get("domain")
+    if named and domains != {named}:
+        return _refuse(u, f"Sorry, {_target(entities)} is not a {domain_noun(str(named))}.")
+    if spec.query:
+        return u
+
+    verb = verb_of(text)
+    if verb is not None and spec.where == "home" and (intent.name in DEVICE_INTENTS or verb.action in GUARDED_ACTIONS):
+        done = {(intent.name, d) for d in domains}
+        if not done <= ALLOWED[verb.action]:
+            opposite = OPPOSITE.get(verb.action)
+            flipped = _FLIP.get(intent.name)
+            if opposite and flipped and done <= ALLOWED[opposite]:
+                # The answer did the opposite of the verb said: ask about what was said, never do either.
+                meant = Intent(flipped, dict(intent.slots), intent.entity_ids)
+                return _ask(u, meant, home)
+            return _refuse(u, _cannot(verb.action, verb.words, entities, home))
+
+    guarded = [e for e in entities if _guarded(e)]
+    name = intent.slots.get("name")
+    if guarded and name and u.confirm is None and not all(_exact(str(name), e) for e in guarded):
+        return _ask(u, intent, home)  # "the door" is not enough for a garage door or a lock
+
+    if (not name and not intent.slots.get("area") and not intent.slots.get("floor") and not home.satellite_area
+            and len({e.area for e in entities}) > 1 and not _WHOLE_HOME.search(text.casefold())):
+        rooms = sorted({e.area for e in entities if e.area})
+        return _refuse(u, _which_room(rooms, spec.name))
+    return u
+
+
+def _refuse(u: Understanding, reply: str) -> Understanding:
+    return Understanding(None, reply, u.tier, confidence=u.confidence)
+
+
+def _ask(u: Understanding, intent: Intent, home: Home) -> Understanding:
+    """ "Do you want me to ...?" with the action held for a yes."""
+    action = Understanding(intent, reply_for(intent, home, now=datetime.now()), u.tier, confidence=u.confidence)
+    return replace(u, intent=None, reply=ask_first(intent, home), confirm=action)
+
+
+def _guarded(entity: Entity) -> bool:
+    """A device that guards the home or water: a lock, an alarm, a valve, a garage door, door or gate."""
+    if entity.domain in _GUARDED_DOMAINS:
+        return True
+    if entity.domain != "cover":
+        return False
+    if entity.device_class:
+        return entity.device_class in RISKY_COVER_CLASSES
+    text = " ".join([entity.id.split(".", 1)[1].replace("_", " "), *entity.names]).casefold()
+    return any(w in text.split() for w in ("garage", "door", "gate"))
+
+
+def _exact(spoken: str, entity: Entity) -> bool:
+    """Whether the words are the entity's whole name or an alias (articles, plurals and spacing aside)."""
+    said = "".join(names.words(spoken))
+    return any("".join(names.words(n)) == said for n in entity.names)
+
+
+def _target(entities: list[Entity]) -> str:
+    if len(entities) == 1:
+        return f"the {entities[0].name}"
+    return "those devices"
+
+
+def _cannot(action: Action, said: str, entities: list[Entity], home: Home) -> str:
+    """Why the verb cannot be done to what the answer found."""
+    kind = _VERB_DOMAINS.get(action)
+    wanted = {d for _, d in ALLOWED[action]}
+    if not any(e.domain in wanted for e in home.entities):
+        noun = kind or "device"
+        return f"Sorry, there's no {noun} here that I can {_VERB_WORD.get(action, action)}."
+    return f"Sorry, I can't {_VERB_WORD.get(action, said)} {_target(entities)}."
+
+
+def _which_room(rooms: list[str], intent_name: str) -> str:
+    if 2 <= len(rooms) <= 4:
+        return "Which room do you mean: " + ", ".join(f"the {r}" for r in rooms[:-1]) + f" or the {rooms[-1]}?"
+    return "Which room do you mean?"

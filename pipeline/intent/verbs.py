@@ -1,0 +1,154 @@
+"""What the user's own words ask for, read by code before any tier's answer is trusted: the verb (which kind of
+action, and so which domains it can touch) and whether the sentence asks for anything at all ("don't...", "should
+I...", "no need to...").
+
+The verb is read from the transcript, not from a tier's answer: a tier can misread "lock the door" as "on", the
+words cannot. check.py holds every answer against it. Only verbs whose meaning is plain are listed; a sentence
+whose verb is not here ("brew some coffee") is not constrained by this module (the tiers' own typing still is).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Action = Literal["on", "off", "lock", "unlock", "open", "close", "start", "stop", "dock", "pause", "resume", "mute",
+                 "unmute", "water"]
+
+SWITCHABLE = frozenset({"light", "switch", "fan", "media_player", "input_boolean", "cover", "valve", "climate"})
+"""Domains an on/off verb may act on (a lock needs lock/unlock; a vacuum starts or goes home)."""
+
+ALLOWED: dict[Action, frozenset[tuple[str, str]]] = {}
+"""For each action, the (Home Assistant intent, domain) pairs that carry it out; anything else contradicts it."""
+
+
+def _pairs(intents: tuple[str, ...], domains: frozenset[str] | tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    return frozenset((i, d) for i in intents for d in domains)
+
+
+ALLOWED.update({
+    "on": _pairs(("HassTurnOn",), SWITCHABLE) | _pairs(("HassVacuumStart",), ("vacuum",))
+    | _pairs(("HassMediaUnpause",), ("media_player",)),
+    "off": _pairs(("HassTurnOff",), SWITCHABLE) | _pairs(("HassVacuumReturnToBase",), ("vacuum",))
+    | _pairs(("HassMediaPause",), ("media_player",)),
+    "lock": _pairs(("HassTurnOn",), ("lock",)),
+    "unlock": _pairs(("HassTurnOff",), ("lock",)),
+    "open": _pairs(("HassTurnOn", "HassSetPosition"), ("cover", "valve")),
+    "close": _pairs(("HassTurnOff", "HassSetPosition"), ("cover", "valve")),
+    "start": _pairs(("HassTurnOn",), ("switch", "fan", "media_player", "input_boolean", "valve", "climate"))
+    | _pairs(("HassVacuumStart",), ("vacuum",)) | _pairs(("HassMediaUnpause",), ("media_player",)),
+    "stop": _pairs(("HassTurnOff",), ("switch", "fan", "media_player", "input_boolean", "valve", "climate"))
+    | _pairs(("HassVacuumReturnToBase",), ("vacuum",)) | _pairs(("HassMediaPause",), ("media_player",)),
+    "dock": _pairs(("HassVacuumReturnToBase",), ("vacuum",)),
+    "pause": _pairs(("HassMediaPause",), ("media_player",)),
+    "resume": _pairs(("HassMediaUnpause",), ("media_player",)) | _pairs(("HassVacuumStart",), ("vacuum",)),
+    "mute": _pairs(("HassMediaPlayerMute",), ("media_player",)),
+    "unmute": _pairs(("HassMediaPlayerUnmute",), ("media_player",)),
+    "water": _pairs(("HassTurnOn",), ("valve",)),
+})
+
+GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close"})
+"""Verbs that constrain every answer, not only device actions: "lock the door" can never add "door" to a list."""
+DEVICE_INTENTS: frozenset[str] = frozenset(i for pairs in ALLOWED.values() for i, _ in pairs)
+"""The intents a verb speaks about; others (lists, timers, light settings) are not held against the verb."""
+
+OPPOSITE: dict[Action, Action] = {"on": "off", "off": "on", "lock": "unlock", "unlock": "lock", "open": "close",
+                                  "close": "open", "start": "stop", "stop": "start", "pause": "resume",
+                                  "resume": "pause", "mute": "unmute", "unmute": "mute"}
+
+# Words said before the verb that change nothing: "hey", "please", "can you", "I want you to", "go ahead and".
+_LEAD = re.compile(
+    r"^(?:(?:hey|ok|okay|so|now|and|then|um|uh|oh|alright|right|yes|yeah|please|kindly|quickly|just|go ahead and|"
+    r"can you|could you|would you|will you|can u|would you mind|i want you to|i'd like you to|i would like you to|"
+    r"i need you to|i want to|i'd like to|i need to|let's|lets|let us|time to|you can|you should|try to|help me)"
+    r"\s+)*")
+_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start)\b"
+                       r"(?:\s+(?!(?:on|off|up|down|out)\b)\S+){0,5}?\s+(on|off|up|down|out)\b")
+"""A phrasal verb with its particle, possibly after its object: "turn the kitchen light off"."""
+
+_PHRASAL: dict[tuple[str, str], Action] = {
+    ("turn", "on"): "on", ("switch", "on"): "on", ("power", "on"): "on", ("flip", "on"): "on", ("click", "on"): "on",
+    ("fire", "up"): "on", ("boot", "up"): "on", ("start", "up"): "start",
+    ("turn", "off"): "off", ("switch", "off"): "off", ("power", "off"): "off", ("flip", "off"): "off",
+    ("click", "off"): "off", ("shut", "off"): "off", ("shut", "down"): "off", ("power", "down"): "off",
+    ("cut", "off"): "off", ("knock", "off"): "off", ("turn", "out"): "off",
+    ("shut", "up"): "mute",
+}
+_SINGLE: dict[str, Action] = {
+    "activate": "on", "enable": "on", "energize": "on",
+    "deactivate": "off", "disable": "off", "kill": "off", "cut": "off", "extinguish": "off",
+    "lock": "lock", "bolt": "lock", "secure": "lock",
+    "unlock": "unlock", "unbolt": "unlock",
+    "open": "open", "close": "close", "shut": "close",
+    "start": "start", "begin": "start", "launch": "start", "run": "start",
+    "stop": "stop", "halt": "stop", "end": "stop", "cease": "stop",
+    "dock": "dock", "return": "dock", "recall": "dock",
+    "pause": "pause", "resume": "resume", "unpause": "resume", "continue": "resume", "play": "resume",
+    "mute": "mute", "silence": "mute", "unmute": "unmute",
+    "water": "water", "irrigate": "water",
+}
+
+
+@dataclass(frozen=True)
+class Verb:
+    """The action the user's words ask for."""
+
+    action: Action
+    """What kind of action: on, off, lock, unlock, open, close, start, stop, dock, pause, resume, mute, ..."""
+    words: str
+    """The verb as said ("turn ... off", "kill")."""
+
+
+def words_of(text: str) -> str:
+    """Lower-case words with apostrophes kept and everything else a space ("Turn it OFF!" -> "turn it off")."""
+    return " ".join(re.sub(r"[^\w' ]+", " ", text.replace("’", "'").casefold()).split())
+
+
+def verb_of(text: str) -> Verb | None:
+    """The leading verb of a command and the action it names, or None when the sentence does not start with a
+    verb this module knows ("brew some coffee", "it's too dark in here", "is the door locked")."""
+    said = _LEAD.sub("", words_of(text))
+    if (m := _PARTICLE.match(said)) is not None:
+        head = said.split()[0]
+        action = _PHRASAL.get((head, m.group(1)))
+        if action is not None:
+            return Verb(action, f"{head} {m.group(1)}")
+    first = said.split()[0] if said else ""
+    if first in ("send", "bring", "take") and re.search(r"\b(home|back|to (its|the) (base|dock|charger))\b", said):
+        return Verb("dock", first)
+    if first in ("go", "get") and re.match(r"^(go|get) (back )?(home|to (its|the) (base|dock|charger))", said):
+        return Verb("dock", first)
+    action = _SINGLE.get(first)
+    return Verb(action, first) if action is not None else None
+
+
+# -- sentences that ask for no action -----------------------------------------------------------------------------
+
+_NEGATED = re.compile(
+    r"^(?:please\s+)?(?:don't|dont|do not|never|no need to|there's no need to|there is no need to|you don't need to|"
+    r"you do not need to|you don't have to|you do not have to|no don't|i don't want you to|i do not want you to|"
+    r"i don't need you to|i do not need you to|don't bother to|don't bother|no need|stop trying to|you shouldn't|"
+    r"you should not|we don't need to|we do not need to|i don't want to|i do not want to|let's not|lets not)\b")
+_NOT_NEGATED = re.compile(r"^(?:please\s+)?(?:don't|do not|never) (?:forget|hesitate)\b")
+"""Negations that still ask for something: "don't forget to add milk"."""
+_HYPOTHETICAL = re.compile(
+    r"^(?:should i|should we|should you|shall i|what happens if|what would happen if|what if|do i need to|"
+    r"do we need to|would it be|is it ok to|is it okay to|is it safe to|is it a good idea to|can i|could i|"
+    r"how do i|how can i|how would i|why did you|why would you|why do you|why should|when should i|"
+    r"would you recommend|i wonder if|i wonder whether|i was wondering|i'm thinking about|i am thinking about|"
+    r"i'm thinking of|i am thinking of|i might|i may|maybe i should|maybe we should|i think i'll|i'll)\b")
+
+
+def asks_for_nothing(text: str) -> Literal["negated", "hypothetical"] | None:
+    """Whether the sentence asks for no action: a negation ("don't turn on the lights", "no need to start the
+    coffee maker") or a hypothetical or advice question ("should I open the window", "what happens if I unlock the
+    door"); None for everything else."""
+    said = _LEAD.sub("", words_of(text))
+    if _NOT_NEGATED.match(said):
+        return None
+    if _NEGATED.match(said):
+        return "negated"
+    if _HYPOTHETICAL.match(said):
+        return "hypothetical"
+    return None

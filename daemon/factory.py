@@ -17,10 +17,9 @@ from ..models.locate import models_dir as configured_models_dir
 from ..pipeline.assistant import Assistant, AssistantOptions, Observer
 from ..pipeline.intent.model import Entity, Home, IntentTier
 from ..pipeline.intent.tiers import IntentTiers
-from ..pipeline.stt import SpeechToText, home_hotwords
-from ..pipeline.tts import TextToSpeech
 from ..pipeline.vad import Endpointer, SileroVad
 from ..pipeline.wake import WakeWordDetector
+from .engines import build_stt, build_tts, catalog_spec, is_path
 from .settings import AreaSettings, HomeSettings, Settings
 
 _log = logging.getLogger(__name__)
@@ -107,7 +106,7 @@ def models_dir(settings: Settings) -> Path:
 
 def build_wake(settings: Settings) -> WakeWordDetector:
     w = settings.wake
-    files = {word: locate(_spec("wake", f"{w.engine}:{word}", "wake.words")) for word in w.words}
+    files = {word: locate(catalog_spec("wake", f"{w.engine}:{word}", "wake.words")) for word in w.words}
     # openWakeWord lists [word, mel, embedding]; microWakeWord [tflite, json]. The detector takes them as listed.
     return WakeWordDetector(files, engine=w.engine, threshold=w.threshold, refractory_s=w.refractory_s)
 
@@ -125,31 +124,6 @@ def build_endpointer(settings: Settings) -> Endpointer:
     )
 
 
-def build_stt(settings: Settings, home: Home) -> SpeechToText:
-    s = settings.stt
-    model_dir = Path(s.model) if _is_path(s.model) else locate(_spec("stt", s.model, "stt.model"))[0].parent
-    return SpeechToText(
-        model_dir,
-        device=s.device,
-        compute_type=s.compute_type,
-        beam_size=s.beam_size,
-        threads=s.threads,
-        language=s.language,
-        hotwords=home_hotwords(home) if s.hotwords else (),
-        short_window=s.short_window,
-        follow_home=s.hotwords,
-    )
-
-
-def build_tts(settings: Settings) -> TextToSpeech:
-    t = settings.tts
-    if _is_path(t.voice):
-        voice, config = Path(t.voice), None
-    else:
-        voice, config = locate(_spec("tts", t.voice, "tts.voice"))
-    return TextToSpeech(voice, config, length_scale=t.length_scale, volume=t.volume)
-
-
 def build_intents(settings: Settings, home: Home, *, with_slm: bool | None = None) -> IntentTiers:
     """Templates first; the language model second when slm.enabled (or with_slm) says so."""
     from ..pipeline.intent.templates import TemplateTier
@@ -165,9 +139,9 @@ def slm_dir(settings: Settings) -> Path:
     from ..models.build_slm import is_built, model_dir
 
     s = settings.slm
-    if _is_path(s.model):
+    if is_path(s.model):
         return Path(s.model)
-    _spec("slm", s.model, "slm.model")
+    catalog_spec("slm", s.model, "slm.model")
     folder = model_dir(s.model, models_dir(settings))
     if not is_built(s.model, models_dir(settings)):
         raise ModelError(
@@ -182,13 +156,13 @@ def build_slm(settings: Settings, home: Home) -> IntentTier:
     from ..pipeline.intent.slm import CONFIDENCE_THRESHOLD, LanguageModelTier
 
     s = settings.slm
-    if not _is_path(s.model) and adapter_dir(s.model) is None:
+    if not is_path(s.model) and adapter_dir(s.model) is None:
         # The tier's prompt is a bare task marker the fine-tune learned: an untuned model is not fit to act on.
         _log.warning("slm.model: %s has no fine-tune adapter here (`slm-voice models tune --model %s`); "
                      "its answers are unreliable", s.model, s.model)
     threshold = s.confidence_threshold
-    if threshold is None and not _is_path(s.model):  # the one set for the model's fine-tune on the dev set
-        threshold = _spec("slm", s.model, "slm.model").confidence_threshold
+    if threshold is None and not is_path(s.model):  # the one set for the model's fine-tune on the dev set
+        threshold = catalog_spec("slm", s.model, "slm.model").confidence_threshold
     if threshold is None:  # a model folder, or a model without a fine-tune: the tier's (stricter) default
         threshold = CONFIDENCE_THRESHOLD
     return LanguageModelTier(
@@ -220,14 +194,3 @@ def assistant_options(settings: Settings, *, wake_word_required: bool = True, ea
         stream_reply=a.stream_reply,
         recheck_stt=settings.stt.short_window and settings.stt.recheck_full_window,
     )
-
-
-def _spec(stage: catalog.Stage, name: str, key: str) -> catalog.ModelSpec:
-    try:
-        return catalog.get(stage, name)
-    except KeyError as e:
-        raise ModelError(f"{key}: {e.args[0]}") from None
-
-
-def _is_path(value: str) -> bool:
-    return "/" in value or value.startswith(".")

@@ -149,8 +149,10 @@ class VadSettings:
 
 @settings
 class SttSettings:
-    """Speech-to-text with faster-whisper."""
+    """Speech-to-text (faster-whisper)."""
 
+    engine: Literal["faster-whisper"] = "faster-whisper"
+    """The speech-to-text engine (daemon/engines.py STT_ENGINES); the settings below are faster-whisper's."""
     model: str = "tiny.en"
     """Model name from the catalog (tiny.en) or a path to a CTranslate2 Whisper folder."""
     device: Literal["cpu", "cuda"] = "cpu"
@@ -181,8 +183,10 @@ class SttSettings:
 
 @settings
 class TtsSettings:
-    """Text-to-speech with Piper."""
+    """Text-to-speech (Piper)."""
 
+    engine: Literal["piper"] = "piper"
+    """The text-to-speech engine (daemon/engines.py TTS_ENGINES); the settings below are Piper's."""
     voice: str = "en_US-joe-medium"
     """Voice name from the catalog or a path to a Piper .onnx voice (with its .onnx.json beside it)."""
     length_scale: float = Field(1.0, gt=0.0)

@@ -1,4 +1,5 @@
-"""Speech-to-text stage: faster-whisper (CTranslate2) on one command's audio."""
+"""Speech-to-text stage: faster-whisper (CTranslate2) on one command's audio (the faster-whisper engine of
+daemon/engines.py)."""
 
 from __future__ import annotations
 
@@ -139,6 +140,14 @@ class SpeechToText:
         the same (the test suite checks intents through it) at a tenth of the encoder cost. Whisper sometimes
         loops on a short window ("turn on the light, turn on the light, ..."): then None, and the caller takes
         the ordinary 30 s path.
+
+        Why CTranslate2 directly, not faster-whisper's public API: WhisperModel.transcribe() cannot encode less
+        than 30 s. Its chunk_length argument only sizes the feature extraction; generate_segments() still passes
+        every segment through audio.pad_or_trim(segment), whose length is fixed at 3000 frames (1.2.1), and that
+        pads with zero features, which in Whisper's normalised log-mel are not silence (the decoder loops on
+        them). So this path uses faster-whisper's feature extractor, tokenizer, prompt builder and suppressed
+        tokens, and CTranslate2's encode()/generate() that WhisperModel itself calls; those internals are why
+        pyproject pins faster-whisper==1.2.1 (tests/test_pipeline.py hears real speech through this path).
         """
         import ctranslate2
 

@@ -1,0 +1,87 @@
+"""Which engine serves a speech stage: one registry line per engine, chosen by stt.engine (tts.engine).
+
+A new speech-to-text engine is its stage in pipeline/ (a Transcriber: transcribe, recheck, set_home), a builder
+here that reads its settings, one line in STT_ENGINES and its name in SttSettings.engine; text-to-speech alike
+(a Synthesizer, TTS_ENGINES, TtsSettings.engine). The factory asks the registry and names no engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..models import catalog
+from ..models.locate import ModelError, locate
+from ..pipeline.intent.model import Home
+from ..pipeline.roles import Synthesizer, Transcriber
+from .settings import Settings
+
+B = TypeVar("B")
+
+
+def faster_whisper(settings: Settings, home: Home) -> Transcriber:
+    from ..pipeline.stt import SpeechToText, home_hotwords
+
+    s = settings.stt
+    model_dir = Path(s.model) if is_path(s.model) else locate(catalog_spec("stt", s.model, "stt.model"))[0].parent
+    return SpeechToText(
+        model_dir,
+        device=s.device,
+        compute_type=s.compute_type,
+        beam_size=s.beam_size,
+        threads=s.threads,
+        language=s.language,
+        hotwords=home_hotwords(home) if s.hotwords else (),
+        short_window=s.short_window,
+        follow_home=s.hotwords,
+    )
+
+
+def piper(settings: Settings) -> Synthesizer:
+    from ..pipeline.tts import TextToSpeech
+
+    t = settings.tts
+    if is_path(t.voice):
+        voice, config = Path(t.voice), None
+    else:
+        voice, config = locate(catalog_spec("tts", t.voice, "tts.voice"))
+    return TextToSpeech(voice, config, length_scale=t.length_scale, volume=t.volume)
+
+
+STT_ENGINES: dict[str, Callable[[Settings, Home], Transcriber]] = {
+    "faster-whisper": faster_whisper,
+}
+TTS_ENGINES: dict[str, Callable[[Settings], Synthesizer]] = {
+    "piper": piper,
+}
+
+
+def build_stt(settings: Settings, home: Home) -> Transcriber:
+    """The speech-to-text stage stt.engine names (its model located, not loaded)."""
+    return _engine(STT_ENGINES, settings.stt.engine, "stt.engine")(settings, home)
+
+
+def build_tts(settings: Settings) -> Synthesizer:
+    """The text-to-speech stage tts.engine names (its voice located, not loaded)."""
+    return _engine(TTS_ENGINES, settings.tts.engine, "tts.engine")(settings)
+
+
+def _engine(registry: dict[str, B], name: str, key: str) -> B:
+    try:
+        return registry[name]
+    except KeyError:
+        raise ValueError(f"{key}: no engine {name!r}; known: {', '.join(sorted(registry))}") from None
+
+
+def catalog_spec(stage: catalog.Stage, name: str, key: str) -> catalog.ModelSpec:
+    """The catalog's entry for a model named in the settings (key: where, for the error)."""
+    try:
+        return catalog.get(stage, name)
+    except KeyError as e:
+        raise ModelError(f"{key}: {e.args[0]}") from None
+
+
+def is_path(value: str) -> bool:
+    """A model setting that names a file or folder rather than a catalog model."""
+    return "/" in value or value.startswith(".")

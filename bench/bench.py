@@ -33,17 +33,8 @@ from ..daemon import __version__
 from ..daemon.factory import StageCache
 from ..daemon.process import TAIL_SILENCE_S, FileRunner
 from ..daemon.settings import Settings
-from ..pipeline.frames import (
-    AudioFrame,
-    Event,
-    SpeechEnded,
-    StageName,
-    StageTimed,
-    Timing,
-    TurnFinished,
-    WakeDetected,
-    ms,
-)
+from ..pipeline.events import Event, SpeechEnded, StageName, StageTimed, Timing, TurnFinished, WakeDetected, ms
+from ..pipeline.frames import AudioFrame
 from ..pipeline.sources import WavFileSource
 from ..pipeline.streaming import stream_frames
 from . import blackbox, corpus

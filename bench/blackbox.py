@@ -31,7 +31,7 @@ import yaml
 from pydantic import TypeAdapter
 
 from ..daemon.settings import Settings
-from ..pipeline.frames import ms
+from ..pipeline.events import ms
 from . import corpus
 
 log = logging.getLogger("slm_voice.bench")

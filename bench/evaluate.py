@@ -335,7 +335,7 @@ def evaluate_speech(settings: Any, cases: Sequence[Case], *, voices: Sequence[st
     import asyncio
 
     from ..daemon.process import FileRunner
-    from ..pipeline.frames import Timing, Transcript
+    from ..pipeline.events import Timing, Transcript
     from . import corpus
 
     heard: list[float | None] = []

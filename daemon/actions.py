@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..pipeline.frames import IntentRecognized
+from ..pipeline.events import IntentRecognized
 from ..pipeline.intent.intents import BY_NAME
 from ..pipeline.intent.model import Home, Intent
 from ..pipeline.intent.replies import reply_for, request_phrase

@@ -88,7 +88,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_understand(args: argparse.Namespace) -> int:
-    from ..pipeline.frames import IntentRecognized
+    from ..pipeline.events import IntentRecognized
     from . import factory
     from .observers import turn_record
 

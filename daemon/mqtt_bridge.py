@@ -24,15 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ..pipeline.frames import (
-    Event,
-    IntentRecognized,
-    ReplyStarted,
-    StateChanged,
-    Timing,
-    Transcript,
-    TurnFinished,
-)
+from ..pipeline.events import Event, IntentRecognized, ReplyStarted, StateChanged, Timing, Transcript, TurnFinished
 from ..pipeline.intent.intents import HOME_INTENTS
 from .homeassistant import discovery as ha
 from .mqtt import MqttLink, Topics

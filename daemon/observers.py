@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..pipeline.frames import SAMPLE_RATE, Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
+from ..pipeline.events import Event, IntentRecognized, SpeechEnded, Timing, TurnFinished
+from ..pipeline.frames import SAMPLE_RATE
 from ..pipeline.wav import write_wav
 from .settings import LatencyBudget
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.assistant import Assistant
-from ..pipeline.frames import Event, TurnFinished
+from ..pipeline.events import Event, TurnFinished
 from ..pipeline.sinks import NullSink, WavFileSink
 from ..pipeline.sources import WavFileSource
 from ..pipeline.streaming import stream_frames

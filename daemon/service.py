@@ -16,7 +16,7 @@ from typing import Any
 from ..models.locate import ModelError
 from ..pipeline.assistant import Assistant
 from ..pipeline.audio import AudioDeviceError, AudioError
-from ..pipeline.frames import Event, StateChanged
+from ..pipeline.events import Event, StateChanged
 from ..pipeline.sinks import open_sink
 from ..pipeline.sources import open_source
 from ..pipeline.streaming import stream_frames

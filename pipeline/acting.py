@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from .frames import ActionDone, Event, IntentRecognized, Timing, ms
+from .events import ActionDone, Event, IntentRecognized, Timing, ms
 from .intent.intents import HOME_INTENTS
 from .intent.model import Understanding
 from .roles import ActionOutcome, Executor

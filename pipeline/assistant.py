@@ -24,12 +24,10 @@ from typing import Any
 from .acting import NOT_DONE as NOT_DONE  # re-exported: daemon/wyoming_turns.py imports it from here
 from .acting import Acting
 from .compute import FrameClock, ModelThread
-from .frames import (
-    AudioFrame,
+from .events import (
     Event,
     IntentRecognized,
     Milestone,
-    OutputAudio,
     SpeechEnded,
     SpeechStarted,
     StageName,
@@ -40,6 +38,7 @@ from .frames import (
     WakeDetected,
     ms,
 )
+from .frames import AudioFrame, OutputAudio
 from .hearing import Heard, Hearing
 from .intent.model import Home, Understanding
 from .roles import (

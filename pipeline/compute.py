@@ -9,7 +9,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .frames import SAMPLE_RATE, SAMPLE_WIDTH, Event, StageName, StageTimed
+from .events import Event, StageName, StageTimed
+from .frames import SAMPLE_RATE, SAMPLE_WIDTH
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .compute import ModelThread, audio_seconds
-from .frames import Event, StageName, Transcript
+from .events import Event, StageName, Transcript
 from .intent.model import Understanding
 from .roles import Transcriber, Transcription, Understander
 

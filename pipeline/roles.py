@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from .frames import AudioFrame, IntentRecognized, OutputAudio
+from .events import IntentRecognized
+from .frames import AudioFrame, OutputAudio
 from .intent.model import Home, Understanding
 from .vad import Endpoint
 from .wake import WakeHit

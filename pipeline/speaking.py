@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .compute import ModelThread
-from .frames import Event, OutputAudio, ReplyFinished, ReplyStarted, StageName, StageTimed
+from .events import Event, ReplyFinished, ReplyStarted, StageName, StageTimed
+from .frames import OutputAudio
 from .roles import Sink, Synthesizer
 from .tts import clean_text
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slm_voice.pipeline.frames import FRAME_SAMPLES, AudioFrame, IntentRecognized, OutputAudio
+from slm_voice.pipeline.events import IntentRecognized
+from slm_voice.pipeline.frames import FRAME_SAMPLES, AudioFrame, OutputAudio
 from slm_voice.pipeline.intent.model import Home, Intent, Understanding
 from slm_voice.pipeline.intent.tiers import IntentTiers
 from slm_voice.pipeline.roles import ActionOutcome, Transcription

@@ -13,7 +13,7 @@ import pytest
 
 from slm_voice.pipeline.acting import NOT_DONE
 from slm_voice.pipeline.assistant import FAILED, NOT_CONFIRMED, Assistant, AssistantOptions
-from slm_voice.pipeline.frames import (
+from slm_voice.pipeline.events import (
     ActionDone,
     Event,
     StageName,

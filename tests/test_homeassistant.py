@@ -32,7 +32,7 @@ from slm_voice.daemon.mqtt_bridge import MqttBridge
 from slm_voice.daemon.settings import MqttSettings
 from slm_voice.daemon.state import Outbox
 from slm_voice.pipeline.assistant import Assistant, AssistantOptions
-from slm_voice.pipeline.frames import IntentRecognized
+from slm_voice.pipeline.events import IntentRecognized
 from slm_voice.pipeline.intent.intents import HOME_INTENTS
 from slm_voice.pipeline.intent.model import Entity, Home, Understanding
 from slm_voice.pipeline.intent.templates import TemplateTier

@@ -21,7 +21,7 @@ from slm_voice.daemon.homeassistant import discovery as ha
 from slm_voice.daemon.mqtt import Topics
 from slm_voice.daemon.mqtt_bridge import MqttBridge
 from slm_voice.daemon.settings import ConfigError, EntitySettings, MqttSettings, TlsSettings
-from slm_voice.pipeline.frames import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
+from slm_voice.pipeline.events import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
 from slm_voice.pipeline.intent.model import Intent, Understanding
 
 pytestmark = pytest.mark.broker

@@ -22,7 +22,7 @@ from slm_voice.daemon.actions import UNREACHABLE, ActionRouter, MqttExecutor
 from slm_voice.daemon.mqtt_bridge import MqttBridge
 from slm_voice.daemon.settings import EntitySettings, MqttSettings
 from slm_voice.daemon.state import Outbox
-from slm_voice.pipeline.frames import IntentRecognized
+from slm_voice.pipeline.events import IntentRecognized
 from slm_voice.pipeline.intent.model import Entity, Home, Intent, Understanding
 from slm_voice.pipeline.roles import ActionOutcome
 from tests.conftest_broker import Mosquitto

@@ -18,7 +18,7 @@ from slm_voice.bench import corpus
 from slm_voice.bench.corpus import matches
 from slm_voice.daemon.process import FileRunner
 from slm_voice.daemon.settings import parse_settings
-from slm_voice.pipeline.frames import Event, StateChanged, TurnFinished, WakeDetected
+from slm_voice.pipeline.events import Event, StateChanged, TurnFinished, WakeDetected
 from slm_voice.pipeline.sinks import NullSink
 from slm_voice.pipeline.wav import write_wav
 from tests.conftest import ROOT, base_config

@@ -105,7 +105,7 @@ def test_a_spoken_open_question_is_answered_out_loud(corpus_dir: Path, tmp_path:
     """The whole path: speech -> Whisper -> templates find nothing -> the model's answer, streamed into Piper."""
     from slm_voice.bench import corpus
     from slm_voice.daemon.process import FileRunner
-    from slm_voice.pipeline.frames import Event, ReplyStarted
+    from slm_voice.pipeline.events import Event, ReplyStarted
     from slm_voice.pipeline.wav import read_wav_16k
 
     utt = corpus.render("tell me something about the moon", wake=None, cache_dir=corpus_dir)

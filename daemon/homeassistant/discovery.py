@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...pipeline.frames import TurnState
+from ...pipeline.events import TurnState
 from ...pipeline.intent.intents import NAMES
 from ..mqtt import OFFLINE, ONLINE, Topics
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from ...pipeline.frames import IntentRecognized
+from ...pipeline.events import IntentRecognized
 from ...pipeline.intent.model import Home, Intent
 from ...pipeline.intent.replies import reply_for, request_phrase
 from ...pipeline.roles import ActionOutcome

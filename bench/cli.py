@@ -40,7 +40,9 @@ def eval_command(add: AddCommand) -> None:
     """`slm-voice eval CASES.jsonl`: intent right, fully right, misfire, open questions and latency per group."""
     p = add("eval", "Accuracy, misfires and latency of the intent tiers on labelled sentences (JSON lines).")
     p.add_argument("cases", help="labelled cases, JSON lines: {id, sentence, group, expect: {intent, slots, "
-                   "entity_ids}, [accept]} (e.g. shared/evalsets/slurp_dev/cases.jsonl with its home.yaml)")
+                   "entity_ids}, [accept]} (e.g. shared/evalsets/slurp_dev/cases.jsonl with its home.yaml); or a "
+                   "probe suite, whose cases name their home and category (bench/probes.py; 'probes': the "
+                   "packaged one, bench/data/probes/cases.jsonl), reported per category")
     p.add_argument("--mode", choices=["text", "speech"], default="text",
                    help="text: sentences straight into the tiers; speech: rendered (wake phrase + command) and "
                    "streamed through the whole pipeline")
@@ -52,6 +54,11 @@ def eval_command(add: AddCommand) -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N cases")
     p.add_argument("--out", help="also write the whole report with every case as JSON to this file")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.add_argument("--split", choices=["all", "dev", "heldout"], default="all",
+                   help="probe suite: only the dev or the held-out cases (default: all)")
+    p.add_argument("--homes", help="probe suite: the folder of its homes (default: homes/ beside the cases file)")
+    p.add_argument("--no-answers", action="store_true",
+                   help="probe suite: do not generate the free answers' text (faster; their leaks and claims unseen)")
     p.set_defaults(func=_run_eval)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from . import names
 from .model import Home, Intent, Understanding
 from .names import NOUN_DOMAINS
 from .replies import ask_first
@@ -53,10 +54,15 @@ def split(text: str, home: Home | None = None) -> list[str] | None:
         if verb_of(part) is not None:  # "... and open the blinds": a command of its own
             commands.append(part)
             continue
-        if noun and _last_noun(part) is None:  # "the kitchen and living room lights": the noun is shared
-            part = f"{part} {noun}"
+        if noun and _last_noun(part) is None and home is not None and _only_an_area(home, part):
+            part = f"{part} {noun}"  # "the kitchen and living room lights": the noun is shared
         commands.append(f"{verb} {part} {particle}".strip())
     return commands
+
+
+def _only_an_area(home: Home, part: str) -> bool:
+    """Whether the words name an area of the home and no device ("the kitchen", not "the coffee maker")."""
+    return bool(names.match_areas(home, part)) and names.match_entities(home, part).score < 1.0
 
 
 def _last_noun(part: str) -> str | None:

@@ -1,0 +1,283 @@
+"""The typed check between every answer and any action (pipeline/intent/check.py, verbs.py, several.py), with the
+language model's answers replayed through its real interpretation (no model loaded): no answer, whatever line the
+model writes, ever acts on a domain the verb cannot touch or does the opposite of the verb."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slm_voice.pipeline.intent import slm_prompt as sp
+from slm_voice.pipeline.intent.answers import CANNOT_LOOK_UP, JOKES, SourcedAnswers
+from slm_voice.pipeline.intent.model import Entity, Home, Intent, Understanding
+from slm_voice.pipeline.intent.slm import LanguageModelTier
+from slm_voice.pipeline.intent.templates import TemplateTier
+from slm_voice.pipeline.intent.tiers import LEAVE_AS_IS, NO_ADVICE, IntentTiers
+from slm_voice.pipeline.intent.verbs import ALLOWED, OPPOSITE, asks_for_nothing, verb_of
+
+FLAT = Home(  # the shipped config's shape: no lock, a garage door, a satellite area
+    areas=("kitchen", "living room", "bedroom", "garage"),
+    entities=(
+        Entity("light.kitchen", "kitchen light", ("kitchen lights",), "kitchen"),
+        Entity("light.living_room", "living room light", (), "living room"),
+        Entity("switch.coffee_maker", "coffee maker", (), "kitchen"),
+        Entity("switch.wemo_plug", "wemo plug", (), "living room"),
+        Entity("cover.garage_door", "garage door", (), "garage", "garage"),
+        Entity("binary_sensor.back_door", "back door", (), "kitchen", "door"),
+        Entity("climate.heater", "office heater", ("heater",), "bedroom"),
+        Entity("media_player.speaker", "speaker", (), "living room"),
+    ),
+    satellite_area="living room",
+)
+HOUSE = Home(  # Home Assistant-shaped: two locks, numbered bedrooms, floors, valves, a vacuum, no satellite area
+    areas=("hallway", "kitchen", "bedroom 1", "bedroom 2", "garden", "garage"),
+    floors=("ground floor", "first floor"),
+    area_floors=(("hallway", "ground floor"), ("kitchen", "ground floor"), ("garden", "ground floor"),
+                 ("garage", "ground floor"), ("bedroom 1", "first floor"), ("bedroom 2", "first floor")),
+    entities=(
+        Entity("lock.front_door", "front door", ("front door lock",), "hallway"),
+        Entity("lock.back_door", "back door", (), "kitchen"),
+        Entity("light.hallway", "hallway light", (), "hallway"),
+        Entity("light.kitchen", "kitchen light", (), "kitchen"),
+        Entity("light.bedroom_1", "bedroom 1 light", (), "bedroom 1"),
+        Entity("light.bedroom_2", "bedroom 2 light", (), "bedroom 2"),
+        Entity("fan.bedroom_1", "bedroom 1 fan", (), "bedroom 1"),
+        Entity("fan.bedroom_2", "bedroom 2 fan", (), "bedroom 2"),
+        Entity("valve.front_yard", "front yard valve", ("sprinkler",), "garden"),
+        Entity("vacuum.robot", "robot vacuum", ("roomba",), "hallway"),
+        Entity("cover.garage_door", "garage door", (), "garage", "garage"),
+        Entity("cover.kitchen_blind", "kitchen blind", (), "kitchen", "blind"),
+        Entity("todo.personal_tasks", "personal tasks", (), None),
+        Entity("todo.costco", "costco", (), None),
+    ),
+)
+HOMES = {"flat": FLAT, "house": HOUSE}
+
+
+class Replay:
+    """The language model's tier with its answer line given: the real interpretation, no model."""
+
+    name = "slm"
+
+    def __init__(self, home: Home, line: str) -> None:
+        self.tier = LanguageModelTier(Path("unused"), home)
+        self.home, self.line = home, line
+
+    def load(self) -> None: ...
+
+    def warm(self) -> None: ...
+
+    def set_home(self, home: Home) -> None:
+        self.tier.set_home(home)
+
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
+        return self.tier.interpret(self.line, 0.99)
+
+
+def lines_for(home: Home) -> Iterator[str]:
+    """Every device answer a model could write about this home's devices: each device key, each name (whole and
+    in part) with and without each domain."""
+    keys = ("on", "off", "vacuum", "dock", "pause", "resume", "mute", "unmute", "position")
+    words = {w for e in home.entities for n in e.names for w in [n, n.split()[-1]]}
+    for key, name in itertools.product(keys, sorted(words)):
+        extra = {"position": 50} if key == "position" else {}
+        yield sp.write(key, name=name, **extra)
+        for domain in ("light", "switch", "lock", "cover", "valve", "vacuum", "climate", "media_player"):
+            if "domain" in sp.BY_KEY[key].slots:
+                yield sp.write(key, name=name, domain=domain, **extra)
+
+
+VERBS = {"lock": "lock the {}", "unlock": "unlock the {}", "open": "open the {}", "close": "close the {}",
+         "on": "turn on the {}", "off": "turn off the {}", "start": "start the {}", "stop": "stop the {}",
+         "dock": "send the {} home", "water": "water the {}"}
+VERBS_ALSO = {"off": ("kill the {}", "switch the {} off", "shut off the {}"), "close": ("shut the {}",),
+              "on": ("switch the {} on",)}
+
+
+@pytest.mark.parametrize("home_name", sorted(HOMES))
+def test_no_answer_ever_acts_on_the_wrong_domain_or_the_opposite_verb(home_name: str) -> None:
+    home = HOMES[home_name]
+    lines = sorted(set(lines_for(home)))
+    # The check reads the words only for the verb (and "all"/"every"): a few targets reach every path; the answer
+    # lines carry every name.
+    targets = ["door", "lights", home.entities[0].name]
+    acted = checked = 0
+    wrong: list[str] = []
+    for (action, pattern), target in itertools.product(VERBS.items(), targets):
+        for phrase in (pattern, *VERBS_ALSO.get(action, ())):
+            text = phrase.format(target)
+            assert verb_of(text) is not None and verb_of(text).action == action, text
+            for line in lines:
+                u = IntentTiers([Replay(home, line)], home=home).understand(text)
+                checked += 1
+                for done in (u.intent, u.confirm.intent if u.confirm else None):
+                    if done is None or not done.entity_ids:
+                        continue
+                    acted += 1
+                    pairs = {(done.name, i.split(".")[0]) for i in done.entity_ids}
+                    if not pairs <= ALLOWED[action]:
+                        wrong.append(f"{text!r} + {line!r} -> {done.name} {done.entity_ids}")
+                    if action in OPPOSITE and pairs <= ALLOWED[OPPOSITE[action]] - ALLOWED[action]:
+                        wrong.append(f"{text!r} + {line!r} inverted -> {done.name} {done.entity_ids}")
+    assert wrong == []
+    assert checked > 2000 and acted > 200  # the enumeration reached real actions, not only refusals
+
+
+@pytest.mark.parametrize(("text", "action"), [
+    ("turn the kitchen light off", "off"), ("please turn on the fan", "on"), ("kill the office heater", "off"),
+    ("can you shut the blinds", "close"), ("shut off the tv", "off"), ("shut down the computer", "off"),
+    ("stop vacuuming", "stop"), ("send the vacuum home", "dock"), ("lock the front door lock", "lock"),
+    ("go ahead and unlock the back door", "unlock"), ("water the garden", "water"), ("power the fan up", None),
+    ("brew some coffee", None), ("is the front door locked", None), ("turn up the volume", None),
+])
+def test_the_verb_is_read_from_the_words(text: str, action: str | None) -> None:
+    verb = verb_of(text)
+    assert (verb.action if verb else None) == action
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("don't turn on the lights", "negated"), ("no need to start the coffee maker today", "negated"),
+    ("please do not unlock the door", "negated"), ("you don't have to close the blinds", "negated"),
+    ("should I open the window", "hypothetical"), ("what happens if I unlock the door", "hypothetical"),
+    ("what if I turn off the heating", "hypothetical"), ("can I lock the door from here", "hypothetical"),
+    ("don't forget to add milk to the shopping list", None), ("turn on the lights", None),
+    ("can you turn on the lights", None), ("turn off the lights, don't leave them on", None),
+])
+def test_sentences_that_ask_for_nothing(text: str, kind: str | None) -> None:
+    assert asks_for_nothing(text) == kind
+
+
+def understand(home: Home, line: str, text: str) -> Understanding:
+    return IntentTiers([Replay(home, line)], home=home).understand(text)
+
+
+def test_lock_the_door_without_a_lock_is_never_the_garage_door() -> None:
+    u = understand(FLAT, "on|name=door|domain=lock", "lock the door")
+    assert u.intent is None and u.confirm is None and "no lock" in u.reply
+    u = understand(FLAT, "on|name=door", "lock the door")  # even when the model drops the domain
+    assert u.intent is None and u.confirm is None
+
+
+def test_lock_the_back_door_is_not_a_contact_sensor_turned_on() -> None:
+    u = understand(FLAT, "on|name=back door", "lock the back door")
+    assert u.intent is None and u.confirm is None
+
+
+def test_two_locks_and_the_door_asks_which() -> None:
+    u = understand(HOUSE, "on|name=door|domain=lock", "lock the door")
+    assert u.intent is None and u.confirm is None and "front door" in u.reply and "back door" in u.reply
+
+
+def test_a_garage_door_by_part_of_its_name_is_asked_about() -> None:
+    u = understand(FLAT, "on|name=door", "open the door")
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("cover.garage_door",)
+
+
+def test_turn_on_wemo_read_as_the_vacuum_switches_the_plug() -> None:
+    u = understand(FLAT, "vacuum|name=wemo", "turn on wemo")
+    assert u.intent is not None and u.intent.name == "HassTurnOn" and u.intent.entity_ids == ("switch.wemo_plug",)
+
+
+def test_kill_read_as_on_is_asked_about_as_off() -> None:
+    u = understand(FLAT, "on|name=heater", "kill the heater")
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.name == "HassTurnOff"
+
+
+def test_negations_and_hypotheticals_never_act() -> None:
+    assert understand(FLAT, "off|name=coffee maker", "no need to start the coffee maker today").reply == LEAVE_AS_IS
+    assert understand(FLAT, "on|domain=light", "should I turn on the lights").reply == NO_ADVICE
+
+
+def test_numbered_bedrooms_ask_which_and_the_plural_means_all() -> None:
+    u = understand(HOUSE, "on|area=bedroom|domain=fan", "turn on the fan in the bedroom")
+    assert u.intent is None and "bedroom 1" in u.reply and "bedroom 2" in u.reply
+    u = understand(HOUSE, "off|area=bedrooms|domain=light", "turn off the lights in the bedrooms")
+    assert u.intent is not None and u.intent.entity_ids == ("light.bedroom_1", "light.bedroom_2")
+
+
+def test_no_area_and_no_satellite_area_asks_which_room() -> None:
+    u = understand(HOUSE, "off|domain=light", "turn off the light")
+    assert u.intent is None and u.confirm is None and u.reply.startswith("Which room")
+    u = understand(HOUSE, "off|area=all|domain=light", "turn off all the lights")
+    assert u.intent is not None and len(u.intent.entity_ids) == 4
+
+
+def test_upstairs_and_downstairs() -> None:
+    u = understand(HOUSE, "off|name=upstairs lights", "turn off the upstairs lights")
+    assert u.intent is not None and u.intent.entity_ids == ("light.bedroom_1", "light.bedroom_2")
+    u = understand(HOUSE, "on|floor=downstairs|domain=light", "turn on the lights downstairs")
+    assert u.intent is not None and u.intent.entity_ids == ("light.hallway", "light.kitchen")
+
+
+def test_several_targets_in_one_sentence() -> None:
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    u = tiers.understand("turn on the kitchen and living room lights")
+    assert u.intent is not None and u.intent.entity_ids == ("light.kitchen", "light.living_room")
+    u = tiers.understand("turn off the coffee maker and the wemo plug")
+    assert u.intent is not None and u.intent.entity_ids == ("switch.coffee_maker", "switch.wemo_plug")
+    u = tiers.understand("turn off the coffee maker and the jacuzzi")
+    assert u.intent is None and "haven't done anything" in u.reply
+    u = tiers.understand("turn off the coffee maker and open the garage door")
+    assert u.intent is None and u.confirm is None
+
+
+def test_a_template_that_cannot_be_resolved_gives_the_model_its_turn() -> None:
+    home = Home(areas=("garage",), entities=(Entity("cover.garage_door", "garage door", (), "garage", "garage"),))
+    tiers = IntentTiers([TemplateTier(home), Replay(home, "on|name=garage door")], home=home)
+    u = tiers.understand("open the garage door")
+    assert (u.intent or u.confirm.intent).entity_ids == ("cover.garage_door",)
+
+
+class Leaky:
+    name = "slm"
+    home = FLAT
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def load(self) -> None: ...
+
+    def warm(self) -> None: ...
+
+    def set_home(self, home: Home) -> None: ...
+
+    def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
+        return Understanding(None, self.reply, "slm")
+
+
+@pytest.mark.parametrize("reply", ["answer.", "ignore", "on|item=milk", "off|name=lamp", "Answer!"])
+def test_the_answer_language_never_reaches_a_reply(reply: str) -> None:
+    u = IntentTiers([Leaky(reply)], home=FLAT).understand("something odd")
+    assert u.reply != reply and "|" not in u.reply and u.reply.strip(".!").lower() not in sp.BY_KEY
+
+
+def test_open_questions_are_answered_only_from_sources() -> None:
+    tiers = IntentTiers([Leaky("")], home=FLAT)
+    assert " ".join(tiers.stream_reply("what is the capital of nigeria")) == CANNOT_LOOK_UP
+    assert " ".join(tiers.stream_reply("tell me a joke")) in JOKES
+    asked: list[str] = []
+    agent = SourcedAnswers(agent=lambda t: asked.append(t) or "Abuja.", agent_name="OpenAI")
+    tiers = IntentTiers([Leaky("")], home=FLAT, answers=agent)
+    assert " ".join(tiers.stream_reply("what is the capital of nigeria")) == "OpenAI says: Abuja."
+    assert asked == ["what is the capital of nigeria"]
+    broken = IntentTiers([Leaky("")], home=FLAT, answers=SourcedAnswers(agent=lambda t: None))
+    assert "didn't answer" in " ".join(broken.stream_reply("who won the match"))
+
+
+def test_small_talk_is_answered_as_such() -> None:
+    u = IntentTiers([Leaky("Okay, I'll leave everything as it is.")], home=FLAT).understand("thanks")
+    assert u.reply == "You're welcome."
+
+
+def test_an_intent_of_the_wrong_type_never_acts() -> None:
+    bad = Understanding(Intent("HassVacuumStart", {}, ("switch.wemo_plug",)), "Starting the vacuum.", "slm", 0.9)
+
+    class Fixed(Leaky):
+        def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
+            return bad
+
+    u = IntentTiers([Fixed("")], home=FLAT).understand("turn on wemo")
+    assert u.intent is None and u.confirm is None

@@ -94,10 +94,10 @@ class Connections:
         h = self.settings.homeassistant
         if h.url is None:
             return
+        from .homeassistant.entity_states import StateCache
         from .homeassistant.executor import HomeAssistantExecutor
         from .homeassistant.home import HomeSync
         from .homeassistant.link import HomeAssistantLink
-        from .homeassistant.states import StateCache
 
         self.link = HomeAssistantLink(h.url, read_token(h), connect_timeout_s=h.connect_timeout_s,
                                       reconnect_max_s=h.reconnect_max_s, verify_tls=h.verify_tls)
@@ -168,6 +168,10 @@ class Connections:
             self.router.mqtt = executor
             assistant.observers.append(bridge.on_event)
             self._spawn(executor.deliver_outbox())
+        if s.wyoming.enabled:  # Home Assistant's voice devices, served with this session's models and executor
+            from .wyoming_server import serve
+
+            self._spawn(serve(s, assistant, self.router))
 
     def _restore(self, assistant: Assistant) -> None:
         c = self.controls

@@ -323,6 +323,11 @@ class HomeAssistantSettings:
     """Read floors, areas and the entities exposed to Assist from Home Assistant (and follow its changes)."""
     verify_tls: bool = True
     """Check the certificate of an https:// url."""
+    conversation_agent: str | None = None
+    """Home Assistant conversation agent that answers open questions (e.g. conversation.openai, an Ollama agent's
+    id, or homeassistant for its own); null: open questions get "I can't look that up here"."""
+    conversation_agent_name: str | None = None
+    """How to name the agent before its answer ("OpenAI says: ..."); null: its answer is said as it is."""
 
     @field_validator("url")
     @classmethod
@@ -333,6 +338,33 @@ class HomeAssistantSettings:
         if not v.startswith(("http://", "https://", "ws://", "wss://")) or not v.split("//", 1)[1]:
             raise ValueError(f"{v!r}: expected http(s)://host:port")
         return v
+
+
+@settings
+class WyomingSettings:
+    """Wyoming servers for Home Assistant's voice devices: speech-to-text, text-to-speech and command handling with
+    the assistant's own models (loaded once, shared with the microphone). No authentication: anyone who reaches
+    host:port may make the assistant act."""
+
+    enabled: bool = False
+    """Serve the Wyoming protocol (with `slm-voice run`)."""
+    host: str = "0.0.0.0"
+    """Address to listen on; 0.0.0.0: every interface (Home Assistant on another machine), 127.0.0.1: this one."""
+    port: int = Field(10600, ge=1, le=65535)
+    """TCP port to listen on."""
+    services: tuple[Literal["asr", "tts", "handle", "intent"], ...] = ("asr", "tts", "handle", "intent")
+    """What is served: asr (speech-to-text), tts (Piper), handle (understand and carry a command out), intent
+    (understand only)."""
+    zeroconf: bool = True
+    """Advertise the server as _wyoming._tcp.local. so Home Assistant discovers it."""
+    zeroconf_name: str | None = None
+    """Name advertised over zeroconf; null: slm-voice-<device_id>."""
+    zeroconf_address: str | None = None
+    """Address advertised over zeroconf; null: host, or the address of the default route when host is 0.0.0.0."""
+    queue_size: int = Field(4, ge=1, le=64)
+    """Requests that may wait for (or use) the model worker at once; one more is refused with a "busy" error."""
+    max_audio_s: float = Field(30.0, gt=0.0, le=300.0)
+    """Longest audio one transcribe request may send; more is refused."""
 
 
 @settings
@@ -409,6 +441,8 @@ class Settings:
     """MQTT."""
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
     """The live Home Assistant link."""
+    wyoming: WyomingSettings = WyomingSettings()
+    """Wyoming servers for Home Assistant's voice devices."""
     latency: LatencySettings = LatencySettings()
     """Latency budgets."""
     models: ModelsSettings = ModelsSettings()

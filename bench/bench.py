@@ -317,8 +317,9 @@ class _Instrumented:
 # ---------------------------------------------------------------------------------------------- one turn
 
 
-def turn_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, source: _StampedSource) -> dict[str, Any]:
-    """What happened to one file, every time counted from the true end of speech."""
+def file_record(utt: corpus.Utterance, aset: AudioSet, inst: _Instrumented, source: _StampedSource) -> dict[str, Any]:
+    """One rendered file's row of the report: what happened, every time counted from the true end of speech (the
+    turn itself, as MQTT and the log have it, is daemon/observers.py turn_record)."""
     watch = inst.watch
     turn = watch.turns[0] if watch.turns else None
     u = turn.understanding if turn is not None else None
@@ -398,7 +399,7 @@ def run_pipeline(name: str, settings: Settings, utts: Sequence[tuple[AudioSet, c
         idle = await _idle_cpu(inst, idle_noise) if idle_noise is not None else None
         for i, (aset, utt) in enumerate(utts):
             source = await inst.stream(utt.path)
-            rec = turn_record(utt, aset, inst, source)
+            rec = file_record(utt, aset, inst, source)
             records.append(rec)
             lat = rec["latency_ms"]
             log.info("%s %d/%d %s %r -> %s%s, intent %s ms, first audio %s ms", name, i + 1, len(utts), aset.label,

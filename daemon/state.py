@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -18,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..pipeline.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,9 @@ class JsonFile:
     def write(self, value: Any) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with tmp.open("w", encoding="utf-8") as f:
+            # 0640 as under the unit's UMask=0027: the outbox holds the home's commands, not for every user to read.
+            with atomic_write(self.path, "w", encoding="utf-8", perm=0o640, fsync=True) as f:
                 json.dump(value, f, ensure_ascii=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
         except OSError as e:
             log.error("state: cannot write %s: %s", self.path, e)
 

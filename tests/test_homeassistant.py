@@ -24,10 +24,10 @@ import pytest
 import yaml
 
 from slm_voice.daemon.actions import MqttExecutor
+from slm_voice.daemon.homeassistant.entity_states import StateCache
 from slm_voice.daemon.homeassistant.executor import NO_ANSWER, UNREACHABLE, HomeAssistantExecutor
 from slm_voice.daemon.homeassistant.home import HomeSync
 from slm_voice.daemon.homeassistant.link import HomeAssistantLink
-from slm_voice.daemon.homeassistant.states import StateCache
 from slm_voice.daemon.mqtt_bridge import MqttBridge
 from slm_voice.daemon.settings import MqttSettings
 from slm_voice.daemon.state import Outbox

@@ -5,6 +5,6 @@
 - services.py: which Home Assistant service each intent calls, shared by the link's executor and the blueprint.
 - link.py: the WebSocket API client (auth, commands, subscriptions, reconnect with back-off).
 - home.py: Home Assistant's registries -> the assistant's Home (floors, areas, entities exposed to Assist).
-- states.py: the live state cache (get_states + state_changed).
+- entity_states.py: the live state cache (get_states + state_changed).
 - executor.py: intents -> service calls, replies only after Home Assistant answered; state questions from the cache.
 """

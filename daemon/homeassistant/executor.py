@@ -21,9 +21,9 @@ from ...pipeline.events import IntentRecognized
 from ...pipeline.intent.model import Home, Intent
 from ...pipeline.intent.replies import reply_for, request_phrase
 from ...pipeline.roles import ActionOutcome
+from .entity_states import StateCache
 from .link import HaError, HomeAssistantLink, LinkDown
 from .services import QUERY_INTENTS, calls_for
-from .states import StateCache
 
 log = logging.getLogger(__name__)
 

@@ -66,6 +66,8 @@ def merge_into(hf_dir: Path, adapter: Path) -> int:
                 raise ValueError(f"{k}: weight {w.shape} does not fit the adapter's {(b.shape[0], a.shape[1])}")
             tensors[k] = (w.astype(np.float32) + scale * (b @ a)).astype(w.dtype)
             merged += 1
+        # Its own write-and-rename, not pipeline/atomic.py: models imports no other room, and this runs in the build
+        # venv, where save_file wants a path to write, not an open file.
         tmp = shard.with_suffix(".merging")
         save_file(tensors, str(tmp), metadata={"format": "pt"})
         os.replace(tmp, shard)

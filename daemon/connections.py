@@ -83,6 +83,8 @@ class Connections:
         self.link: Any = None
         self.states: Any = None
         self.sync: Any = None
+        self.answers: Any = None
+        """Where open questions are answered from (Home Assistant's conversation agent), None: nowhere."""
         self._assistant: Assistant | None = None
         self._home_served = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -104,6 +106,13 @@ class Connections:
         self.states = StateCache()
         self.router.homeassistant = HomeAssistantExecutor(self.link, self.states, lambda: self.home,
                                                           timeout_s=h.timeout_s)
+        if h.conversation_agent:
+            from ..pipeline.intent.answers import SourcedAnswers
+            from .homeassistant.conversation import ConversationAgent
+
+            agent = ConversationAgent(self.link, asyncio.get_running_loop(), h.conversation_agent,
+                                      timeout_s=h.timeout_s)
+            self.answers = SourcedAnswers(agent, h.conversation_agent_name)
         if h.import_home:
             self.sync = HomeSync(self.link, self.written_home, self._on_home,
                                  satellite_device=f"slm_voice_{self.settings.device_id}")

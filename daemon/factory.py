@@ -15,6 +15,7 @@ from ..models import catalog
 from ..models.locate import ModelError, locate
 from ..models.locate import models_dir as configured_models_dir
 from ..pipeline.assistant import Assistant, AssistantOptions, Observer
+from ..pipeline.intent.answers import SourcedAnswers
 from ..pipeline.intent.model import Entity, Home, IntentTier
 from ..pipeline.intent.tiers import IntentTiers
 from ..pipeline.vad import Endpointer, SileroVad
@@ -64,6 +65,7 @@ def build_assistant(
     wake_word_required: bool = True,
     with_slm: bool | None = None,
     home: Home | None = None,
+    answers: SourcedAnswers | None = None,
 ) -> Assistant:
     """An Assistant with every stage from the cache (models not loaded yet: call assistant.load()).
 
@@ -71,12 +73,14 @@ def build_assistant(
     kept from an earlier session keeps its home until Assistant.set_home() hands it the new one."""
     home = home or home_from_settings(settings.home)
     s = settings
+    intents = cache.get("intents", (s.home, s.slm, s.models, with_slm),
+                        lambda: build_intents(s, home, with_slm=with_slm))
+    intents.set_answers(answers or SourcedAnswers())  # this session's source of open answers (a kept stage too)
     return Assistant(
         wake=cache.get("wake", s.wake, lambda: build_wake(s)) if wake_word_required else None,
         endpointer=cache.get("endpointer", (s.vad, s.assistant), lambda: build_endpointer(s)),
         stt=cache.get("stt", (s.stt, s.home), lambda: build_stt(s, home)),
-        intents=cache.get("intents", (s.home, s.slm, s.models, with_slm),
-                          lambda: build_intents(s, home, with_slm=with_slm)),
+        intents=intents,
         tts=cache.get("tts", s.tts, lambda: build_tts(s)),
         sink=sink,
         executor=executor,

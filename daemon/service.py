@@ -142,7 +142,8 @@ class Service:
             observers.append(Recorder(s.debug.record_dir))
         conns = self._connections(s)
         assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat,
-                                            executor=conns.router, home=await conns.home_for_build(self._stop))
+                                            executor=conns.router, home=await conns.home_for_build(self._stop),
+                                            answers=conns.answers)
         t0 = time.perf_counter()
         took = await self._load(assistant)
         if took is None:  # stopped while loading

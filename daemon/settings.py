@@ -323,6 +323,11 @@ class HomeAssistantSettings:
     """Read floors, areas and the entities exposed to Assist from Home Assistant (and follow its changes)."""
     verify_tls: bool = True
     """Check the certificate of an https:// url."""
+    conversation_agent: str | None = None
+    """Home Assistant conversation agent that answers open questions (e.g. conversation.openai, an Ollama agent's
+    id, or homeassistant for its own); null: open questions get "I can't look that up here"."""
+    conversation_agent_name: str | None = None
+    """How to name the agent before its answer ("OpenAI says: ..."); null: its answer is said as it is."""
 
     @field_validator("url")
     @classmethod

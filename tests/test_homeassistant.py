@@ -218,6 +218,29 @@ def test_an_entity_home_assistant_does_not_have_gets_an_honest_reply(homeassista
     assert homeassistant.state("switch.espresso_machine") is None
 
 
+def test_open_questions_are_answered_by_the_configured_conversation_agent(homeassistant: HomeAssistantServer) -> None:
+    """An open question goes to Home Assistant's conversation agent (its own here, `homeassistant`) over the
+    WebSocket API and its spoken answer is said, named; the agent's answer, never the small model's memory."""
+    from slm_voice.daemon.homeassistant.conversation import ConversationAgent
+    from slm_voice.pipeline.intent.answers import SourcedAnswers
+
+    async def go() -> tuple[str, str]:
+        async with live(homeassistant) as lv:
+            agent = ConversationAgent(lv.link, asyncio.get_running_loop(), "homeassistant", timeout_s=5.0)
+            tiers = IntentTiers([lv.tier], answers=SourcedAnswers(agent, "Home Assistant"))
+            asked = await asyncio.to_thread(lambda: " ".join(tiers.stream_reply("is the bedroom light on")))
+            gone = ConversationAgent(lv.link, asyncio.get_running_loop(), "conversation.no_such_agent",
+                                     timeout_s=2.0)
+            missing = await asyncio.to_thread(
+                lambda: " ".join(IntentTiers([lv.tier], answers=SourcedAnswers(gone)).stream_reply("who am i")))
+            return asked, missing
+
+    asked, missing = run(go())
+    # Home Assistant's own agent answered from its live state, in its own words.
+    assert asked.startswith(("Home Assistant says: Yes", "Home Assistant says: No")), asked
+    assert missing == "Sorry, the conversation agent didn't answer."
+
+
 def test_a_refused_service_gets_an_honest_reply(homeassistant: HomeAssistantServer) -> None:
     async def go() -> None:
         async with live(homeassistant) as lv:

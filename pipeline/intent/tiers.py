@@ -58,6 +58,10 @@ class IntentTiers:
         self.home = home or next((h for t in self.tiers if isinstance(h := getattr(t, "home", None), Home)), Home())
         self.answers = answers or SourcedAnswers()
 
+    def set_answers(self, answers: SourcedAnswers) -> None:
+        """Where open questions are answered from from now on (the session's conversation agent, or none)."""
+        self.answers = answers
+
     def load(self) -> None:
         for tier in self.tiers:
             tier.load()

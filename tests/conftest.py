@@ -14,7 +14,7 @@ from slm_voice.daemon.settings import Settings, parse_settings
 
 pytest_plugins = ["tests.conftest_broker", "tests.conftest_homeassistant"]
 
-HEAVY = ("models", "slm", "broker", "homeassistant", "soak")
+HEAVY = ("models", "slm", "broker", "homeassistant", "tools", "soak")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -28,6 +28,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.tools
 def test_everything_installs_under_one_namespace_with_its_data(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
@@ -38,6 +39,7 @@ def test_everything_installs_under_one_namespace_with_its_data(wheel: Path) -> N
         assert needed in names
 
 
+@pytest.mark.tools
 def test_the_evaluation_commands_run_from_the_installed_package(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],

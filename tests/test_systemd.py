@@ -36,6 +36,7 @@ def _directives() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.tools
 def test_unit_verifies(tmp_path: Path) -> None:
     """systemd-analyze verify finds nothing wrong. The real ExecStart binary exists only after install.sh,
     so the unit is verified as a copy whose ExecStart names an existing binary; the original may only be
@@ -50,6 +51,7 @@ def test_unit_verifies(tmp_path: Path) -> None:
     assert all(EXEC in line for line in complaints), complaints
 
 
+@pytest.mark.tools
 def test_unit_sandbox_exposure() -> None:
     # systemd 252 takes the threshold in tenths (0-100): 40 means an exposure of 4.0.
     r = _analyze("security", "--offline=true", f"--threshold={int(MAX_EXPOSURE * 10)}", str(UNIT))
@@ -82,6 +84,7 @@ def test_install_script_parses() -> None:
     assert os.access(REPO / "systemd" / "install.sh", os.X_OK)
 
 
+@pytest.mark.tools
 def test_install_script_shellcheck() -> None:
     assert shutil.which("shellcheck"), "shellcheck is installed by `make test` (deps-test)"
     r = subprocess.run(["shellcheck", str(REPO / "systemd" / "install.sh")], capture_output=True, text=True)

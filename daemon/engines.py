@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..models import catalog
 from ..models.locate import ModelError, locate
@@ -17,10 +17,14 @@ from ..pipeline.intent.model import Home
 from ..pipeline.roles import Synthesizer, Transcriber
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from ..pipeline.stt import SpeechToText
+    from ..pipeline.tts import TextToSpeech
+
 B = TypeVar("B")
 
 
-def faster_whisper(settings: Settings, home: Home) -> Transcriber:
+def faster_whisper(settings: Settings, home: Home) -> SpeechToText:
     from ..pipeline.stt import SpeechToText, home_hotwords
 
     s = settings.stt
@@ -38,7 +42,7 @@ def faster_whisper(settings: Settings, home: Home) -> Transcriber:
     )
 
 
-def piper(settings: Settings) -> Synthesizer:
+def piper(settings: Settings) -> TextToSpeech:
     from ..pipeline.tts import TextToSpeech
 
     t = settings.tts

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -451,6 +452,30 @@ def test_a_full_queue_is_refused_with_a_clear_error(daemon: Daemon) -> None:
 
 @pytest.mark.models
 @pytest.mark.broker
+def test_a_client_that_hangs_up_frees_its_slot(daemon: Daemon) -> None:
+    """Clients that leave in the middle of a long synthesis stop it and give their slot back (the server notices
+    at its next write, after the sentence in progress): afterwards as many requests as there are slots are all
+    served."""
+
+    async def hang_up() -> None:
+        async with AsyncTcpClient("127.0.0.1", daemon.port) as client:
+            await client.write_event(Synthesize(text=LONG_TEXT).event())
+            event = await asyncio.wait_for(client.read_event(), 120)
+            assert event is not None and AudioStart.is_type(event.type)
+
+    async def main() -> list[list[Event]]:
+        for _ in range(QUEUE_SIZE + 1):
+            await hang_up()
+        await asyncio.sleep(3.0)  # a few sentences' time
+        return list(await asyncio.gather(*(
+            _ask(daemon.port, [Synthesize(text="One moment.").event()], _is(AudioStop)) for _ in range(QUEUE_SIZE))))
+
+    for events in asyncio.run(main()):
+        assert AudioStop.is_type(events[-1].type), [e.type for e in events]
+
+
+@pytest.mark.models
+@pytest.mark.broker
 def test_old_style_jsonl_events(daemon: Daemon) -> None:
     """Events as wyoming 1.0-1.4 wrote them (data inline in the header line, no version, no data_length)."""
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=60) as sock:
@@ -467,6 +492,23 @@ def test_old_style_jsonl_events(daemon: Daemon) -> None:
             replies.append((header["type"], data))
     assert replies[0][0] == "intent" and replies[0][1]["name"] == "HassTurnOn"
     assert replies[1][0] == "info" and replies[1][1]["asr"][0]["name"] == "slm-voice-stt"
+
+
+@pytest.mark.models
+@pytest.mark.broker
+def test_a_reload_serves_again_on_the_same_port(daemon: Daemon) -> None:
+    """SIGHUP restarts the session: the old server lets the port go, the new one (same models) takes it."""
+    served = daemon.log.read_text(errors="replace").count("wyoming: serving")
+    daemon.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 120
+    while daemon.log.read_text(errors="replace").count("wyoming: serving") <= served:
+        assert daemon.proc.poll() is None and time.monotonic() < deadline, daemon.log_tail()
+        time.sleep(0.2)
+    (event,) = ask(daemon.port, [Describe().event()], _is(Info), timeout=10)
+    assert Info.from_event(event).asr
+    events = ask(daemon.port, [Transcript(text="turn on the kitchen light").event()], _is(Handled, NotHandled))
+    assert Handled.is_type(events[-1].type), events
+    assert "cannot listen" not in daemon.log.read_text(errors="replace")
 
 
 # ---- wyoming 1.5.3 (Home Assistant 2024.3's own pin) and Home Assistant 2024.3.3 ---------------------------

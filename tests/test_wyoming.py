@@ -165,7 +165,8 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto_module: Mosquitto
         "home": {"areas": ["kitchen", "bedroom"], "satellite_area": "kitchen",
                  "entities": [{"id": "light.kitchen_ceiling", "name": "kitchen light", "area": "kitchen",
                                "command_topic": LIGHT_TOPIC},
-                              {"id": "light.bedroom_lamp", "name": "bedroom lamp", "area": "bedroom"}]},
+                              {"id": "light.bedroom_lamp", "name": "bedroom lamp", "area": "bedroom"},
+                              {"id": "lock.front_door", "name": "front door lock", "area": "kitchen"}]},
         "audio": {"source": "stdin", "sink": "null", "earcon": False},
         "slm": {"enabled": slm},
         "mqtt": {"broker": "external", "host": mosquitto_module.host, "port": mosquitto_module.port},
@@ -370,6 +371,30 @@ def test_handle_uses_the_language_model_for_a_paraphrase(daemon: Daemon, broker_
     handled = Handled.from_event(events[-1])
     assert Handled.is_type(events[-1].type) and handled.context == {"intent": "HassTurnOn", "tier": "slm"}, events
     assert broker_log.wait_for(lambda t, p, r: t == LIGHT_TOPIC, timeout=10)[0][1] == b"ON"
+
+
+@pytest.mark.models
+@pytest.mark.broker
+@pytest.mark.slm
+def test_handle_asks_before_a_guarded_action_and_acts_on_yes(daemon: Daemon, broker_log: MqttRecorder) -> None:
+    """"Did you mean ...?" is returned as the reply; the client's next request answers it (as Home Assistant sends
+    the user's answer), and only a yes acts."""
+    if not daemon.slm:
+        pytest.skip("the language model is not built (slm-voice models build)")
+
+    def handle(text: str) -> Event:
+        return ask(daemon.port, [Transcript(text=text).event()], _is(Handled, NotHandled))[-1]
+
+    question = Handled.from_event(handle("unlock the front door"))
+    assert question.text and question.text.startswith("Do you want me to unlock the front door"), question
+    assert Handled.from_event(handle("no")).text == "Okay, I won't."
+    time.sleep(1.0)
+    assert broker_log.on(f"{BASE}/intent") == []
+    assert Handled.from_event(handle("unlock the front door")).text.startswith("Do you want me to")
+    done = Handled.from_event(handle("yes please"))
+    assert done.context and done.context["intent"], done
+    intent = json.loads(broker_log.wait_for(lambda t, p, r: t == f"{BASE}/intent", timeout=10)[0][1])
+    assert intent["entity_ids"] == ["lock.front_door"], intent
 
 
 @pytest.mark.models

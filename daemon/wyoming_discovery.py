@@ -28,23 +28,23 @@ def advertised_address(host: str, configured: str | None) -> str | None:
 
 
 class Advertisement:
-    """One registered service; register() then unregister() on the event loop."""
+    """One registered service, answered on the interface of its address only; register() then unregister() on the
+    event loop."""
 
-    def __init__(self, name: str, address: str, port: int, *, listen_all: bool) -> None:
-        """listen_all: answer mDNS on every interface (the server listens on all); else on `address`'s only."""
+    def __init__(self, name: str, address: str, port: int) -> None:
         self.name = name
         self.address = address
         self.port = port
-        self.listen_all = listen_all
         self._zc = None
         self._info = None
 
     async def register(self) -> None:
-        from zeroconf import InterfaceChoice, IPVersion
+        from zeroconf import IPVersion
         from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-        self._zc = AsyncZeroconf(interfaces=InterfaceChoice.All if self.listen_all else [self.address],
-                                 ip_version=IPVersion.V4Only)
+        # One explicit IPv4 interface: no interface scan, which needs a netlink socket the systemd unit does not
+        # allow (RestrictAddressFamilies), and no announcement on bridges or VPNs Home Assistant is not on.
+        self._zc = AsyncZeroconf(interfaces=[self.address], ip_version=IPVersion.V4Only)
         self._info = AsyncServiceInfo(SERVICE_TYPE, f"{self.name}.{SERVICE_TYPE}",
                                       addresses=[socket.inet_aton(self.address)], port=self.port)
         await self._zc.async_register_service(self._info)

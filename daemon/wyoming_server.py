@@ -319,8 +319,7 @@ async def _advertise(settings: Settings) -> Advertisement | None:
         log.warning("wyoming: no address to advertise over zeroconf (no network route); set wyoming."
                     "zeroconf_address")
         return None
-    advert = Advertisement(w.zeroconf_name or f"slm-voice-{settings.device_id}", address, w.port,
-                           listen_all=w.host in ("", "0.0.0.0"))
+    advert = Advertisement(w.zeroconf_name or f"slm-voice-{settings.device_id}", address, w.port)
     try:
         await advert.register()
     except Exception as e:  # discovery is a convenience: host and port can still be entered by hand

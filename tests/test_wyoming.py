@@ -92,6 +92,15 @@ def test_audio_of_any_rate_and_channels_becomes_16k_mono() -> None:
     assert to_16k_mono(same, 16_000, 1) == same
 
 
+def test_the_advertised_address() -> None:
+    from slm_voice.daemon.wyoming_discovery import advertised_address
+
+    assert advertised_address("127.0.0.1", None) == "127.0.0.1"
+    assert advertised_address("0.0.0.0", "192.168.1.20") == "192.168.1.20"
+    found = advertised_address("0.0.0.0", None)  # the default route's source address, when there is a route
+    assert found is None or (found != "0.0.0.0" and socket.inet_aton(found))
+
+
 def test_model_worker_refuses_when_full_and_runs_off_the_loop() -> None:
     async def main() -> None:
         with ThreadPoolExecutor(1) as thread:

@@ -280,4 +280,14 @@ def test_an_intent_of_the_wrong_type_never_acts() -> None:
             return bad
 
     u = IntentTiers([Fixed("")], home=FLAT).understand("turn on wemo")
+    # never the vacuum intent on a plug; the verb alone reads "turn on the wemo plug": asked, not done
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.name == "HassTurnOn"
+    assert u.confirm.intent.entity_ids == ("switch.wemo_plug",)
+
+
+def test_a_refusal_is_read_again_by_the_verb_alone() -> None:
+    home = Home(areas=("front yard",), entities=(Entity("valve.front_yard", "front yard valve", (), "front yard"),))
+    u = understand(home, "add|item=water|list=front yard", "water the front yard")
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("valve.front_yard",)
+    u = understand(home, "add|item=water|list=back yard", "water the back yard")
     assert u.intent is None and u.confirm is None

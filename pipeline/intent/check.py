@@ -25,7 +25,8 @@ from . import names
 from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for
-from .verbs import ALLOWED, DEVICE_INTENTS, GUARDED_ACTIONS, OPPOSITE, Action, verb_of
+from .resolve import resolve
+from .verbs import ALLOWED, DEVICE_INTENTS, GUARDED_ACTIONS, OPPOSITE, READING, Action, Verb, target_words, verb_of
 
 _FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumStart": "HassVacuumReturnToBase",
          "HassVacuumReturnToBase": "HassVacuumStart", "HassMediaPause": "HassMediaUnpause",
@@ -68,6 +69,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
                 # The answer did the opposite of the verb said: ask about what was said, never do either.
                 meant = Intent(flipped, dict(intent.slots), intent.entity_ids)
                 return _ask(u, meant, home)
+            meant = _reread(text, verb, home)
+            if meant is not None:  # what the verb and its words alone name: asked about, never done unasked
+                return _ask(u, meant, home)
             return _refuse(u, _cannot(verb.action, verb.words, entities, home))
 
     guarded = [e for e in entities if _guarded(e)]
@@ -80,6 +84,34 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         rooms = sorted({e.area for e in entities if e.area})
         return _refuse(u, _which_room(rooms, spec.name))
     return u
+
+
+def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
+    """A refusal ("I don't know a device called front yard") read again by the verb alone ("water the front yard":
+    the front yard valve): a question when exactly one device fits, else the refusal as it was."""
+    if u.intent is not None or u.confirm is not None or u.open_question or u.reply.rstrip().endswith("?"):
+        return u
+    verb = verb_of(text)
+    meant = _reread(text, verb, home) if verb is not None else None
+    return _ask(u, meant, home) if meant is not None else u
+
+
+def _reread(text: str, verb: Verb, home: Home) -> Intent | None:
+    """The one action the verb alone means for the words after it ("water the front yard": open the front yard
+    valve), found by name, else by area; None when there is not exactly one reading."""
+    if verb.action not in READING:
+        return None
+    intent_name, domains = READING[verb.action]
+    words = target_words(text, verb)
+    if not words:
+        return None
+    for slots in ({"name": words}, {"area": words, "domain": domains[0]} if len(domains) == 1 else None):
+        if slots is None:
+            continue
+        found = resolve(intent_name, slots, home, domains=domains)
+        if found.problem is None and found.entity_ids:
+            return Intent(intent_name, slots, found.entity_ids)
+    return None
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:
@@ -105,9 +137,13 @@ def _guarded(entity: Entity) -> bool:
 
 
 def _exact(spoken: str, entity: Entity) -> bool:
-    """Whether the words are the entity's whole name or an alias (articles, plurals and spacing aside)."""
-    said = "".join(names.words(spoken))
-    return any("".join(names.words(n)) == said for n in entity.names)
+    """Whether the words are the entity's whole name or an alias (articles, plurals and spacing aside), perhaps
+    followed by the noun of its kind ("the front door lock" for the lock "front door")."""
+    said = names.words(spoken)
+    whole = {"".join(said)}
+    if len(said) > 1 and names.NOUN_DOMAINS.get(said[-1]) == entity.domain:
+        whole.add("".join(said[:-1]))
+    return any("".join(names.words(n)) in whole for n in entity.names)
 
 
 def _target(entities: list[Entity]) -> str:

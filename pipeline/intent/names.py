@@ -25,6 +25,7 @@ NOUN_DOMAINS: dict[str, str] = {
     "plug": "switch", "socket": "switch", "outlet": "switch", "heater": "climate", "thermostat": "climate",
     "vacuum": "vacuum", "lock": "lock", "cleaner": "vacuum", "hoover": "vacuum", "robot": "vacuum",
     "music": "media_player", "stereo": "media_player", "radio": "media_player", "soundbar": "media_player",
+    "valve": "valve", "sprinkler": "valve", "tap": "valve", "faucet": "valve",
 }
 """Device nouns people use for a whole kind of device ("the kitchen lights")."""
 MIN_SCORE = 0.5
@@ -118,6 +119,14 @@ def area_and_noun(home: Home, spoken: str) -> tuple[str, str] | None:
         return None
     area = match_area(home, " ".join(said[:-1]))
     return (area, NOUN_DOMAINS[said[-1]]) if area else None
+
+
+def kind_domains(spoken: str) -> set[str]:
+    """The domains of the kind of device the words are ("the vacuum" -> {vacuum}); empty when they name none: the
+    words must be nothing but a device noun (with its own describing words: "robot vacuum")."""
+    said = words(spoken)
+    return {NOUN_DOMAINS[said[-1]]} if said and said[-1] in NOUN_DOMAINS and all(
+        w in NOUN_DOMAINS for w in said) else set()
 
 
 def names_a_kind(spoken: str, domains: Iterable[str]) -> bool:

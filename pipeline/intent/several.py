@@ -27,6 +27,7 @@ _VERB = re.compile(
     r"pause|mute|unmute|dim|brighten|activate|deactivate|kill))\s+(?P<rest>.+)$")
 _PARTICLE_LAST = re.compile(r"^(?P<verb>turn|switch|power)\s+(?P<rest>.+?)\s+(?P<particle>on|off)$")
 _AND = re.compile(r"\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+as well as\s+")
+_WHERE = re.compile(r"\s(?:in|on|at) (?:the )?[\w' ]+$|\s(?:upstairs|downstairs)$")
 _NOT_A_LIST = re.compile(r"\b(timer|minutes?|hours?|seconds?|list|add|put|percent|degrees?)\b")
 
 
@@ -49,6 +50,16 @@ def split(text: str, home: Home | None = None) -> list[str] | None:
     if not 2 <= len(parts) <= MAX_PARTS:
         return None
     noun = _last_noun(parts[-1])
+    where = _WHERE.search(parts[-1])
+    if where is not None and _WHERE.search(" ".join(parts[:-1])) is None:
+        # "the fan and the lights in bedroom 1": the place said last is every part's
+        parts = [f"{p} {where.group(0).strip()}" for p in parts[:-1]] + [parts[-1]]
+        noun = _last_noun(parts[-1][: where.start()].strip() or parts[-1])
+    first_where = _WHERE.search(parts[0])
+    if first_where is not None and home is not None:
+        # "the lights in the kitchen and the living room": later bare places take the first part's device
+        device = parts[0][: first_where.start()].strip()
+        parts = [parts[0]] + [f"{device} in {p}" if _only_an_area(home, p) else p for p in parts[1:]]
     commands = []
     for part in parts:
         if verb_of(part) is not None:  # "... and open the blinds": a command of its own

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from . import names
 from . import slm_prompt as sp
 from .intents import BY_NAME, is_risky
 from .model import Home, Intent, Understanding
@@ -333,6 +334,8 @@ class LanguageModelTier:
             if switched.problem is None:
                 hass, res = _SWITCH_OF_VACUUM[hass], switched
         spec_domains = _domains_of(hass)
+        if slots.get("name") and not spec_domains:  # "stop the vacuum": a kind of device named, not a device
+            spec_domains = names.kind_domains(str(slots["name"])) & set(_target_domains(hass) or ())
         kind_only = not slots.get("name") or names_a_kind(str(slots["name"]), spec_domains)
         if res.problem is not None and kind_only and not slots.get("area") and spec_domains:
             # "pause" / "start the vacuum cleaner": with one device of the kind in the home, that is the one meant.

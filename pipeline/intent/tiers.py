@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from . import several
 from .answers import SourcedAnswers, small_talk
-from .check import check
+from .check import check, second_reading
 from .intents import is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
@@ -105,10 +105,11 @@ class IntentTiers:
                 unresolved = found  # the template matched but found nothing here: the model may read it better
                 continue
             if unresolved is not None and found.intent is None and found.confirm is None:
-                return unresolved  # neither acts: the template's reason is the better-typed one
+                found = unresolved  # neither acts: the template's reason is the better-typed one
+            found = second_reading(text, found, self.home)
             return self._spoken(text, self.confirm_risky(found, transcript_confidence))
         if unresolved is not None:
-            return unresolved
+            return second_reading(text, unresolved, self.home)
         return self._spoken(text, Understanding(None, self.fallback_reply, "none"))
 
     def _spoken(self, text: str, u: Understanding) -> Understanding:

@@ -48,7 +48,7 @@ ALLOWED.update({
     "water": _pairs(("HassTurnOn",), ("valve",)),
 })
 
-GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close"})
+GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close", "water"})
 """Verbs that constrain every answer, not only device actions: "lock the door" can never add "door" to a list."""
 DEVICE_INTENTS: frozenset[str] = frozenset(i for pairs in ALLOWED.values() for i, _ in pairs)
 """The intents a verb speaks about; others (lists, timers, light settings) are not held against the verb."""
@@ -98,6 +98,25 @@ class Verb:
     """What kind of action: on, off, lock, unlock, open, close, start, stop, dock, pause, resume, mute, ..."""
     words: str
     """The verb as said ("turn ... off", "kill")."""
+
+
+READING: dict[Action, tuple[str, tuple[str, ...]]] = {
+    "lock": ("HassTurnOn", ("lock",)), "unlock": ("HassTurnOff", ("lock",)),
+    "open": ("HassTurnOn", ("cover", "valve")), "close": ("HassTurnOff", ("cover", "valve")),
+    "water": ("HassTurnOn", ("valve",)), "dock": ("HassVacuumReturnToBase", ("vacuum",)),
+    "on": ("HassTurnOn", tuple(sorted(SWITCHABLE))), "off": ("HassTurnOff", tuple(sorted(SWITCHABLE))),
+}
+"""What a verb means by itself: the intent and the domains it acts on ("water the front yard": open a valve)."""
+
+
+def target_words(text: str, verb: Verb) -> str:
+    """The words after the verb, without its particle ("turn the patio light off" -> "the patio light")."""
+    said = _LEAD.sub("", words_of(text))
+    rest = said.split(" ", 1)[1] if " " in said else ""
+    if " " in verb.words:
+        particle = verb.words.split()[-1]
+        rest = re.sub(rf"(^|\s){particle}(\s|$)", " ", rest, count=1).strip()
+    return rest
 
 
 def words_of(text: str) -> str:

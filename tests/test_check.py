@@ -142,7 +142,8 @@ def test_the_verb_is_read_from_the_words(text: str, action: str | None) -> None:
     ("don't turn on the lights", "negated"), ("no need to start the coffee maker today", "negated"),
     ("please do not unlock the door", "negated"), ("you don't have to close the blinds", "negated"),
     ("should I open the window", "hypothetical"), ("what happens if I unlock the door", "hypothetical"),
-    ("what if I turn off the heating", "hypothetical"), ("can I lock the door from here", "hypothetical"),
+    ("what if I turn off the heating", "hypothetical"),
+    ("should we lock the door now", "hypothetical"), ("can I have the date", None),
     ("don't forget to add milk to the shopping list", None), ("turn on the lights", None),
     ("can you turn on the lights", None), ("turn off the lights, don't leave them on", None),
 ])

@@ -116,8 +116,10 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
     # A domain the answer named is never dropped: "lock the door" with no lock is not the garage door.
     if not found and domain and not any(e.domain == domain for e in home.entities):
         return Resolution(problem=f"Sorry, there is no {domain_noun(str(domain))} here.")
-    if not found and domain and any(_has_name(e, name) for e in home.entities):
-        return Resolution(problem=f"Sorry, the {name} is not a {domain_noun(str(domain))}.")
+    if not found and domain and (named := [e for e in home.entities if _has_name(e, name)]
+                                 or _spoken_name(home, name, domain=None, domains=domains)):
+        what = f"the {named[0].name}" if len(named) == 1 else f"the {name}"
+        return Resolution(problem=f"Sorry, I'm not sure what you want me to do with {what}.")
     if not found:
         return Resolution(problem=f"Sorry, I don't know a device called {name}.")
     if area:

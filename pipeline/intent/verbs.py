@@ -153,7 +153,7 @@ _NOT_NEGATED = re.compile(r"^(?:please\s+)?(?:don't|do not|never) (?:forget|hesi
 """Negations that still ask for something: "don't forget to add milk"."""
 _HYPOTHETICAL = re.compile(
     r"^(?:should i|should we|should you|shall i|what happens if|what would happen if|what if|do i need to|"
-    r"do we need to|would it be|is it ok to|is it okay to|is it safe to|is it a good idea to|can i|could i|"
+    r"do we need to|would it be|is it ok to|is it okay to|is it safe to|is it a good idea to|"
     r"how do i|how can i|how would i|why did you|why would you|why do you|why should|when should i|"
     r"would you recommend|i wonder if|i wonder whether|i was wondering|i'm thinking about|i am thinking about|"
     r"i'm thinking of|i am thinking of|i might|i may|maybe i should|maybe we should|i think i'll|i'll)\b")

@@ -20,12 +20,13 @@ from slm_voice.pipeline.events import (
     StageTimed,
     StateChanged,
     Timing,
+    Transcript,
     TurnFinished,
     TurnState,
     WakeDetected,
 )
 from slm_voice.pipeline.intent.model import Intent, Understanding
-from slm_voice.pipeline.roles import ActionOutcome
+from slm_voice.pipeline.roles import ActionOutcome, Transcription
 from tests.fakes import (
     WAKE,
     FakeExecutor,
@@ -308,3 +309,26 @@ def test_a_changed_home_reaches_understanding_and_speech_to_text() -> None:
     r = run(Rig(stt=stt), script)
     assert stt.homes == [home]
     assert r.assistant.intents.home_changes == [home]  # type: ignore[attr-defined]
+
+
+class MishearingStt(FakeStt):
+    """Mishears the command the first time; its second hearing (the role's recheck) gets it right."""
+
+    def transcribe(self, audio: bytes) -> Transcription:
+        heard = super().transcribe(audio)
+        return Transcription("turn on the kitten light", heard.confidence) if heard.text else heard
+
+    def recheck(self, audio: bytes) -> Transcription | None:
+        return super().transcribe(audio)
+
+
+def test_a_second_hearing_is_asked_when_templates_find_nothing() -> None:
+    async def script(r: Rig) -> None:
+        r.command(1000)
+        await until(lambda: len(r.turns()) == 1)
+
+    r = run(Rig(stt=MishearingStt(), speculative_stt=False, recheck_stt=True), script)
+    (turn,) = r.turns()
+    assert turn.transcript == KITCHEN and turn.understanding.intent.name == "HassTurnOn"
+    assert (StageName.STT, "recheck") in {(e.stage, e.call) for e in r.events if isinstance(e, StageTimed)}
+    assert [e.text for e in r.events if isinstance(e, Transcript)] == ["turn on the kitten light", KITCHEN]

@@ -55,19 +55,12 @@ _MAX_TEXT = 10_000
 """Longest text one tts request may synthesize (Piper's memory and the worker's time are shared)."""
 
 
-class Limits:
-    """What one client may send."""
-
-    def __init__(self, max_audio_s: float) -> None:
-        self.max_audio_s = max_audio_s
-
-
 class WyomingHandler:
     """One client connection: reads events, answers them in order."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, info: Info,
                  services: tuple[str, ...], assistant: Assistant, worker: ModelWorker, turns: TextTurns,
-                 limits: Limits, tts_cache: bool) -> None:
+                 max_audio_s: float, tts_cache: bool) -> None:
         self.reader = reader
         self.writer = writer
         self.info_event = info.event()
@@ -75,7 +68,7 @@ class WyomingHandler:
         self.assistant = assistant
         self.worker = worker
         self.turns = turns
-        self.limits = limits
+        self.max_audio_s = max_audio_s
         self.tts_cache = tts_cache
         peer = writer.get_extra_info("peername")
         self.client = str(peer[0]) if isinstance(peer, tuple) else "local"
@@ -87,9 +80,12 @@ class WyomingHandler:
         """The text of a synthesize-start stream not yet spoken; None outside a stream."""
 
     async def run(self) -> None:
+        """Until the client leaves, or an error was sent: then the connection is closed, as Wyoming servers do, so
+        a client that waits only for its answer (Home Assistant's) sees the failure instead of waiting forever."""
         try:
             while (event := await async_read_event(self.reader)) is not None:
-                await self._on_event(event)
+                if not await self._on_event(event):
+                    break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -98,19 +94,23 @@ class WyomingHandler:
     async def send(self, event: Event) -> None:
         await async_write_event(event, self.writer)
 
-    async def _on_event(self, event: Event) -> None:
+    async def _on_event(self, event: Event) -> bool:
+        """Answer one event; False when an error was sent instead."""
         try:
             await self._dispatch(event)
+            return True
         except Busy as e:
-            log.warning("wyoming: %s refused: %s", event.type, e)
-            await self.send(Error(text=str(e), code="busy").event())
+            log.warning("wyoming: %s from %s refused: %s", event.type, self.client, e)
+            error = Error(text=str(e), code="busy")
         except Stopped as e:
-            await self.send(Error(text=str(e), code="stopping").event())
+            error = Error(text=str(e), code="stopping")
         except (ConnectionError, asyncio.CancelledError):
             raise
-        except Exception as e:  # a bad request must not end the connection or the daemon
-            log.exception("wyoming: %s failed", event.type)
-            await self.send(Error(text=f"{type(e).__name__}: {e}", code="failed").event())
+        except Exception as e:  # a bad request must not end the daemon
+            log.exception("wyoming: %s from %s failed", event.type, self.client)
+            error = Error(text=f"{type(e).__name__}: {e}", code="failed")
+        await self.send(error.event())
+        return False
 
     async def _dispatch(self, event: Event) -> None:
         t, served = event.type, self.services
@@ -150,7 +150,7 @@ class WyomingHandler:
     # ---- asr ------------------------------------------------------------------------------------------------
 
     def _max_bytes(self, fmt: AudioStart) -> int:
-        return int(self.limits.max_audio_s * fmt.rate * fmt.width * fmt.channels)
+        return int(self.max_audio_s * fmt.rate * fmt.width * fmt.channels)
 
     async def _transcribe(self) -> None:
         fmt, pcm, too_long = self._audio, bytes(self._pcm), self._too_long
@@ -158,7 +158,7 @@ class WyomingHandler:
         if fmt is None:
             raise ValueError("audio-stop without audio-start")
         if too_long:
-            raise ValueError(f"more than {self.limits.max_audio_s:.0f} s of audio: refused")
+            raise ValueError(f"more than {self.max_audio_s:.0f} s of audio: refused")
         audio = to_16k_mono(pcm, fmt.rate, fmt.channels)
         async with self.worker.slot():
             heard = await self.worker.call(self.assistant.stt.transcribe, audio)
@@ -263,12 +263,11 @@ async def serve(settings: Settings, assistant: Assistant, executor: Executor | N
     worker = ModelWorker(assistant.model_thread, w.queue_size)  # the microphone's too: one model call at a time
     turns = TextTurns(assistant, executor, worker)
     info = describe(settings, w.services, voice_config=getattr(assistant.tts, "config_path", None))
-    limits = Limits(w.max_audio_s)
     handlers: set[asyncio.Task[None]] = set()
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         handler = WyomingHandler(reader, writer, info=info, services=w.services, assistant=assistant, worker=worker,
-                                 turns=turns, limits=limits, tts_cache=assistant.options.reply_cache)
+                                 turns=turns, max_audio_s=w.max_audio_s, tts_cache=assistant.options.reply_cache)
         task = asyncio.current_task()
         if task is not None:
             handlers.add(task)

@@ -486,6 +486,31 @@ def test_a_full_queue_is_refused_with_a_clear_error(daemon: Daemon) -> None:
 
 @pytest.mark.models
 @pytest.mark.broker
+def test_a_bad_request_gets_an_error_then_the_connection_closes(daemon: Daemon) -> None:
+    """An error ends the connection (as Wyoming servers do): a client that waits only for its transcript, as Home
+    Assistant's does, learns of the failure instead of waiting forever."""
+
+    async def exchange(events: list[Event]) -> list[Event | None]:
+        async with AsyncTcpClient("127.0.0.1", daemon.port) as client:
+            for event in events:
+                await client.write_event(event)
+            async with asyncio.timeout(30):
+                return [await client.read_event(), await client.read_event()]
+
+    fmt = {"rate": 16000, "width": 2, "channels": 1}
+    silence = AudioChunk(audio=bytes(32000), **fmt).event()  # 1 s
+    too_long = asyncio.run(exchange([Transcribe().event(), AudioStart(**fmt).event(), *[silence] * 31,
+                                     AudioStop().event()]))
+    assert too_long[0] is not None and Error.from_event(too_long[0]).code == "failed"
+    assert "30 s" in Error.from_event(too_long[0]).text and too_long[1] is None
+    wide = asyncio.run(exchange([AudioStart(rate=16000, width=4, channels=1).event()]))
+    assert wide[0] is not None and "width" in Error.from_event(wide[0]).text and wide[1] is None
+    # The server is none the worse.
+    assert Info.is_type(ask(daemon.port, [Describe().event()], _is(Info), timeout=10)[-1].type)
+
+
+@pytest.mark.models
+@pytest.mark.broker
 def test_a_client_that_hangs_up_frees_its_slot(daemon: Daemon) -> None:
     """Clients that leave in the middle of a long synthesis stop it and give their slot back (the server notices
     at its next write, after the sentence in progress): afterwards as many requests as there are slots are all

@@ -21,7 +21,6 @@ from concurrent.futures import Executor as ThreadExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .acting import NOT_DONE as NOT_DONE  # re-exported: daemon/wyoming_turns.py imports it from here
 from .acting import Acting
 from .compute import FrameClock, ModelThread
 from .events import (
@@ -132,7 +131,6 @@ class Assistant:
         self.observers = list(observers)
         self.heartbeat = heartbeat
         self.models = ModelThread(self._emit)
-        self._models = self.models.executor  # daemon/wyoming_worker.py reads this name; model_thread is public
         self.voice = Voice(tts, sink, self.models, self._emit, reply_cache=options.reply_cache,
                            stream_reply=options.stream_reply)
         self.hearing = Hearing(stt, intents, self.models, self._emit, recheck=options.recheck_stt)

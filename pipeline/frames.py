@@ -48,7 +48,3 @@ class OutputAudio:
     """Raw little-endian int16 mono samples."""
     sample_rate: int
     """Samples per second of pcm."""
-
-
-# Re-exported until daemon/wyoming_turns.py (another engineer's, in progress) imports them from events.py.
-from .events import ActionDone, Event, IntentRecognized, Timing, TurnFinished, ms  # noqa: E402, F401

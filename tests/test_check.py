@@ -15,7 +15,7 @@ from slm_voice.pipeline.intent.answers import CANNOT_LOOK_UP, JOKES, SourcedAnsw
 from slm_voice.pipeline.intent.model import Entity, Home, Intent, Understanding
 from slm_voice.pipeline.intent.slm import LanguageModelTier
 from slm_voice.pipeline.intent.templates import TemplateTier
-from slm_voice.pipeline.intent.tiers import LEAVE_AS_IS, NO_ADVICE, IntentTiers
+from slm_voice.pipeline.intent.tiers import DIDNT_CATCH, LEAVE_AS_IS, NO_ADVICE, IntentTiers
 from slm_voice.pipeline.intent.verbs import ALLOWED, OPPOSITE, asks_for_nothing, verb_of
 
 FLAT = Home(  # the shipped config's shape: no lock, a garage door, a satellite area
@@ -292,3 +292,29 @@ def test_a_refusal_is_read_again_by_the_verb_alone() -> None:
     assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("valve.front_yard",)
     u = understand(home, "add|item=water|list=back yard", "water the back yard")
     assert u.intent is None and u.confirm is None
+
+
+def test_an_unsure_transcript_never_acts_on_a_verb_not_heard() -> None:
+    # "kill the office heater" heard as "build the office heater", read as "on": asked, never done
+    u = IntentTiers([Replay(FLAT, "on|name=office heater")], home=FLAT).understand(
+        "build the office heater", transcript_confidence=0.4)
+    assert u.intent is None and u.confirm is not None
+    sure = IntentTiers([Replay(FLAT, "on|name=office heater")], home=FLAT).understand(
+        "build the office heater", transcript_confidence=0.9)
+    assert sure.intent is not None  # a sure transcript: the model's reading stands (its own threshold aside)
+    heard = IntentTiers([Replay(FLAT, "off|name=office heater")], home=FLAT).understand(
+        "kill the office heater", transcript_confidence=0.4)
+    assert heard.intent is not None and heard.intent.name == "HassTurnOff"  # the verb was heard
+
+
+def test_an_unsure_transcript_is_not_refused_by_a_misheard_name() -> None:
+    u = IntentTiers([Replay(FLAT, "on|name=front")], home=FLAT).understand(
+        "front on the kitchen light", transcript_confidence=0.3)
+    assert u.intent is None and u.reply == DIDNT_CATCH and "front" not in u.reply
+
+
+def test_the_speculative_path_is_checked_too() -> None:
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    assert tiers.quick("turn on the coffee maker") is not None
+    assert tiers.quick("don't turn on the coffee maker") is None
+    assert tiers.quick("turn on the coffee maker and the wemo plug") is None

@@ -21,11 +21,13 @@ from .intents import is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
-from .verbs import asks_for_nothing
+from .verbs import DEVICE_INTENTS, asks_for_nothing, verb_of
 
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
+DIDNT_CATCH = "Sorry, I didn't catch that. Could you say it again?"
+"""Said instead of a refusal when the transcript itself is unsure: the words may not be what was said."""
 LEAVE_AS_IS = "Okay, I'll leave everything as it is."
 """Said to a negated command ("don't turn on the lights", "no need to start the coffee maker")."""
 NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
@@ -91,7 +93,19 @@ class IntentTiers:
         return self._one(text, transcript_confidence)
 
     def _one(self, text: str, transcript_confidence: float | None) -> Understanding:
-        """One command through the tiers and the check."""
+        """One command through the tiers and the check; an unsure transcript is never acted on without a verb that
+        was heard, and its refusals are "didn't catch that" (not "I don't know a device called front")."""
+        u = self._tiers(text, transcript_confidence)
+        if transcript_confidence is None or transcript_confidence >= self.risky_transcript:
+            return u
+        if u.intent is None and u.confirm is None and not u.open_question and u.tier != "none":
+            return replace(u, reply=DIDNT_CATCH)
+        if u.intent is not None and u.intent.name in DEVICE_INTENTS and verb_of(text) is None:
+            # "build the office heater" (was it "kill"?): the action is asked about, never guessed
+            return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
+        return u
+
+    def _tiers(self, text: str, transcript_confidence: float | None) -> Understanding:
         unresolved: Understanding | None = None
         for tier in self.tiers:
             found = tier.understand(text, transcript_confidence=transcript_confidence)
@@ -140,9 +154,13 @@ class IntentTiers:
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""
-        if not self.tiers or not text.strip():
-            return None
-        return self.tiers[0].understand(text.strip())
+        text = text.strip()
+        if not self.tiers or not text or asks_for_nothing(text) or several.split(text, self.home) is not None:
+            return None  # the whole way: negations, several targets
+        found = self.tiers[0].understand(text)
+        if found is None or check(text, found, self.home) is not found:
+            return None  # anything the check would change goes the whole way too
+        return found
 
     def yes_or_no(self, text: str) -> bool | None:
         """The answer to "Did you mean ...?": True, False, or None when the words are neither (a new command)."""

@@ -1,4 +1,5 @@
-"""Settings -> an Assistant and its stages. The one place where config, the model catalog and the pipeline meet.
+"""Settings -> an Assistant and its stages. The one place where config, the model catalog and the pipeline meet
+(with engines.py, which builds the speech-to-text and text-to-speech stage that stt.engine and tts.engine name).
 
 `build_assistant(settings, cache, ...)` is what `run`, `process` and the bench call; the StageCache keeps stages
 across reloads so a model whose settings did not change is never loaded twice.

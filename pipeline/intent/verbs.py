@@ -90,6 +90,10 @@ _SINGLE: dict[str, Action] = {
 }
 
 
+_QUESTION_WORDS = frozenset({"is", "are", "was", "were", "what", "which", "who", "why", "how", "when", "where", "do",
+                             "does", "did", "can", "could", "should", "will", "would"})
+
+
 @dataclass(frozen=True)
 class Verb:
     """The action the user's words ask for."""
@@ -139,6 +143,8 @@ def verb_of(text: str) -> Verb | None:
     if first in ("go", "get") and re.match(r"^(go|get) (back )?(home|to (its|the) (base|dock|charger))", said):
         return Verb("dock", first)
     action = _SINGLE.get(first)
+    if action is None and re.search(r"\s(on|off)$", said) and first not in _QUESTION_WORDS:
+        return Verb("on" if said.endswith("on") else "off", said.rsplit(" ", 1)[1])  # "kitchen light on"
     return Verb(action, first) if action is not None else None
 
 

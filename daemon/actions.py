@@ -147,7 +147,7 @@ class MqttExecutor:
         sent_reply = f"I've sent the command to {request_phrase(intent, self.home())}."
         msg = intent_message(event, reply=sent_reply, expires_at=now + self.expiry_s, handled=False)
         messages = commands + intent_messages(event, msg, self.sender.intent_topic, self.sender.event_topic)
-        pending = self.outbox.add(messages, now + self.expiry_s, event.turn_id) if self.outbox else None
+        pending = self.outbox.add(messages, now + self.expiry_s, event.turn_id) if self.outbox is not None else None
         sent_at = time.monotonic()
         deadline = sent_at + self.delivery_timeout_s
         try:
@@ -176,7 +176,7 @@ class MqttExecutor:
 
     async def deliver_outbox(self) -> None:
         """After a restart: deliver what a stop interrupted, unless it expired (then it is only logged)."""
-        if self.outbox is None or not len(self.outbox):
+        if self.outbox is None or len(self.outbox) == 0:
             return
         alive, expired = self.outbox.take()
         for item in expired:

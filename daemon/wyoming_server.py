@@ -50,6 +50,12 @@ SAMPLES_PER_CHUNK = 1024
 """Samples per audio-chunk sent (as wyoming-piper sends them)."""
 BIND_RETRY_S = 5.0
 """How long a port still held by the previous session (a reload) is retried."""
+_SERVICE_OF = {
+    "transcribe": "asr", "audio-start": "asr", "audio-chunk": "asr", "audio-stop": "asr",
+    "synthesize": "tts", "synthesize-start": "tts", "synthesize-chunk": "tts", "synthesize-stop": "tts",
+    "transcript": "handle", "recognize": "intent",
+}
+"""The service each request event belongs to: one not served gets an error, not silence."""
 _SENTENCE_END = re.compile(r"[.!?;:]\s+")
 _MAX_TEXT = 10_000
 """Longest text one tts request may synthesize (Piper's memory and the worker's time are shared)."""
@@ -113,36 +119,39 @@ class WyomingHandler:
         return False
 
     async def _dispatch(self, event: Event) -> None:
-        t, served = event.type, self.services
+        t = event.type
+        service = _SERVICE_OF.get(t)
+        if service is not None and service not in self.services:
+            raise ValueError(f"{t}: {service} is not served here (wyoming.services)")
         if Describe.is_type(t):
             await self.send(self.info_event)  # never queued: Home Assistant gives it 1 s
         elif Ping.is_type(t):
             await self.send(Pong(text=Ping.from_event(event).text).event())
-        elif "asr" in served and Transcribe.is_type(t):
+        elif Transcribe.is_type(t):
             self._language = Transcribe.from_event(event).language
-        elif "asr" in served and AudioStart.is_type(t):
+        elif AudioStart.is_type(t):
             start = AudioStart.from_event(event)
             if start.width != 2:
                 raise ValueError(f"audio width {start.width}: only 16-bit samples (width 2) are taken")
             self._audio, self._pcm, self._too_long = start, bytearray(), False
-        elif "asr" in served and AudioChunk.is_type(t):
+        elif AudioChunk.is_type(t):
             if self._audio is not None and not self._too_long:
                 self._pcm += AudioChunk.from_event(event).audio
                 self._too_long = len(self._pcm) > self._max_bytes(self._audio)
-        elif "asr" in served and AudioStop.is_type(t):
+        elif AudioStop.is_type(t):
             await self._transcribe()
-        elif "tts" in served and Synthesize.is_type(t):
+        elif Synthesize.is_type(t):
             if self._stream_text is None:  # inside a stream it only repeats the streamed text for old servers
                 await self._speak_once(Synthesize.from_event(event).text)
-        elif "tts" in served and SynthesizeStart.is_type(t):
+        elif SynthesizeStart.is_type(t):
             self._stream_text = ""
-        elif "tts" in served and SynthesizeChunk.is_type(t):
+        elif SynthesizeChunk.is_type(t):
             await self._speak_stream(SynthesizeChunk.from_event(event).text)
-        elif "tts" in served and SynthesizeStop.is_type(t):
+        elif SynthesizeStop.is_type(t):
             await self._speak_stream(None)
-        elif "handle" in served and Transcript.is_type(t):
+        elif Transcript.is_type(t):
             await self._handle(Transcript.from_event(event).text)
-        elif "intent" in served and Recognize.is_type(t):
+        elif Recognize.is_type(t):
             await self._recognize(Recognize.from_event(event).text)
         else:
             log.debug("wyoming: %s ignored", t)

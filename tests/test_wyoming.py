@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +90,39 @@ def test_audio_of_any_rate_and_channels_becomes_16k_mono() -> None:
     assert 6_000 < np.abs(out).max() <= 10_100
     same = tone[:1600].tobytes()
     assert to_16k_mono(same, 16_000, 1) == same
+
+
+def test_a_service_not_served_is_refused_not_ignored() -> None:
+    """wyoming.services: [asr] -> a synthesize gets an error (and the connection closes) instead of no answer;
+    describe and ping need no model. (The handler alone, on a loopback socket, with the wyoming client.)"""
+    from wyoming.ping import Ping, Pong
+
+    from slm_voice.daemon.wyoming_server import WyomingHandler
+
+    async def main() -> tuple[list[Event | None], list[Event | None]]:
+        def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Awaitable[None]:
+            return WyomingHandler(reader, writer, info=Info(), services=("asr",), assistant=None,  # type: ignore[arg-type]
+                                  worker=None, turns=None, max_audio_s=30.0, tts_cache=False).run()  # type: ignore[arg-type]
+
+        server = await asyncio.start_server(client, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with AsyncTcpClient("127.0.0.1", port) as c:
+                await c.write_event(Describe().event())
+                await c.write_event(Ping(text="hi").event())
+                fine = [await c.read_event(), await c.read_event()]
+            async with AsyncTcpClient("127.0.0.1", port) as c:
+                await c.write_event(Synthesize(text="Hello.").event())
+                refused = [await c.read_event(), await c.read_event()]
+            return fine, refused
+        finally:
+            server.close()
+
+    fine, refused = asyncio.run(main())
+    assert fine[0] is not None and Info.is_type(fine[0].type)
+    assert fine[1] is not None and Pong.from_event(fine[1]).text == "hi"
+    assert refused[0] is not None and "tts is not served" in Error.from_event(refused[0]).text
+    assert refused[1] is None
 
 
 def test_the_advertised_address() -> None:

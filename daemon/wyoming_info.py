@@ -59,7 +59,8 @@ def describe(settings: Settings, services: tuple[str, ...], *, voice_config: Pat
         info.handle.append(HandleProgram(
             name="slm-voice-handle", description="slm-voice: understands a command and carries it out",
             attribution=TEMPLATES, installed=True, version=__version__,
-            models=[HandleModel(languages=[s.stt.language], **understanding)]))
+            models=[HandleModel(languages=[s.stt.language], **understanding)],
+            supports_home_control=True))  # it carries commands out (Home Assistant link or MQTT)
     if "intent" in services:
         info.intent.append(IntentProgram(
             name="slm-voice-intent", description="slm-voice: the Home Assistant intent of a sentence",

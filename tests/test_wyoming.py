@@ -72,7 +72,7 @@ def test_info_names_models_languages_and_attribution() -> None:
     (asr,), (tts,), (handle,), (intent,) = info.asr, info.tts, info.handle, info.intent
     assert asr.models[0].name == "tiny.en" and asr.models[0].languages == ["en"] and "Whisper" in asr.attribution.name
     assert tts.voices[0].name == "en_US-joe-medium" and tts.voices[0].installed
-    assert handle.models[0].name == "templates+qwen2.5-coder-0.5b"
+    assert handle.models[0].name == "templates+qwen2.5-coder-0.5b" and handle.supports_home_control
     assert "Qwen" in handle.models[0].attribution.name and handle.models[0].attribution.url.startswith("https://")
     assert intent.models[0].languages == ["en"]
     assert describe(s, ("asr",)).tts == []

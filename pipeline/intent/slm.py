@@ -16,10 +16,10 @@ mean ...?" and Understanding.confirm holds the action for a yes.
 The prefix (a short system line, the same for every home) is processed once at load; every turn rewinds the
 generator's KV cache to its end and appends only the user's words.
 
-Chit-chat contract for the assistant: `understand(text)` answers an open question ("tell me a joke") with
-Understanding(intent=None, reply="", tier="slm", open_question=True). The assistant then speaks
-`stream_reply(text)`, which yields the generated answer sentence by sentence while it is still being generated.
-`answer(text)` joins that stream for callers that do not stream.
+Open questions: `understand(text)` answers one ("tell me a joke", "who wrote Hamlet") with Understanding(intent=None,
+reply="", tier="slm", open_question=True); the answer comes from sources only (answers.py: small talk, Home
+Assistant's conversation agent, else "I can't look that up here"). This tier never generates free text: a 0.5B
+model's facts from memory were wrong too often to be said.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -64,9 +63,6 @@ CLARIFY = "Sorry, which device do you mean?"
 NOT_FOR_ME = "Okay, I'll leave everything as it is."
 """Said to talk that asks for nothing ("my sister is coming tomorrow"): nothing was done, and it says so."""
 
-# A sentence ends at . ! or ? (plus closing quotes/brackets) followed by whitespace.
-_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*\s+")
-_MARKUP = re.compile(r"[*_#`~]+")
 
 
 @dataclass(frozen=True)
@@ -136,8 +132,6 @@ class LanguageModelTier:
         device: Literal["cpu", "cuda"] = "cpu",
         clock: Callable[[], datetime] = datetime.now,
         states: StateLookup | None = None,
-        max_reply_tokens: int = 80,
-        max_reply_sentences: int = 3,
         cache_prefix: bool = True,
         confidence_threshold: float = CONFIDENCE_THRESHOLD,
         risky_confidence: float = RISKY_CONFIDENCE,
@@ -145,14 +139,14 @@ class LanguageModelTier:
         """model_dir: folder with genai_config.json. max_new_tokens: bound on the answer's tokens.
         threads: ONNX Runtime intra-op threads. temperature: 0 decodes greedily. device: cpu or cuda.
         clock: local time for time/date replies. states: entity id -> state lookup for state questions.
-        max_reply_tokens / max_reply_sentences: bounds on a free answer. cache_prefix: reuse the prefix's KV cache
+        cache_prefix: reuse the prefix's KV cache
         (False processes the whole prompt every turn: only for comparison). confidence_threshold: below this
         answer probability an action is asked about ("Do you want me to ...?"), not taken; risky_confidence: the same
         for locks, garage doors and alarms."""
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device {device!r}: expected cpu or cuda")
-        if threads < 1 or max_new_tokens < 8 or max_reply_tokens < 1:
-            raise ValueError("threads must be >= 1, max_new_tokens >= 8, max_reply_tokens >= 1")
+        if threads < 1 or max_new_tokens < 8:
+            raise ValueError("threads must be >= 1, max_new_tokens >= 8")
         if not 0.0 <= confidence_threshold <= 1.0 or not 0.0 <= risky_confidence <= 1.0:
             raise ValueError("confidence thresholds must be between 0 and 1")
         self.model_dir = Path(model_dir)
@@ -161,8 +155,6 @@ class LanguageModelTier:
         self.threads = threads
         self.temperature = temperature
         self.device = device
-        self.max_reply_tokens = max_reply_tokens
-        self.max_reply_sentences = max_reply_sentences
         self.cache_prefix = cache_prefix
         self.confidence_threshold = confidence_threshold
         self.risky_confidence = risky_confidence
@@ -174,7 +166,6 @@ class LanguageModelTier:
         self._tok: Any = None
         self._eos: frozenset[int] = frozenset()
         self._intent: _Session | None = None
-        self._chat: _Session | None = None
         self.grammar: str = sp.GRAMMAR
         """The Lark grammar every answer is forced into (the same for every home)."""
         self.load_seconds: float | None = None
@@ -199,7 +190,7 @@ class LanguageModelTier:
         return len(self._intent.prefix) if self._intent else 0
 
     def load(self) -> None:
-        """Load the model and process both (short) prefixes once."""
+        """Load the model and process its (short) prefix once."""
         with self._lock:
             if self.loaded:
                 return
@@ -225,7 +216,6 @@ class LanguageModelTier:
             eos = json.loads(config.read_text(encoding="utf-8"))["model"].get("eos_token_id")
             self._eos = frozenset(eos if isinstance(eos, list) else [eos])
             self._intent = self._session(sp.intent_prefix(), self.max_new_tokens, guidance=self.grammar)
-            self._chat = self._session(sp.chat_prefix(), self.max_reply_tokens, guidance=None)
             self.load_seconds = time.perf_counter() - start
             _log.info(
                 "slm: %s loaded in %.2f s (intent prefix %d tokens, %s)",
@@ -233,29 +223,23 @@ class LanguageModelTier:
                 "cached" if self.cache_prefix else "not cached",
             )
 
-    def _session(self, prefix_text: str, max_new: int, *, guidance: str | None) -> _Session:
+    def _session(self, prefix_text: str, max_new: int, *, guidance: str) -> _Session:
         og = self._og
         prefix = self._encode(prefix_text)
         params = og.GeneratorParams(self._model)
         search: dict[str, Any] = {"max_length": len(prefix) + MAX_INPUT_TOKENS + _TURN_OVERHEAD + max_new}
-        if guidance is None:
-            search["repetition_penalty"] = 1.15  # tiny models loop on a free answer ("I am ... I am ...")
         if self.temperature > 0:
             search.update(do_sample=True, temperature=self.temperature, top_p=0.9, top_k=40)
         else:
             search.update(do_sample=False)
         params.set_search_options(**search)
-        if guidance is not None:
-            params.set_guidance("lark_grammar", guidance)
+        params.set_guidance("lark_grammar", guidance)
         return _Session(og, self._model, params, prefix, cache=self.cache_prefix)
 
     def warm(self) -> None:
-        """One dummy turn of each kind, so the first real turn pays no first-call costs."""
+        """One dummy turn, so the first real turn pays no first-call costs."""
         self.load()
         self.decode("what's the weather like")
-        reply = self.stream_reply("hello")
-        next(reply, None)
-        reply.close()
 
     def set_home(self, home: Home) -> None:
         """Serve a changed home (Home Assistant's registries changed). The model never sees the home, so nothing
@@ -347,56 +331,6 @@ class LanguageModelTier:
         hass = _for_the_device(hass, res.entity_ids)
         return Intent(name=hass, slots=slots, entity_ids=res.entity_ids)
 
-    # -- free answers ------------------------------------------------------------------------------------------
-
-    def stream_reply(self, text: str) -> Iterator[str]:
-        """A short spoken answer, yielded sentence by sentence while it is generated.
-
-        Holds the tier's lock until the iterator is exhausted or closed: consume it (or close() it) promptly.
-        A runtime failure is logged and ends the stream (with an apology when nothing was said yet).
-        """
-        if not text or not text.strip():
-            return
-        self.load()
-        assert self._chat is not None
-        with self._lock:
-            t0 = time.perf_counter()
-            ids = self._user_ids(text, sp.chat_turn)
-            pieces: list[str] = []
-            said: list[str] = []
-            t1 = t0
-            try:
-                gen = self._chat.start(ids)
-                t1 = time.perf_counter()
-                stream = self._tok.create_stream()
-                buf = ""
-                while not gen.is_done() and len(pieces) < self.max_reply_tokens:
-                    gen.generate_next_token()
-                    pieces.append(stream.decode(int(gen.get_next_tokens()[0])))
-                    buf += pieces[-1]
-                    while (m := _SENTENCE_END.search(buf)) is not None:
-                        sentence, buf = _clean(buf[: m.end()]), buf[m.end():]
-                        if sentence and sentence not in said:  # tiny models repeat themselves
-                            said.append(sentence)
-                            yield sentence
-                            if len(said) >= self.max_reply_sentences:
-                                return
-                tail = _clean(buf)
-                if tail and (not said or gen.is_done()):  # a sentence cut off by the token limit is dropped
-                    yield tail if tail[-1] in ".!?" else tail + "."
-            except Exception:
-                _log.exception("slm: free answer failed for %r", text[:80])
-                if not said:
-                    yield SAY_AGAIN
-            finally:
-                prompt = len(ids) + (0 if self.cache_prefix else len(self._chat.prefix))
-                self.last = TurnStats("".join(pieces), prompt, len(pieces), t1 - t0, time.perf_counter() - t1,
-                                      self.cache_prefix)
-
-    def answer(self, text: str) -> str:
-        """The whole free answer as one string (stream_reply joined)."""
-        return " ".join(self.stream_reply(text))
-
     # -- helpers -----------------------------------------------------------------------------------------------
 
     def _encode(self, text: str) -> list[int]:
@@ -465,8 +399,3 @@ def _for_the_device(hass: str, entity_ids: tuple[str, ...]) -> str:
     if domains == {"vacuum"}:
         return {"HassTurnOn": "HassVacuumStart", "HassTurnOff": "HassVacuumReturnToBase"}.get(hass, hass)
     return hass
-
-
-def _clean(text: str) -> str:
-    return " ".join(_MARKUP.sub("", text).split())
-

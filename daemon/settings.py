@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import re
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +22,70 @@ _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 def settings(cls):  # noqa: ANN001, ANN201 - a class decorator
     """Frozen pydantic dataclass that rejects unknown keys."""
     return dataclass(frozen=True, config=_STRICT)(cls)
+
+
+# ---- strings checked for what they become (every other string is checked for control characters by
+# _check_strings after validation: a NUL reaches C code, a newline a log line or a topic) ----------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
+MAX_PATH_BYTES = 4096
+"""PATH_MAX on Linux."""
+_SECRET_KEYS = ("password", "token")
+"""Keys whose values never appear in an error message (it is logged)."""
+
+
+def _text(v: str) -> str:
+    """No control character, and text that can be written as UTF-8 (a lone surrogate from a YAML escape cannot)."""
+    if (m := _CONTROL.search(v)) is not None:
+        raise ValueError(f"control character {m.group()!r} at position {m.start()} is not allowed")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    return v
+
+
+def _path(v: str | None) -> str | None:
+    """A file or folder path: not blank, no control character (a NUL makes every file call fail), fits PATH_MAX."""
+    if v is None:
+        return None
+    _text(v)
+    if not v.strip():
+        raise ValueError("an empty path")
+    if len(v.encode()) >= MAX_PATH_BYTES or any(len(p.encode()) > 255 for p in v.split("/")):
+        raise ValueError(f"too long for a path ({len(v.encode())} bytes; a name at most 255)")
+    return v
+
+
+def _model(v: str) -> str:
+    """A model name or a path to one."""
+    return _path(v) or v
+
+
+def _host(v: str) -> str:
+    """A host name or an IP address, as a socket call takes it."""
+    _text(v)
+    try:
+        ipaddress.ip_address(v)
+        return v
+    except ValueError:
+        pass
+    labels = v.removesuffix(".").split(".")
+    if len(v) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{v!r} is not a host name or IP address")
+    return v
+
+
+def _topic_name(v: str | None) -> str | None:
+    """A topic a message is published to: not empty, no wildcard (+, #), no control character, at most 64 KB."""
+    if v is None:
+        return None
+    _text(v)
+    if not v or "+" in v or "#" in v or len(v.encode()) > 65535:
+        raise ValueError(f"{v!r}: a topic must be non-empty, at most 65535 bytes, without + or #")
+    return v
 
 
 @settings
@@ -58,6 +124,11 @@ class EntitySettings:
         if not domain or not obj or not all(c.isalnum() or c == "_" for c in domain + obj):
             raise ValueError(f"{v!r} is not an entity id of the form domain.object_id")
         return v
+
+    @field_validator("command_topic", "state_topic")
+    @classmethod
+    def _topics(cls, v: str | None) -> str | None:
+        return _topic_name(v)
 
 
 @settings
@@ -105,7 +176,7 @@ class AudioSettings:
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        if v in ("mic", "stdin") or (v.startswith("file:") and len(v) > 5):
+        if v in ("mic", "stdin") or (v.startswith("file:") and _path(v[5:])):
             return v
         raise ValueError(f"{v!r}: expected mic, stdin or file:PATH")
 
@@ -114,7 +185,7 @@ class AudioSettings:
     def _sink(cls, v: object) -> str:
         if v is None:  # `sink: null` unquoted is YAML's null: it means the null sink
             return "null"
-        if isinstance(v, str) and (v in ("speaker", "null", "stdout") or (v.startswith("file:") and len(v) > 5)):
+        if isinstance(v, str) and (v in ("speaker", "null", "stdout") or (v.startswith("file:") and _path(v[5:]))):
             return v
         raise ValueError(f"{v!r}: expected speaker, null, stdout or file:PATH")
 
@@ -180,6 +251,11 @@ class SttSettings:
     def _device_here(cls, v: str) -> str:
         return check_device("stt", v)  # cuda with a CPU-only ctranslate2: say what to install
 
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, v: str) -> str:
+        return _model(v)
+
 
 @settings
 class TtsSettings:
@@ -193,6 +269,11 @@ class TtsSettings:
     """Speaking rate: below 1 is faster."""
     volume: float = Field(1.0, gt=0.0, le=4.0)
     """Output gain."""
+
+    @field_validator("voice")
+    @classmethod
+    def _voice_name(cls, v: str) -> str:
+        return _model(v)
 
 
 @settings
@@ -219,6 +300,11 @@ class SlmSettings:
     @classmethod
     def _device_here(cls, v: str, info: ValidationInfo) -> str:
         return check_device("slm", v) if info.data.get("enabled", True) else v
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, v: str) -> str:
+        return _model(v)
 
 
 @settings
@@ -253,6 +339,11 @@ class TlsSettings:
     """Client certificate (optional)."""
     keyfile: str | None = None
     """Client key (optional)."""
+
+    @field_validator("ca_file", "certfile", "keyfile")
+    @classmethod
+    def _files(cls, v: str | None) -> str | None:
+        return _path(v)
 
 
 @settings
@@ -300,6 +391,19 @@ class MqttSettings:
         if v is not None and (not v.strip("/") or any(c in v for c in "+#\0") or len(v.encode()) > 200):
             raise ValueError(f"{v!r}: a topic prefix must be non-empty, at most 200 bytes, without +, # or NUL")
         return v.strip("/") if v is not None else v
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, v: str) -> str:
+        return _host(v)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client(cls, v: str | None) -> str | None:
+        # MQTT brokers must take 1-23 letters and digits and may refuse more: kept to what brokers commonly take.
+        if v is not None and not _CLIENT_ID.fullmatch(v):
+            raise ValueError(f"{v!r}: a client id is 1-128 letters, digits and - _ . : @")
+        return v
 
 
 @settings
@@ -399,6 +503,11 @@ class ModelsSettings:
     """Cache for built models (the INT4 language model); None: $XDG_CACHE_HOME/slm-voice or
     /var/lib/slm-voice/models when running as the service."""
 
+    @field_validator("dir")
+    @classmethod
+    def _dir(cls, v: str | None) -> str | None:
+        return _path(v)
+
 
 @settings
 class DebugSettings:
@@ -406,6 +515,11 @@ class DebugSettings:
 
     record_dir: str | None = None
     """Write each command's audio and transcript here; None: nothing is written to disk."""
+
+    @field_validator("record_dir")
+    @classmethod
+    def _dir(cls, v: str | None) -> str | None:
+        return _path(v)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Log level."""
 
@@ -453,9 +567,14 @@ class Settings:
     @field_validator("device_id")
     @classmethod
     def _device_id(cls, v: str) -> str:
-        if not v or not all(c.isalnum() or c in "_-" for c in v):
-            raise ValueError(f"{v!r}: only letters, digits, _ and - are allowed")
+        if not v or not all(c.isascii() and (c.isalnum() or c in "_-") for c in v) or len(v) > 64:
+            raise ValueError(f"{v!r}: only letters, digits, _ and - are allowed (ASCII, 1-64 of them)")
         return v
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, v: str | None) -> str | None:
+        return _path(v)
 
 
 class ConfigError(ValueError):
@@ -491,8 +610,27 @@ def parse_settings(raw: Any, source: str = "config") -> Settings:
         s = TypeAdapter(Settings).validate_python(raw)
     except ValidationError as e:
         raise ConfigError(f"{source}: " + "; ".join(_describe(err) for err in e.errors())) from None
+    _check_strings(s, source)
     _check_home(s, source)
     return s
+
+
+def _check_strings(value: Any, source: str, key: str = "") -> None:
+    """Every string setting, whatever it becomes: no control character (payload templates may hold tabs and line
+    breaks), valid Unicode; ConfigError names the key path, never a secret's value."""
+    if isinstance(value, str):
+        leaf = key.rsplit(".", 1)[-1]
+        text = value.translate({9: None, 10: None, 13: None}) if leaf.startswith("payload_") else value
+        try:
+            _text(text)
+        except ValueError as e:
+            raise ConfigError(f"{source}: {key}: {e}") from None
+    elif is_dataclass(value):
+        for f in fields(value):
+            _check_strings(getattr(value, f.name), source, f"{key}.{f.name}" if key else f.name)
+    elif isinstance(value, tuple):
+        for i, item in enumerate(value):
+            _check_strings(item, source, f"{key}.{i}")
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -502,9 +640,8 @@ def _describe(err: dict[str, Any]) -> str:
         hint = _did_you_mean(loc)
         return f"{key}: unknown key{hint}"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{key}: {msg} (got {err.get('input')!r})" if "input" in err and err["type"] != "missing" else (
-        f"{key}: {msg}"
-    )
+    shown = "input" in err and err["type"] != "missing" and not any(s in loc[-1] for s in _SECRET_KEYS if loc)
+    return f"{key}: {msg} (got {err.get('input')!r})" if shown else f"{key}: {msg}"
 
 
 def _did_you_mean(loc: list[str]) -> str:

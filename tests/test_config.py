@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -107,3 +108,81 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.device_id = "x"  # type: ignore[misc]
+
+
+# ---- every string setting, fuzzed: NUL, control characters, path and topic tricks ------------------------------
+
+_ENTITY = {"id": "light.kitchen", "name": "kitchen light", "area": "kitchen"}
+_HOME = {"areas": ["kitchen"], "entities": [_ENTITY]}
+STRING_KEYS: dict[str, Any] = {
+    "device_name": lambda v: {"device_name": v},
+    "state_dir": lambda v: {"state_dir": v},
+    "debug.record_dir": lambda v: {"debug": {"record_dir": v}},
+    "models.dir": lambda v: {"models": {"dir": v}},
+    "mqtt.host": lambda v: {"mqtt": {"host": v}},
+    "mqtt.client_id": lambda v: {"mqtt": {"client_id": v}},
+    "mqtt.username": lambda v: {"mqtt": {"username": v}},
+    "mqtt.password": lambda v: {"mqtt": {"password": v}},
+    "mqtt.base_topic": lambda v: {"mqtt": {"base_topic": v}},
+    "mqtt.tls.ca_file": lambda v: {"mqtt": {"tls": {"ca_file": v}}},
+    "mqtt.tls.keyfile": lambda v: {"mqtt": {"tls": {"keyfile": v}}},
+    "stt.model": lambda v: {"stt": {"model": v}},
+    "tts.voice": lambda v: {"tts": {"voice": v}},
+    "slm.model": lambda v: {"slm": {"model": v}},
+    "audio.source": lambda v: {"audio": {"source": f"file:{v}"}},
+    "audio.sink": lambda v: {"audio": {"sink": f"file:{v}"}},
+    "home.entities.0.name": lambda v: {"home": {**_HOME, "entities": [{**_ENTITY, "name": v}]}},
+    "home.entities.0.aliases.0": lambda v: {"home": {**_HOME, "entities": [{**_ENTITY, "aliases": [v]}]}},
+    "home.entities.0.command_topic": lambda v: {"home": {**_HOME, "entities": [{**_ENTITY, "command_topic": v}]}},
+    "home.floors.0": lambda v: {"home": {"floors": [v]}},
+    "homeassistant.token": lambda v: {"homeassistant": {"url": "http://ha.local:8123", "token": v,
+                                                         "import_home": False}},
+    "wake.words.0": lambda v: {"wake": {"words": [v]}},
+}
+BAD_TEXT = {"NUL": "abc\x00def", "newline": "abc\ndef", "escape": "abc\x1b[31mdef", "DEL": "abc\x7f",
+            "C1": "abc\x85def", "surrogate": "abc\ud800def"}
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT.values(), ids=BAD_TEXT.keys())
+@pytest.mark.parametrize("key", STRING_KEYS)
+def test_every_string_setting_refuses_control_characters_with_its_key(key: str, bad: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_settings(STRING_KEYS[key](bad))
+    message = str(e.value)
+    assert key in message, message
+    if "password" in key or "token" in key:
+        assert "abc" not in message  # a secret is never echoed into the log
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"mqtt": {"host": "broker.local; rm -rf"}}, "mqtt.host: 'broker.local; rm -rf' is not a host name"),
+    ({"mqtt": {"host": ""}}, "mqtt.host"),
+    ({"mqtt": {"host": "a" * 300}}, "mqtt.host"),
+    ({"mqtt": {"client_id": "slm voice"}}, "mqtt.client_id: 'slm voice': a client id is"),
+    ({"mqtt": {"client_id": "x" * 129}}, "mqtt.client_id"),
+    ({"state_dir": "   "}, "state_dir: an empty path"),
+    ({"state_dir": "/tmp/" + "x" * 300}, "state_dir: too long for a path"),
+    ({"debug": {"record_dir": "/" + "a/" * 2100}}, "debug.record_dir: too long"),
+    ({"home": {**_HOME, "entities": [{**_ENTITY, "command_topic": "zigbee2mqtt/+/set"}]}},
+     "home.entities.0.command_topic"),
+    ({"home": {**_HOME, "entities": [{**_ENTITY, "state_topic": ""}]}}, "home.entities.0.state_topic"),
+    ({"device_id": "x" * 65}, "device_id"),
+    ({"device_id": "küche"}, "device_id"),
+    ({"mqtt": {"password": 12345}}, "mqtt.password: Input should be a valid string"),
+])
+def test_strings_are_checked_for_what_they_become(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_settings(raw)
+    assert message in str(e.value)
+    assert "12345" not in str(e.value)
+
+
+@pytest.mark.parametrize("raw", [
+    {"mqtt": {"host": "::1"}}, {"mqtt": {"host": "homeassistant.local"}}, {"mqtt": {"host": "10.0.0.2"}},
+    {"mqtt": {"client_id": "slm-voice-kitchen_1"}, "device_name": "Küche – Satellit"},
+    {"mqtt": {"password": "p@ss wörd\"'#+"}},
+    {"home": {**_HOME, "entities": [{**_ENTITY, "payload_brightness": '{\n\t"brightness": {brightness}\n}'}]}},
+    {"state_dir": "~/state", "debug": {"record_dir": "./rec"}, "audio": {"source": "file:a b.wav"}},
+])
+def test_ordinary_strings_still_pass(raw: dict) -> None:
+    parse_settings(raw)

@@ -21,7 +21,6 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 
-import numpy as np
 import soxr
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -35,6 +34,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from ..pipeline.assistant import Assistant
 from ..pipeline.frames import OutputAudio
+from ..pipeline.pcm import downmix, float_to_int16, to_float32
 from ..pipeline.roles import Executor
 from ..pipeline.tts import clean_text, speech_pieces
 from .settings import Settings
@@ -234,7 +234,7 @@ class WyomingHandler:
             turn = await self.turns.handle(text, self.client)
         u = turn.understanding
         context = {"intent": u.intent.name if u.intent else None, "tier": u.tier}
-        log.info("wyoming: handled %r for %s: %s (%s) -> %r", text, self.client, context["intent"], u.tier, u.reply)
+        log.debug("wyoming: handled %r for %s: %s (%s) -> %r", text, self.client, context["intent"], u.tier, u.reply)
         reply = Handled(text=u.reply, context=context) if turn.handled else NotHandled(text=u.reply, context=context)
         await self.send(reply.event())
 
@@ -252,13 +252,10 @@ class WyomingHandler:
 
 def to_16k_mono(pcm: bytes, rate: int, channels: int) -> bytes:
     """16-bit PCM of any rate and channel count as 16 kHz mono int16 bytes (what speech-to-text takes)."""
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % (2 * channels)], dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1)
-    if rate == SAMPLE_RATE:
-        return samples.astype("<i2").tobytes()
-    resampled = soxr.resample(samples.astype(np.float32) / 32768.0, rate, SAMPLE_RATE)
-    return np.clip(resampled * 32768.0, -32768, 32767).astype("<i2").tobytes()
+    mono = downmix(to_float32(pcm[: len(pcm) - len(pcm) % (2 * channels)]).reshape(-1, channels))
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE)
+    return float_to_int16(mono).astype("<i2").tobytes()
 
 
 def _sentences(text: str) -> list[str]:

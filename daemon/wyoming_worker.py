@@ -22,8 +22,6 @@ class Stopped(Exception):
     """The model worker is shut down (the daemon is stopping or reloading)."""
 
 
-
-
 class ModelWorker:
     """At most `size` Wyoming requests waiting for or using the model thread; each holds one slot throughout."""
 

@@ -8,7 +8,7 @@ across reloads so a model whose settings did not change is never loaded twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from ..pipeline.intent.model import Entity, Home, IntentTier
 from ..pipeline.intent.tiers import IntentTiers
 from ..pipeline.vad import Endpointer, SileroVad
 from ..pipeline.wake import WakeWordDetector
+from . import preflight
 from .engines import build_stt, build_tts, catalog_spec, is_path
-from .settings import AreaSettings, HomeSettings, Settings
+from .settings import AreaSettings, ConfigError, HomeSettings, Settings, state_dir
 
 _log = logging.getLogger(__name__)
 
@@ -91,17 +92,56 @@ def build_assistant(
     )
 
 
-def check(settings: Settings) -> None:
-    """Everything a configuration needs, found and valid, without loading a model: a reload is refused on the first
-    problem (ModelError, ValueError) and the running configuration stays. Stage constructors only check and locate
-    (each model file's hash is verified once per process)."""
-    home = home_from_settings(settings.home)
-    build_wake(settings)
-    build_endpointer(settings)
-    build_stt(settings, home)
-    build_tts(settings)
-    if settings.slm.enabled:
-        slm_dir(settings)
+def check(settings: Settings, *, listening: Collection[tuple[str, int]] = ()) -> None:
+    """Proof that a configuration can start, made before anything running is replaced: every model found and valid
+    (a path too: a missing folder is never taken for a hub name), every folder it writes writable, every file it
+    reads readable, every socket it listens on free (`listening`: addresses this process holds already and keeps).
+    Raises ConfigError or ModelError naming the key; nothing is loaded (each model file's hash is verified once per
+    process)."""
+    try:
+        _check(settings, listening)
+    except (ConfigError, ModelError):
+        raise
+    except (ValueError, OSError) as e:  # a stage constructor's own complaint
+        raise ConfigError(str(e)) from None
+
+
+def _check(settings: Settings, listening: Collection[tuple[str, int]]) -> None:
+    s = settings
+    home = home_from_settings(s.home)
+    build_wake(s)
+    build_endpointer(s)
+    if s.stt.engine == "faster-whisper":  # a CTranslate2 folder; faster-whisper takes any other name for a hub id
+        _model_path(s.stt.model, "stt.model", "model.bin")
+    build_stt(s, home)
+    if s.tts.engine == "piper":
+        _model_path(s.tts.voice, "tts.voice", None)
+    build_tts(s)
+    if s.slm.enabled:
+        _model_path(str(slm_dir(s)), "slm.model", "genai_config.json")
+    preflight.writable_dir(state_dir(s), "state_dir")
+    if s.debug.record_dir:
+        preflight.writable_dir(Path(s.debug.record_dir).expanduser(), "debug.record_dir")
+    preflight.audio_files(s.audio.source, s.audio.sink)
+    if s.mqtt.enabled and s.mqtt.broker == "external":
+        preflight.tls_files(s.mqtt.tls)
+    if s.mqtt.enabled and s.mqtt.broker == "embedded" and (s.mqtt.host, s.mqtt.port) not in listening:
+        preflight.bindable(s.mqtt.host, s.mqtt.port, "mqtt.port")
+    wyoming = getattr(s, "wyoming", None)
+    if wyoming is not None and wyoming.enabled and (wyoming.host, wyoming.port) not in listening:
+        preflight.bindable(wyoming.host, wyoming.port, "wyoming.port")
+
+
+def _model_path(value: str, key: str, inside: str | None) -> None:
+    """A model given as a path exists (with `inside` in it when it is a folder; a Piper voice with its .json)."""
+    if not is_path(value):
+        return
+    path = Path(value).expanduser()
+    needed = path / inside if inside else path
+    if not needed.is_file():
+        raise ModelError(f"{key}: no such model: {needed} does not exist")
+    if inside is None and not Path(f"{path}.json").is_file():
+        raise ModelError(f"{key}: no such model: {path}.json (the voice's config) does not exist")
 
 
 def models_dir(settings: Settings) -> Path:

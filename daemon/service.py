@@ -77,17 +77,20 @@ class Service:
         watchdog = _Watchdog(notify.watchdog_interval())
         watchdog_task = asyncio.create_task(watchdog.run())
         try:
+            factory.check(self.settings)  # at start too: a config that cannot start is one line naming the key
             while not self._stop.is_set():
                 self._reload.clear()
                 try:
                     await self._session(watchdog)
-                except (ConfigError, ModelError, AudioError) as e:
-                    if self._previous is None:
-                        raise
-                    # The new configuration passed every check but failed to start: the old one keeps running.
-                    log.error("the reloaded configuration failed to start (%s); back to the previous one", e)
-                    self.settings, self._previous = self._previous, None
-                    continue
+                except Exception as e:
+                    if self._previous is not None:
+                        self._roll_back(e)
+                        continue
+                    if isinstance(e, (ConfigError, ModelError, AudioError)):
+                        raise  # one line naming the key (cli)
+                    log.error("stopped by an error: %s", _reason(e))  # one line; the traceback at DEBUG
+                    log.debug("the error", exc_info=e)
+                    raise SystemExit(1) from None
                 if self._reload.is_set() and not self._stop.is_set():
                     self._reload_settings()
         finally:
@@ -110,9 +113,10 @@ class Service:
         notify.notify("RELOADING=1")
         try:
             pending = load_settings(self.config_path) if self.config_path else self.settings
-            factory.check(pending)  # every model found, every topic and audio spec valid, before anything stops
-        except (ConfigError, ModelError, ValueError) as e:
-            log.error("reload refused, keeping the running configuration: %s", e)
+            # Every model, folder, file and socket, before anything stops; the running session's sockets are its.
+            factory.check(pending, listening=_listening(self.settings))
+        except Exception as e:  # noqa: BLE001 - whatever it is, the running configuration stays
+            log.error("reload refused, keeping the running configuration: %s", _reason(e))
             notify.notify("READY=1")
             return
         self._pending = pending
@@ -124,6 +128,13 @@ class Service:
         logging.getLogger().setLevel(self.settings.debug.log_level)
         log.info("configuration reloaded from %s", self.config_path or "built-in defaults")
 
+    def _roll_back(self, error: Exception) -> None:
+        """The reloaded configuration passed every check but still failed to start: the previous one runs again."""
+        log.error("the reloaded configuration failed to start (%s); back to the previous one", _reason(error))
+        log.debug("why it failed", exc_info=error)
+        self.settings, self._previous = self._previous or self.settings, None
+        logging.getLogger().setLevel(self.settings.debug.log_level)
+
     async def _session(self, watchdog: _Watchdog) -> None:
         """Run one configuration until stop or reload."""
         s = self.settings
@@ -134,35 +145,36 @@ class Service:
         except AudioDeviceError as e:  # a missing speaker must not stop the assistant from acting
             log.error("%s: replies are not played until a speaker appears", e)
             sink = _SpeakerWhenAvailable(lambda: open_sink(s.audio.sink, output_device=s.audio.output_device))
-        except AudioError as e:
-            log.error("%s", e)
-            raise SystemExit(2) from None
-        observers: list[Callable[[Event], None]] = [TurnLog(s.latency.budget_ms), _status_line]
-        if s.debug.record_dir:
-            observers.append(Recorder(s.debug.record_dir))
-        conns = self._connections(s)
-        assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers, heartbeat=watchdog.beat,
-                                            executor=conns.router, home=await conns.home_for_build(self._stop),
-                                            answers=conns.answers)
-        t0 = time.perf_counter()
-        took = await self._load(assistant)
-        if took is None:  # stopped while loading
-            await conns.stop()
-            assistant.close(wait=False)
-            sink.close()
-            return
-        log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
-                 ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
-        self._previous = None  # this configuration runs: a later failed reload comes back to it
-        await conns.start(assistant)
-        notify.notify("READY=1")
-        notify.notify("STATUS=listening for the wake word")
+        conns: Connections | None = None
+        assistant: Assistant | None = None
+        listening = False
+        # Whatever fails while starting, what was started is stopped: a rolled-back session leaves nothing behind.
         try:
+            observers: list[Callable[[Event], None]] = [TurnLog(s.latency.budget_ms), _status_line]
+            if s.debug.record_dir:
+                observers.append(_recorder(s.debug.record_dir))
+            conns = self._connections(s)
+            assistant = factory.build_assistant(s, self.cache, sink=sink, observers=observers,
+                                                heartbeat=watchdog.beat, executor=conns.router,
+                                                home=await conns.home_for_build(self._stop), answers=conns.answers)
+            t0 = time.perf_counter()
+            took = await self._load(assistant)
+            if took is None:  # stopped while loading
+                return
+            log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
+                     ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
+            await conns.start(assistant)
+            notify.notify("READY=1")
+            notify.notify("STATUS=listening for the wake word")
+            listening = True
             await self._listen(s, assistant, watchdog)
         finally:
-            await assistant.wait_idle()
-            await conns.stop()
-            assistant.close()
+            if listening and assistant is not None:
+                await assistant.wait_idle()
+            if conns is not None:
+                await conns.stop()
+            if assistant is not None:
+                assistant.close(wait=listening)
             sink.close()
 
     async def _load(self, assistant: Assistant) -> dict[str, float] | None:
@@ -203,15 +215,15 @@ class Service:
                 try:
                     self._source = open_source(s.audio.source, input_device=s.audio.input_device, live=True)
                 except AudioDeviceError as e:
+                    self._previous = None  # a missing microphone is waited for: this configuration runs
                     # Said once, then once a minute: the journal should not fill up while a mic is unplugged.
                     if failures % 12 == 0:
                         log.error("%s; retrying every %.0f s", e, MIC_RETRY_S)
                     failures += 1
                     await asyncio.wait([stop_or_reload], timeout=MIC_RETRY_S)
                     continue
-                except AudioError as e:
-                    log.error("%s", e)
-                    raise SystemExit(2) from None
+                # Up to here a reloaded configuration that fails goes back to the previous one; from here it runs.
+                self._previous = None
                 failures = 0
                 log.info("listening on %s", getattr(self._source, "description", s.audio.source))
                 watchdog.source_active, watchdog.last_frame = True, time.monotonic()
@@ -248,8 +260,9 @@ class Service:
             try:
                 broker.start()
             except BrokerError as e:
-                log.error("embedded MQTT broker: %s", e)
-                raise SystemExit(2) from None
+                self._broker_key = None  # nothing listens: the next session tries again
+                raise ConfigError(f"mqtt.port: the embedded MQTT broker cannot start on {s.mqtt.host}:"
+                                  f"{s.mqtt.port}: {e}") from None
             self._broker = broker
 
     def _connections(self, s: Settings) -> Connections:
@@ -290,6 +303,31 @@ class _SpeakerWhenAvailable:
     def close(self) -> None:
         if self._sink is not None:
             self._sink.close()
+
+
+def _listening(s: Settings) -> set[tuple[str, int]]:
+    """The addresses a session of these settings listens on (kept by this process across a reload)."""
+    held = set()
+    if s.mqtt.enabled and s.mqtt.broker == "embedded":
+        held.add((s.mqtt.host, s.mqtt.port))
+    wyoming = getattr(s, "wyoming", None)
+    if wyoming is not None and wyoming.enabled:
+        held.add((wyoming.host, wyoming.port))
+    return held
+
+
+def _recorder(directory: str) -> Recorder:
+    try:
+        return Recorder(Path(directory).expanduser())
+    except OSError as e:
+        raise ConfigError(f"debug.record_dir: cannot write in {directory}: {e.strerror or e}") from None
+
+
+def _reason(error: BaseException) -> str:
+    """One line: the message (ours name the key), with the type for anything else."""
+    if isinstance(error, (ConfigError, ModelError, AudioError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def _status_line(event: Event) -> None:

@@ -197,26 +197,13 @@ def _wait_ready(d: Daemon) -> None:
     raise AssertionError(f"the Wyoming server did not start within {READY_TIMEOUT_S} s:\n{d.log_tail()}")
 
 
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto_module: Mosquitto) -> Iterator[Daemon]:
-    workdir = tmp_path_factory.mktemp("wyoming-daemon")
-    slm = _slm_built()
+def start_daemon(workdir: Path, config: dict) -> Daemon:
+    """`slm-voice run` with `config` (wyoming on a free loopback port added), once its Wyoming server serves."""
     port = free_port()
-    config = {
-        "device_id": DEVICE,
-        "home": {"areas": ["kitchen", "bedroom"], "satellite_area": "kitchen",
-                 "entities": [{"id": "light.kitchen_ceiling", "name": "kitchen light", "area": "kitchen",
-                               "command_topic": LIGHT_TOPIC},
-                              {"id": "light.bedroom_lamp", "name": "bedroom lamp", "area": "bedroom"},
-                              {"id": "lock.front_door", "name": "front door lock", "area": "kitchen"}]},
-        "audio": {"source": "stdin", "sink": "null", "earcon": False},
-        "slm": {"enabled": slm},
-        "mqtt": {"broker": "external", "host": mosquitto_module.host, "port": mosquitto_module.port},
-        "wyoming": {"enabled": True, "host": "127.0.0.1", "port": port, "queue_size": QUEUE_SIZE,
-                    "zeroconf": True},
-        "debug": {"log_level": "INFO"},
-        "state_dir": str(workdir / "state"),
-    }
+    config = {**config, "wyoming": {"enabled": True, "host": "127.0.0.1", "port": port, "queue_size": QUEUE_SIZE,
+                                    "zeroconf": True, **config.get("wyoming", {})},
+              "audio": {"source": "stdin", "sink": "null", "earcon": False}, "debug": {"log_level": "INFO"},
+              "state_dir": str(workdir / "state")}
     cfg = workdir / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     log = workdir / "daemon.log"
@@ -225,20 +212,42 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto_module: Mosquitto
     with log.open("wb") as out:
         proc = subprocess.Popen([*_daemon_cmd(), "run", "--config", str(cfg)], stdout=out, stderr=out,
                                 stdin=subprocess.PIPE, env=env, cwd=workdir)
-    d = Daemon(proc, port, log, slm)
+    d = Daemon(proc, port, log, bool(config.get("slm", {}).get("enabled")))
     try:
         _wait_ready(d)
-        yield d
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # type: ignore[union-attr]
+    except BaseException:
+        stop_daemon(d)
+        raise
+    return d
+
+
+def stop_daemon(d: Daemon) -> None:
+    if d.proc.poll() is None:
+        d.proc.terminate()
+        try:
+            d.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait(10)
+    with contextlib.suppress(OSError):
+        d.proc.stdin.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, mosquitto_module: Mosquitto) -> Iterator[Daemon]:
+    """Templates and (when built) the language model; actions through the MQTT executor on mosquitto."""
+    d = start_daemon(tmp_path_factory.mktemp("wyoming-daemon"), {
+        "device_id": DEVICE,
+        "home": {"areas": ["kitchen", "bedroom"], "satellite_area": "kitchen",
+                 "entities": [{"id": "light.kitchen_ceiling", "name": "kitchen light", "area": "kitchen",
+                               "command_topic": LIGHT_TOPIC},
+                              {"id": "light.bedroom_lamp", "name": "bedroom lamp", "area": "bedroom"},
+                              {"id": "lock.front_door", "name": "front door lock", "area": "kitchen"}]},
+        "slm": {"enabled": _slm_built()},
+        "mqtt": {"broker": "external", "host": mosquitto_module.host, "port": mosquitto_module.port},
+    })
+    yield d
+    stop_daemon(d)
 
 
 @pytest.fixture
@@ -742,3 +751,34 @@ def test_home_assistant_uses_it_for_speech_to_text_and_text_to_speech(daemon: Da
         seconds = w.getnframes() / w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
     assert seconds > 1.0 and np.sqrt(np.mean(pcm.astype(float) ** 2)) > 100, seconds
+
+
+@pytest.mark.models
+@pytest.mark.broker
+@pytest.mark.homeassistant
+def test_handle_acts_through_the_home_assistant_link(homeassistant, ha_broker: Mosquitto, tmp_path: Path) -> None:
+    """A daemon with the live Home Assistant link: a Wyoming `transcript` switches Home Assistant's light through the
+    same executor a spoken command uses, and the reply is Home Assistant's answer."""
+    ha = homeassistant
+    ha.call_service("light", "turn_off", target={"entity_id": "light.kitchen_light"})
+    ha.wait_state("light.kitchen_light", "off")
+    token = tmp_path / "ha-token"
+    token.write_text(f"{ha.token}\n")
+    d = start_daemon(tmp_path, {
+        "device_id": "wy_ha", "slm": {"enabled": False},
+        "mqtt": {"broker": "external", "host": "127.0.0.1", "port": ha_broker.port},
+        "homeassistant": {"url": ha.url, "token_file": str(token), "timeout_s": 5.0},
+        "wyoming": {"zeroconf": False},
+    })
+    try:
+        deadline = time.monotonic() + 60  # the home is read from Home Assistant after start
+        while "entities exposed to Assist" not in d.log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, d.log_tail()
+            time.sleep(0.2)
+        events = ask(d.port, [Transcript(text="turn on the kitchen light").event()], _is(Handled, NotHandled))
+        handled = Handled.from_event(events[-1])
+        assert Handled.is_type(events[-1].type) and handled.text == "Turned on the Kitchen Light.", (events,
+                                                                                                    d.log_tail())
+        ha.wait_state("light.kitchen_light", "on", timeout=10)
+    finally:
+        stop_daemon(d)

@@ -23,8 +23,8 @@ position, ... compared as `slm-voice eval` compares them) and OUTCOME one of the
   `confirm` counts as asking);
 - refuse: no intent, and the reply says it cannot (a sentence that says sorry / can't / don't know / didn't
   understand, `HONEST`), whether from a tier or as the free answer's text;
-- none: no intent, and a reply that is neither a question nor a refusal ("Okay, I'll leave everything as it is.",
-  "You're welcome.");
+- none: no intent (or only HassNevermind, which changes nothing), and a reply that is neither a question nor a
+  refusal ("Okay, I'll leave everything as it is.", "You're welcome.", "Okay.");
 - answer: no intent, and a free answer (`open_question`) whose text is not a refusal or an acknowledgement.
 
 **Verdicts**, one per case (ok + asked + misfire + inverted + false claim = every case):
@@ -78,6 +78,8 @@ VERDICTS = ("ok", "asked", "misfire", "inverted", "false_claim")
 SPLITS = ("dev", "heldout")
 SOURCE_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature", "HassGetCurrentTime", "HassGetCurrentDate"})
 """Intents that only read the home or the clock: their answer comes from a source."""
+NO_OPS = frozenset({"HassNevermind"})
+"""Intents that change nothing: judged as no action (outcome none) unless the case expects one."""
 OPPOSITE = {
     "HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn",
     "HassVacuumStart": "HassVacuumReturnToBase", "HassVacuumReturnToBase": "HassVacuumStart",
@@ -368,6 +370,8 @@ def _kind_of_text(text: str) -> str:
 def judge(probe: Probe, u: Understanding | None, answer: str | None = None) -> tuple[str, str, bool, bool]:
     """(verdict, outcome, leak, proposed_inverted) for one understanding; answer: the free answer's text."""
     acts = actions_of(u)
+    if acts and all(a.name in NO_OPS for a in acts) and not any(a.intent in NO_OPS for a in probe.actions):
+        acts = []  # "never mind" changes nothing: judged as what it says
     reply = u.reply if u is not None else ""
     texts = [reply, answer or ""]
     if u is not None and u.confirm is not None:

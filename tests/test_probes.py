@@ -156,6 +156,7 @@ def test_false_claims_and_open_questions() -> None:
     assert verdict(talk, said("", open_question=True), "Why did the chicken cross the road?") == "ok"
     assert verdict(talk, said("You're welcome.")) == "ok"
     assert verdict(talk, said("Turned off the lights.")) == "false_claim"
+    assert P.judge(talk, did("HassNevermind", reply="Okay."))[:2] == ("ok", "none")  # changes nothing
     assert verdict(talk, said("", open_question=True), "Okay, I've turned off all the lights.") == "false_claim"
 
 
@@ -228,5 +229,5 @@ def test_the_real_understanding_never_inverts_and_never_leaks(suite: list[P.Prob
                          "leak": r.leak, "actions": r.actions, "reply": r.answer or r.reply})
              for r in bad if r.probe.split == "dev"]
     held = sum(r.probe.split == "heldout" for r in bad)
-    assert not bad, (f"{len(bad)} cases inverted or leaked ({held} of them held out, not shown):\n"
-                     + "\n".join(shown))
+    if bad:  # pytest.fail, not assert: the assertion's rewrite would print the held-out cases too
+        pytest.fail(f"{len(bad)} cases inverted or leaked ({held} of them held out, not shown):\n" + "\n".join(shown))

@@ -172,11 +172,20 @@ class Connections:
             )
             executor = MqttExecutor(bridge, lambda: self.home, s.home.entities, self.outbox,
                                     delivery_timeout_s=s.mqtt.delivery_timeout_s, expiry_s=s.mqtt.action_expiry_s)
+            if s.arbitration.enabled:  # several satellites heard the wake word: the best heard answers
+                from .arbitration import MqttArbiter
+
+                arbiter = MqttArbiter(bridge.link, s.device_id, s.arbitration.topic, s.arbitration.window_ms / 1000,
+                                      loop)
+                arbiter.start()
+                assistant.arbiter = arbiter
             bridge.start()
             self.bridge = bridge
             self.router.mqtt = executor
             assistant.observers.append(bridge.on_event)
             self._spawn(executor.deliver_outbox())
+        elif s.arbitration.enabled:
+            log.warning("arbitration.enabled needs mqtt.enabled: this satellite answers everything it hears")
         if s.wyoming.enabled:  # Home Assistant's voice devices, served with this session's models and executor
             from .wyoming_server import serve
 

@@ -472,6 +472,24 @@ class WyomingSettings:
 
 
 @settings
+class ArbitrationSettings:
+    """Satellites on one broker that hear the same wake word agree which one handles the command (the best heard);
+    the others go back to idle without a sound."""
+
+    enabled: bool = False
+    """Take part in the agreement (needs mqtt.enabled); false: this satellite always answers what it hears."""
+    window_ms: int = Field(300, ge=50, le=2000)
+    """How long after its wake word a satellite waits for the others' claims; also the most a broker outage costs."""
+    topic: str = "slm-voice/arbitration"
+    """Topic the claims go to: the same on every satellite that should agree, e.g. one per home."""
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, v: str) -> str:
+        return _topic_name(v.rstrip("/")) or v
+
+
+@settings
 class LatencyBudget:
     """Per-stage latency budgets in milliseconds; a turn over budget logs a warning naming the stage."""
 
@@ -557,6 +575,8 @@ class Settings:
     """The live Home Assistant link."""
     wyoming: WyomingSettings = WyomingSettings()
     """Wyoming servers for Home Assistant's voice devices."""
+    arbitration: ArbitrationSettings = ArbitrationSettings()
+    """Many satellites, one answer."""
     latency: LatencySettings = LatencySettings()
     """Latency budgets."""
     models: ModelsSettings = ModelsSettings()

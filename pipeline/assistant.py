@@ -40,7 +40,10 @@ from .events import (
 from .frames import AudioFrame, OutputAudio
 from .hearing import Heard, Hearing
 from .intent.model import Home, Understanding
+from .level import LevelMeter
 from .roles import (
+    AlwaysMine,
+    Arbiter,
     Endpointing,
     Executor,
     Sink,
@@ -48,6 +51,7 @@ from .roles import (
     Transcriber,
     Transcription,
     Understander,
+    WakeEvidence,
     WakeWord,
 )
 from .speaking import SayQueue, Voice
@@ -100,6 +104,8 @@ class _Turn:
     """Audio position of speech end the speculative transcript covers; None once speech resumed."""
     awaiting: Understanding | None = None
     """An action waiting for the yes or no of this turn (asked "Did you mean ...?" in the turn before)."""
+    mine: asyncio.Future[bool] | None = None
+    """After a wake word: whether this satellite answers (roles.Arbiter); None: it does (no wake word)."""
 
 
 class Assistant:
@@ -118,9 +124,12 @@ class Assistant:
         options: AssistantOptions = AssistantOptions(),
         observers: Iterable[Observer] = (),
         heartbeat: Callable[[], None] | None = None,
+        arbiter: Arbiter | None = None,
     ) -> None:
         """executor: carries actions out before the reply (None: nothing does, the tier's reply is spoken as is,
-        for `process` and the bench). heartbeat: called for every frame (the systemd watchdog)."""
+        for `process` and the bench). heartbeat: called for every frame (the systemd watchdog). arbiter: whether a
+        wake word heard by several satellites is this one's to answer (None: always; may be set later, between
+        turns)."""
         self.wake = wake
         self.endpointer = endpointer
         self.stt = stt
@@ -130,6 +139,9 @@ class Assistant:
         self.options = options
         self.observers = list(observers)
         self.heartbeat = heartbeat
+        self.arbiter: Arbiter = arbiter or AlwaysMine()
+        self.level = LevelMeter()
+        """How loud the wake word was heard, over the noise (the arbiter's evidence)."""
         self.models = ModelThread(self._emit)
         self.voice = Voice(tts, sink, self.models, self._emit, reply_cache=options.reply_cache,
                            stream_reply=options.stream_reply)
@@ -207,6 +219,7 @@ class Assistant:
         """Forget streaming state (between unrelated inputs, e.g. files)."""
         if self.wake is not None:
             self.wake.reset()
+        self.level.reset()
         self.endpointer.reset()
         self._turn = None
         self._awaiting = None
@@ -228,11 +241,12 @@ class Assistant:
             # also what keeps the assistant from waking itself up while it speaks.
             clock = self._clocks[StageName.WAKE]
             t0 = time.perf_counter()
+            self.level.observe(frame)
             hits = list(self.wake.process(frame))
             clock.seconds += time.perf_counter() - t0
             clock.audio_s += frame.duration_s
             if hits and self.state == TurnState.IDLE:
-                self._start_listening(hits[0].word, stream_s=hits[0].stream_s)
+                self._start_listening(hits[0].word, stream_s=hits[0].stream_s, probability=hits[0].probability)
 
     # ---- controls -------------------------------------------------------------------------------------------
 
@@ -265,19 +279,48 @@ class Assistant:
 
     # ---- listening ------------------------------------------------------------------------------------------
 
-    def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None) -> None:
-        self._turn = _Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
+    def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None,
+                         probability: float = 1.0) -> None:
+        turn = self._turn = _Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
         self._awaiting = None
         self._idle.clear()
         if wake_word is not None:
-            self._emit(WakeDetected(self._turn.id, wake_word=wake_word, stream_s=stream_s))
+            self._emit(WakeDetected(turn.id, wake_word=wake_word, stream_s=stream_s))
             self._set_state(TurnState.AWAKE)
-            if self.options.earcon is not None:
-                self.voice.play_soon(self.options.earcon)
+            # Other satellites may have heard it too: the command is heard meanwhile, the earcon waits for the
+            # verdict (at once for a lone satellite) and the turn's steps wait for it before transcribing.
+            evidence = WakeEvidence(wake_word, probability, self.level.speech_db(), self.level.noise_db())
+            try:
+                turn.mine = self.arbiter.claim(turn.id, evidence)
+            except Exception:  # a broken arbiter must not cost the user the command
+                log.exception("turn %s: arbitration failed; answering alone", turn.id)
+                turn.mine = AlwaysMine().claim(turn.id, evidence)
+            if turn.mine.done():
+                self._on_verdict(turn, turn.mine)
+            else:
+                turn.mine.add_done_callback(lambda mine: self._on_verdict(turn, mine))
         self._set_state(TurnState.LISTENING)
         # After a wake word, the command may have begun before the detection: start it at the pause after it.
         for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None):
             self._on_endpoint(endpoint)
+
+    def _on_verdict(self, turn: _Turn, mine: asyncio.Future[bool]) -> None:
+        """The arbiter decided: the earcon now, or (another satellite answers) back to idle without a sound."""
+        if self._turn is not turn:
+            return
+        if _is_mine(mine):
+            if self.options.earcon is not None and self.state in (TurnState.AWAKE, TurnState.LISTENING):
+                self.voice.play_soon(self.options.earcon)
+        elif self.state == TurnState.LISTENING:
+            self.endpointer.finish("arbitration")  # the command heard so far is dropped
+            self._drop(turn)
+        # THINKING: _steps() sees the verdict before it transcribes.
+
+    def _drop(self, turn: _Turn) -> None:
+        log.info("turn %s: another satellite heard the wake word better and answers; back to idle", turn.id)
+        if self._turn is turn:
+            self._turn = None
+        self._back_to_idle()
 
     def _on_endpoint(self, ep: Endpoint) -> None:
         turn = self._turn
@@ -347,8 +390,16 @@ class Assistant:
 
     async def _steps(self, turn: _Turn, ep: Endpoint, endpoint_at: float) -> None:
         speech_end_at = ep.arrived
-        self._emit(SpeechEnded(turn.id, stream_s=ep.stream_s, reason=ep.reason, audio=ep.audio))
         timings: dict[str, float] = {Timing.ENDPOINT: ms(endpoint_at - speech_end_at)}
+        if turn.mine is not None:
+            t0 = time.monotonic()
+            if not turn.mine.done():  # a command shorter than the arbitration window
+                await asyncio.wait([turn.mine])
+            timings[Timing.ARBITRATION] = ms(time.monotonic() - t0)
+            if not _is_mine(turn.mine):
+                self._drop(turn)
+                return
+        self._emit(SpeechEnded(turn.id, stream_s=ep.stream_s, reason=ep.reason, audio=ep.audio))
         milestones = {Milestone.SPEECH_END: speech_end_at, Milestone.ENDPOINT: endpoint_at}
 
         speculated = None
@@ -528,3 +579,13 @@ class Assistant:
             except Exception:  # an observer's bug must never stop the audio loop
                 log.exception("observer %r failed on %s", observer, type(event).__name__)
 
+
+
+def _is_mine(mine: asyncio.Future[bool]) -> bool:
+    """The arbiter's verdict; an arbiter that failed leaves the turn to this satellite."""
+    if mine.cancelled():
+        return True
+    if mine.exception() is not None:
+        log.warning("arbitration failed; answering alone", exc_info=mine.exception())
+        return True
+    return bool(mine.result())

@@ -33,6 +33,9 @@ class Timing(StrEnum):
     """Carrying the action out (Home Assistant's answer, or the broker's acknowledgement)."""
     TTS_FIRST_AUDIO = "tts_first_audio"
     """Action done (or intent, when there is none) to the first reply audio."""
+    ARBITRATION = "arbitration"
+    """Speech end (as the endpoint was decided) to the other satellites' agreement that this one answers: what
+    arbitration adds to the action (0 when it was settled while the command was still being said)."""
     SPEECH_END_TO_INTENT = "speech_end_to_intent"
     SPEECH_END_TO_FIRST_AUDIO = "speech_end_to_first_audio"
 

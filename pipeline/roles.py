@@ -8,6 +8,7 @@ calls (transcribe, understand, speak) run in the assistant's model worker thread
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -144,3 +145,39 @@ class LinkedExecutor(Executor, Protocol):
     @property
     def connected(self) -> bool:
         """Whether the link is up now; when it is not, actions may take another way (the devices' own topics)."""
+
+
+@dataclass(frozen=True)
+class WakeEvidence:
+    """How well this satellite heard a wake word: what it brings when several satellites heard the same one."""
+
+    wake_word: str
+    probability: float
+    """The wake word model's probability when it fired (0-1)."""
+    speech_db: float
+    """The wake phrase's level, dB full scale (pipeline/level.py)."""
+    noise_db: float
+    """The room's noise level before it, dB full scale, never under level.NOISE_FLOOR_DB."""
+
+    @property
+    def score(self) -> float:
+        """Wake probability times the speech's amplitude over the noise: higher is heard better."""
+        return self.probability * 10 ** ((self.speech_db - self.noise_db) / 20)
+
+
+class Arbiter(Protocol):
+    """Decides whether this satellite handles a command other satellites may have heard too."""
+
+    def claim(self, turn_id: str, evidence: WakeEvidence) -> asyncio.Future[bool]:
+        """Called on the event loop when the wake word fired. The future is True when this satellite handles the
+        turn (at once for a lone satellite), False when another heard it better: the turn then ends silently. It
+        must settle within a bounded time whatever the network does."""
+
+
+class AlwaysMine:
+    """The lone satellite's arbiter: every wake word is its own."""
+
+    def claim(self, turn_id: str, evidence: WakeEvidence) -> asyncio.Future[bool]:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        done.set_result(True)
+        return done

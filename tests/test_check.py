@@ -5,10 +5,13 @@ model writes, ever acts on a domain the verb cannot touch or does the opposite o
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from slm_voice.pipeline.intent import slm_prompt as sp
 from slm_voice.pipeline.intent.answers import CANNOT_LOOK_UP, JOKES, SourcedAnswers
@@ -318,3 +321,17 @@ def test_the_speculative_path_is_checked_too() -> None:
     assert tiers.quick("turn on the coffee maker") is not None
     assert tiers.quick("don't turn on the coffee maker") is None
     assert tiers.quick("turn on the coffee maker and the wemo plug") is None
+
+
+@given(st.lists(st.sampled_from([*sp.BY_KEY, "|", "=", "name", "item", "area", "domain", ".", "!", " ", "milk",
+                                 "the", "lamp", "Answer", "IGNORE", "on", "off", "okay", "done"]),
+                min_size=1, max_size=8),
+       st.text(min_size=1, max_size=40))
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_no_generated_reply_ever_speaks_the_answer_language(pieces: list[str], text: str) -> None:
+    """Thousands of replies made of the answer language's own pieces, for any words said: none is spoken as it is."""
+    reply = "".join(pieces)
+    u = IntentTiers([Leaky(reply)], home=FLAT).understand(text)
+    said = u.reply if not u.open_question else " ".join(IntentTiers([Leaky(reply)], home=FLAT).stream_reply(text))
+    assert not re.search(r"\|\s*[a-z_]+\s*=", said, re.IGNORECASE)
+    assert said.strip(" .!?").casefold() not in sp.BY_KEY

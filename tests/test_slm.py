@@ -345,3 +345,33 @@ def test_missing_build_python_says_how_to_make_one(tmp_path: Path) -> None:
         find_build_python(tmp_path / "no-python")
     with pytest.raises(BuildError, match="no slm model named"):
         model_dir("gpt-5", tmp_path)
+
+
+def test_generated_inputs_never_leak_the_answer_language(tier: LanguageModelTier, home: Home) -> None:
+    """A hundred and fifty generated sentences (commands, questions, chatter, word salad) through the templates and the real
+    fine-tune: no reply is the answer language, and every action passes the check's types."""
+    import random
+    import re
+
+    from slm_voice.pipeline.intent.templates import TemplateTier
+    from slm_voice.pipeline.intent.verbs import ALLOWED, verb_of
+
+    rng = random.Random(17)
+    verbs = ["turn on", "turn off", "lock", "unlock", "open", "close", "kill", "start", "stop", "pause", "mute",
+             "tell me", "what is", "who is", "add", "set", "dim", "water", "answer", "ignore", "please", "why"]
+    things = ["the kitchen light", "the door", "a joke", "the weather", "milk", "the garage", "the speaker", "on",
+              "the coffee maker", "name", "the capital of peru", "everything", "the heating", "item", "off", "|"]
+    tails = ["", "please", "now", "in the bedroom", "tomorrow", "to my list", "to 50 percent", "answer", "thanks"]
+    templates = TemplateTier(home)
+    templates.load()
+    tiers = IntentTiers([templates, tier], home=home)
+    for _ in range(150):
+        text = " ".join(w for w in (rng.choice(verbs), rng.choice(things), rng.choice(tails)) if w)
+        u = tiers.understand(text)
+        said = " ".join(tiers.stream_reply(text)) if u.open_question else u.reply
+        assert not re.search(r"\|\s*[a-z_]+\s*=", said) and said.strip(" .!?").casefold() not in sp.BY_KEY, (text, said)
+        verb = verb_of(text)
+        if u.intent is not None and u.intent.entity_ids and verb is not None and u.intent.name in {
+                i for pairs in ALLOWED.values() for i, _ in pairs}:
+            pairs = {(u.intent.name, e.split(".")[0]) for e in u.intent.entity_ids}
+            assert pairs <= ALLOWED[verb.action], (text, u.intent)

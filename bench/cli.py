@@ -46,8 +46,13 @@ def eval_command(add: AddCommand) -> None:
     p.add_argument("--mode", choices=["text", "speech"], default="text",
                    help="text: sentences straight into the tiers; speech: rendered (wake phrase + command) and "
                    "streamed through the whole pipeline")
-    p.add_argument("--voices", default="piper,espeak", help="speech: comma-separated voices (piper, espeak)")
-    p.add_argument("--snr", default="clean,10", help="speech: comma-separated conditions: clean or an SNR in dB")
+    p.add_argument("--voices", default="piper,espeak",
+                   help="speech: comma-separated voices (bench/voices.py: piper, piper-fast, espeak, espeak-m3, "
+                   "espeak-scotland, ...), or 'people': the cases rotate through all 14 speakers")
+    p.add_argument("--snr", default="clean,10",
+                   help="speech: comma-separated rooms (bench/conditions.py): clean, an SNR of pink noise in dB, "
+                   "pink20, pink10, pink5, babble10, brown10, reverb, reverb-pink10, quiet, loud; 'room': all of them")
+    p.add_argument("--every", type=int, default=0, help="only every Nth case (a spread-out subset)")
     p.add_argument("--cache-dir", help="speech: where rendered audio is cached (default: ~/.cache/slm-voice/corpus)")
     p.add_argument("--no-slm", action="store_true", help="templates only")
     p.add_argument("--answers", action="store_true", help="text: also generate the free answers to open questions")

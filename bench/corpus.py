@@ -69,6 +69,8 @@ class Voice:
     """espeak-ng speed in words per minute (-s)."""
     length_scale: float = 1.0
     """Piper phoneme length scale: below 1 speaks faster."""
+    espeak_pitch: int | None = None
+    """espeak-ng pitch 0-99 (-p); None: the voice's own (50)."""
 
 
 VOICES: dict[str, Voice] = {
@@ -329,7 +331,7 @@ def _render_parts(
     uses_piper = any(VOICES[v].engine == "piper" for _, v in parts)
     model = Path(piper_voice) if piper_voice is not None else (default_piper_voice() if uses_piper else None)
     cache = _cache_dir(cache_dir)
-    clean_key = _hash({"parts": [[t, asdict(VOICES[v]), _engine_id(VOICES[v], model)] for t, v in parts],
+    clean_key = _hash({"parts": [[t, _voice_key(VOICES[v]), _engine_id(VOICES[v], model)] for t, v in parts],
                        "gaps": list(gaps), "v": RENDERER_VERSION})
     voices = "-".join(dict.fromkeys(v for _, v in parts))
     stem = f"{_slug(text)}-{voices}"
@@ -405,6 +407,11 @@ def _load(path: Path, expected: Intent | None) -> Utterance:
     )
 
 
+def _voice_key(spec: Voice) -> dict[str, Any]:
+    """A voice's settings for the cache key; unset ones (None) left out, so adding a setting keeps old keys."""
+    return {k: v for k, v in asdict(spec).items() if v is not None}
+
+
 def _complete(path: Path) -> bool:
     return path.is_file() and path.with_suffix(".json").is_file()
 
@@ -446,8 +453,9 @@ def _espeak(text: str, spec: Voice) -> tuple[np.ndarray, int]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "speech.wav"
         # "--" keeps a text that starts with "-" from being read as an option.
-        proc = subprocess.run([exe, "-v", spec.espeak_voice, "-s", str(spec.espeak_wpm), "-w", str(out), "--", text],
-                              capture_output=True, text=True)
+        pitch = ["-p", str(spec.espeak_pitch)] if spec.espeak_pitch is not None else []
+        proc = subprocess.run([exe, "-v", spec.espeak_voice, "-s", str(spec.espeak_wpm), *pitch, "-w", str(out), "--",
+                               text], capture_output=True, text=True)
         if proc.returncode != 0 or not out.is_file():
             raise RuntimeError(f"espeak-ng failed for {text!r}: {proc.stderr.strip() or proc.returncode}")
         with wave.open(str(out), "rb") as w:

@@ -206,6 +206,14 @@ class Result:
     """Speech: Whisper's confidence in the transcript (the last one of the turn)."""
     raw: str | None = None
     """Text: the language model's answer line, when it was asked."""
+    voice: str = ""
+    """Speech: the speaker (bench/voices.py)."""
+    latency: float | None = None
+    """Speech: the end of the speech (as the VAD saw it) to the intent, seconds; None without a turn."""
+    transcript_right: bool | None = None
+    """Speech: the transcript is right (bench/confidence.py's rule)."""
+    transcript_scores: dict[str, float | None] | None = None
+    """Speech: each transcript confidence compared (bench/confidence.py)."""
 
 
 def _intent_dict(i: Intent | None) -> dict[str, Any] | None:
@@ -255,7 +263,18 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
         "seconds_median": _round(statistics.median([r.seconds for r in results])) if results else None,
         "slm_seconds_median": _round(statistics.median(slm)) if slm else None,
         "slm_seconds_p90": _round(percentile(slm, 0.9)),
+        **_latency_summary(results),
     }
+
+
+def _latency_summary(results: Sequence[Result]) -> dict[str, Any]:
+    """Speech: speech end -> intent, median and p90, and the commands that gave no turn (nothing heard)."""
+    if not any(r.condition != "text" for r in results):
+        return {}
+    latency = [r.latency for r in results if r.latency is not None]
+    return {"speech_end_to_intent_median": _round(statistics.median(latency)) if latency else None,
+            "speech_end_to_intent_p90": _round(percentile(latency, 0.9)),
+            "no_turn": sum(r.latency is None for r in results)}
 
 
 def _round(x: float | None) -> float | None:
@@ -326,48 +345,81 @@ def evaluate_text(tiers: Any, cases: Sequence[Case], *, progress: Callable[[Resu
     return results
 
 
-def evaluate_speech(settings: Any, cases: Sequence[Case], *, voices: Sequence[str], snrs: Sequence[float | None],
-                    cache_dir: str | None = None, with_slm: bool = True,
+def evaluate_speech(settings: Any, cases: Sequence[Case], *, voices: Sequence[str],
+                    snrs: Sequence[float | str | None], cache_dir: str | None = None, with_slm: bool = True,
                     progress: Callable[[Result], None] | None = None
                     ) -> tuple[list[Result], dict[str, Any]]:
-    """Each sentence rendered (wake phrase + command) in every voice and noise condition and streamed through the
-    whole pipeline (wake word, VAD, Whisper, tiers) with FileRunner, as `slm-voice process` does."""
+    """Each sentence rendered (wake phrase + command) in every voice and room condition and streamed through the
+    whole pipeline (wake word, VAD, Whisper, tiers) with FileRunner, as `slm-voice process` does.
+
+    voices: bench/voices.py names; "people" instead: the cases rotate through every speaker there (a different
+    one for each case, shifted per condition). snrs: conditions (bench/conditions.py): None or "clean", an SNR
+    of pink noise in dB, or a room's name ("babble10", "reverb", "quiet", ...)."""
     import asyncio
 
+    from ..daemon.factory import home_from_settings
     from ..daemon.process import FileRunner
     from ..pipeline.events import Timing, Transcript
-    from . import corpus
+    from . import conditions, confidence
+    from . import voices as people
 
-    heard: list[float | None] = []
+    heard: list[tuple[str, float | None]] = []
 
     def on_event(event: Any) -> None:
         if isinstance(event, Transcript):
-            heard.append(event.confidence)
+            heard.append((event.text, event.confidence))
 
     runner = FileRunner(settings, with_slm=with_slm, extra_observers=[on_event])
+    stt = getattr(runner.assistant, "stt", None)
+    if hasattr(stt, "keep_details"):
+        stt.keep_details = True
+    vocabulary = confidence.home_vocabulary(home_from_settings(settings.home))
     info = {"load_seconds": runner.load_seconds}
     results: list[Result] = []
+    rotate = list(voices) == ["people"]
     try:
         for voice in voices:
-            for snr in snrs:
-                condition = f"{voice} {'clean' if snr is None else f'{snr:g} dB'}"
-                for case in cases:
-                    utt = corpus.render(case.sentence, voice=voice, snr_db=snr, cache_dir=cache_dir,
-                                        wake_voice="piper")
+            for k, snr in enumerate(snrs):
+                cond = conditions.condition(snr)
+                label = f"{voice} {cond.name}"
+                for i, case in enumerate(cases):
+                    speaker = people.voice_for(i + 3 * k) if rotate else voice
+                    utt = conditions.render(case.sentence, cond, voice=speaker, cache_dir=cache_dir,
+                                            wake_voice="piper")
                     heard.clear()
+                    if stt is not None and hasattr(stt, "details"):
+                        stt.details.clear()
                     turns = asyncio.run(runner.run_file(str(utt.path)))
                     turn = turns[0] if turns else None
                     u = turn.understanding if turn is not None else None
                     seconds = (turn.timings_ms.get(Timing.INTENT, 0.0) / 1000) if turn is not None else 0.0
-                    r = result_for(case, u, heard=turn.transcript if turn else "", seconds=seconds,
-                                   condition=condition)
-                    r.transcript_confidence = heard[-1] if heard else None
+                    transcript = turn.transcript if turn else ""
+                    r = result_for(case, u, heard=transcript, seconds=seconds, condition=label)
+                    r.voice = speaker
+                    r.transcript_confidence = heard[-1][1] if heard else None
+                    if turn is not None and Timing.SPEECH_END_TO_INTENT in turn.timings_ms:
+                        r.latency = round(turn.timings_ms[Timing.SPEECH_END_TO_INTENT] / 1000, 4)
+                    detail = next((d for d in reversed(getattr(stt, "details", [])) if d["text"] == transcript),
+                                  None)
+                    r.transcript_right = confidence.transcript_right(case.sentence, transcript, r.score.fully_right)
+                    r.transcript_scores = confidence.scores_for(
+                        transcript, r.transcript_confidence, detail["token_probs"] if detail else None, vocabulary)
                     results.append(r)
                     if progress is not None:
                         progress(r)
     finally:
         runner.close()
     return results, info
+
+
+def transcript_confidence_report(results: Sequence[Result]) -> dict[str, Any] | None:
+    """Speech: ROC AUC of each transcript confidence for right vs misheard transcripts (bench/confidence.py),
+    over the results that have a transcript; None on text."""
+    from . import confidence
+
+    rows = [(bool(r.transcript_right), r.transcript_scores) for r in results
+            if r.transcript_scores is not None and r.heard.strip()]
+    return confidence.auc_report(rows) if rows else None
 
 
 def _rss_mb() -> float:
@@ -394,6 +446,8 @@ def run(settings: Any, args: Any) -> int:
     cases = load_cases(args.cases)
     if args.limit:
         cases = cases[: args.limit]
+    if getattr(args, "every", 0):
+        cases = cases[:: args.every]
     report: dict[str, Any] = {"cases_file": str(args.cases), "model": settings.slm.model if not args.no_slm else None,
                               "mode": args.mode}
 
@@ -423,7 +477,10 @@ def run(settings: Any, args: Any) -> int:
                     r.reply = " ".join(tiers.stream_reply(r.heard))
     else:
         voices = [v for v in args.voices.split(",") if v]
-        snrs = [None if s == "clean" else float(s) for s in args.snr.split(",") if s]
+        from . import conditions
+
+        snrs = [s for part in args.snr.split(",") if part for s in
+                (conditions.ROOM if part == "room" else [None if part == "clean" else part])]
         results, info = evaluate_speech(settings, cases, voices=voices, snrs=snrs, cache_dir=args.cache_dir,
                                         with_slm=not args.no_slm, progress=show)
         report.update(info)
@@ -433,7 +490,9 @@ def run(settings: Any, args: Any) -> int:
     for c in conditions:
         rs = [r for r in results if r.condition == c]
         report["conditions"][c] = {"total": summary(rs), "groups": by_group(rs), "threshold_curve":
-                                   threshold_curve(rs)}
+                                   threshold_curve(rs), "transcript_confidence": transcript_confidence_report(rs)}
+    if args.mode == "speech":
+        report["speech"] = speech_report(results)
     if args.json:
         report["results"] = [{**asdict(r), "case": asdict(r.case), "score": asdict(r.score)} for r in results]
         json.dump(report, sys.stdout, indent=1, default=str)
@@ -470,6 +529,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("  " + "  ".join(f"{r['threshold']:.2f}: {_p(r['fully_right'])}/{_p(r['misfire'])}/"
                                       f"{_p(r['precision'])}/{_p(r['recall'])}" for r in block["threshold_curve"]
                                       if r["threshold"] in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)))
+    if report.get("speech"):
+        lines += ["", format_speech(report["speech"])]
     for key in ("load_seconds", "slm_load_seconds", "slm_prefix_tokens", "peak_rss_mb"):
         if key in report:
             lines.append(f"{key}: {report[key]}")
@@ -478,3 +539,34 @@ def format_report(report: dict[str, Any]) -> str:
 
 def _sec(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}s"
+
+
+def speech_report(results: Sequence[Result]) -> dict[str, Any]:
+    """Speech: per condition and per speaker (fully right, asked, misfire, speech end -> intent), and the
+    transcript confidences' ROC AUC over everything."""
+    def rows(key: Callable[[Result], str]) -> dict[str, dict[str, Any]]:
+        names = list(dict.fromkeys(key(r) for r in results))
+        return {n: summary([r for r in results if key(r) == n]) for n in names}
+
+    return {"conditions": rows(lambda r: r.condition), "voices": rows(lambda r: r.voice),
+            "transcript_confidence": transcript_confidence_report(results)}
+
+
+def format_speech(speech: dict[str, Any]) -> str:
+    """The per-condition and per-speaker table and the confidences' ROC AUC."""
+    head = f"{'':28} {'n':>4} {'fully':>7} {'asked':>7} {'misfire':>7} {'no turn':>7} {'end->intent p50':>15} " \
+           f"{'p90':>6}"
+    lines = []
+    for title, block in (("condition", speech["conditions"]), ("speaker", speech["voices"])):
+        lines += [f"== per {title}", head]
+        for name, s in block.items():
+            lines.append(f"{name[:28]:28} {s['cases']:4d} {_p(s['fully_right']):>7} {_p(s['asked']):>7} "
+                         f"{_p(s['misfire']):>7} {s.get('no_turn', 0):7d} "
+                         f"{_sec(s.get('speech_end_to_intent_median')):>15} "
+                         f"{_sec(s.get('speech_end_to_intent_p90')):>6}")
+    tc = speech.get("transcript_confidence")
+    if tc:
+        lines.append(f"transcript confidence, ROC AUC right vs misheard ({tc['right']} right of {tc['n']} "
+                     "transcripts): " + ", ".join(f"{k} {'-' if v is None else f'{v:.3f}'}"
+                                                  for k, v in tc["auc"].items()))
+    return "\n".join(lines)

@@ -52,6 +52,11 @@ class SpeechToText:
         self.follow_home = follow_home
         """set_home() replaces the hotwords with the changed home's names."""
         self.short_window = short_window
+        self.keep_details = False
+        """Record every transcription's decoder numbers in details (the bench sets it; it costs an alignment)."""
+        self.details: list[dict] = []
+        """With keep_details: per transcription, its text, avg_logprob, no_speech_prob and token_probs (the
+        probability of each text token given the audio; None on the 30 s path)."""
         self._model = None
         self._prompt: list[int] = []
         self._suppress: list[int] = []
@@ -130,7 +135,14 @@ class SpeechToText:
         if not segments:
             return Transcription(text, None)
         worst = min(segments, key=lambda s: s.avg_logprob)
+        self._detail(text, worst.avg_logprob, worst.no_speech_prob, None)
         return Transcription(text, confidence(worst.avg_logprob, worst.no_speech_prob))
+
+    def _detail(self, text: str, avg_logprob: float, no_speech_prob: float, token_probs: list[float] | None) -> None:
+        if self.keep_details:
+            self.details.append({"text": text, "avg_logprob": avg_logprob, "no_speech_prob": no_speech_prob,
+                                 "token_probs": token_probs})
+            del self.details[:-50]
 
     def _transcribe_short(self, samples: np.ndarray) -> Transcription | None:
         """Encode only the command's length (plus a margin) instead of Whisper's fixed 30 s window.
@@ -182,7 +194,12 @@ class SpeechToText:
         if (result.no_speech_prob > 0.6 and avg_logprob < -1.0) or avg_logprob < -3.0:
             return Transcription("", None)
         text = self._tokenizer.decode(tokens).strip()
-        return None if _repeats(text) else Transcription(text, confidence(avg_logprob, result.no_speech_prob))
+        if _repeats(text):
+            return None
+        if self.keep_details:
+            aligned = m.model.align(encoded, self._prompt, [tokens], n)[0]
+            self._detail(text, avg_logprob, result.no_speech_prob, [float(p) for p in aligned.text_token_probs])
+        return Transcription(text, confidence(avg_logprob, result.no_speech_prob))
 
 
 def confidence(avg_logprob: float, no_speech_prob: float) -> float:

@@ -64,6 +64,9 @@ def eval_command(add: AddCommand) -> None:
     p.add_argument("--homes", help="probe suite: the folder of its homes (default: homes/ beside the cases file)")
     p.add_argument("--no-answers", action="store_true",
                    help="probe suite: do not generate the free answers' text (faster; their leaks and claims unseen)")
+    p.add_argument("--show-heldout", action="store_true",
+                   help="probe suite: also print and write the held-out cases one by one (by default only their "
+                   "totals: they must stay unseen by whoever changes the understanding)")
     p.set_defaults(func=_run_eval)
 
 

@@ -494,7 +494,10 @@ def format_report(rep: Mapping[str, Any], title: str = "") -> str:
 
 
 def run(settings: Any, args: Any) -> int:
-    """`slm-voice eval PROBES.jsonl`: the suite through the tiers built from settings, each case in its home."""
+    """`slm-voice eval PROBES.jsonl`: the suite through the tiers built from settings, each case in its home.
+
+    Held-out cases are counted in every total but neither printed one by one nor written per case (--json, --out)
+    unless args.show_heldout: whoever works on the understanding sees only their totals."""
     from ..daemon import factory
 
     if args.mode != "text":
@@ -519,8 +522,10 @@ def run(settings: Any, args: Any) -> int:
     tiers.load()
     load_seconds = round(time.perf_counter() - t0, 2)
 
+    show_heldout = bool(getattr(args, "show_heldout", False))
+
     def show(r: ProbeResult) -> None:
-        if args.json:
+        if args.json or (r.probe.split == "heldout" and not show_heldout):
             return
         got = ", ".join(f"{a['name']} {a['entity_ids']}" for a in r.actions) or r.outcome
         said = r.answer if r.answer is not None else r.reply
@@ -531,7 +536,8 @@ def run(settings: Any, args: Any) -> int:
     rep = {"cases_file": str(path), "model": settings.slm.model if not args.no_slm else None, "split": split,
            "load_seconds": load_seconds, **report(results)}
     rows = [{**{k: v for k, v in vars(r).items() if k != "probe"}, "id": r.probe.id, "category": r.probe.category,
-             "home": r.probe.home, "text": r.probe.text, "split": r.probe.split} for r in results]
+             "home": r.probe.home, "text": r.probe.text, "split": r.probe.split} for r in results
+            if r.probe.split != "heldout" or show_heldout]
     if args.json:
         json.dump({**rep, "results": rows}, sys.stdout, indent=1, default=str)
         print()

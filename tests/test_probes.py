@@ -185,7 +185,24 @@ def test_the_report_counts_every_verdict(suite: list[P.Probe]) -> None:
 
 def test_the_command_line_takes_a_probe_suite() -> None:
     args = parser().parse_args(["eval", "probes", "--split", "dev", "--no-answers", "--homes", "h"])
-    assert (args.cases, args.split, args.no_answers, args.homes) == ("probes", "dev", True, "h")
+    assert (args.cases, args.split, args.no_answers, args.homes, args.show_heldout) == ("probes", "dev", True, "h",
+                                                                                         False)
+
+
+def test_eval_keeps_the_held_out_cases_unseen(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from slm_voice.bench.evaluate import run
+    from slm_voice.daemon.settings import Settings
+
+    out = tmp_path / "r.json"
+    args = parser().parse_args(["eval", "probes", "--no-slm", "--out", str(out)])
+    assert run(Settings(), args) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["total"]["cases"] >= 300 and saved["splits"]["heldout"]["cases"] > 0
+    rows = {r["id"] for r in saved["results"]}
+    for p in P.load_probes(SUITE / "cases.jsonl"):
+        assert (p.id in rows) == (p.split == "dev")
+        assert (f" {p.id} " in printed) == (p.split == "dev")
 
 
 def test_templates_alone_never_invert_or_leak(suite: list[P.Probe], homes: dict) -> None:

@@ -3,9 +3,10 @@ command (the pipeline's roles.Arbiter, over MQTT).
 
 At its wake word each satellite publishes a claim (QoS 0, not retained) on one shared topic (arbitration.topic):
 its device id and its evidence's score (wake word probability times the speech's amplitude over the noise). It
-takes into account every other satellite's claim that arrives within `window` before or after its own wake word
-(the same rule on both sides, by local arrival time: no clocks need to agree). As soon as a better claim is seen it
-has lost (the turn ends without a sound); when the window passes without one it has won. Equal scores (to four
+takes into account every other satellite's claim that arrives within `window` after its own wake word or up to
+LOOK_BACK windows before it (by local arrival time: no clocks need to agree; the longer look back lets a satellite
+that heard the wake word late, a busy one, still yield to an earlier, better claim). As soon as a better claim is
+seen it has lost (the turn ends without a sound); when the window passes without one it has won. Equal scores (to four
 significant digits) go to the smaller device id, so every satellite reaches the same verdict.
 
 Nothing waits on the network: with the broker unreachable the satellite answers alone at once, and a claim that
@@ -28,6 +29,8 @@ from ..pipeline.roles import WakeEvidence
 
 log = logging.getLogger(__name__)
 
+LOOK_BACK = 2.0
+"""Claims that arrived up to this many windows before a satellite's own wake word count."""
 KEEP_S = 10.0
 """Others' claims are remembered this long (only those within the window of a wake word count)."""
 
@@ -112,7 +115,7 @@ class MqttArbiter:
             return verdict
         pending = _Pending(mine, now, verdict)
         self._forget(now)
-        better = [c for t, c in self._others if t >= now - self.window_s and c.beats(mine)]
+        better = [c for t, c in self._others if t >= now - LOOK_BACK * self.window_s and c.beats(mine)]
         if better:
             self._settle(pending, False, better[0])
             return verdict
@@ -140,7 +143,8 @@ class MqttArbiter:
         self._others.append((arrived, other))
         self._forget(arrived)
         for pending in list(self._pending.values()):
-            if abs(arrived - pending.at) <= self.window_s and other.beats(pending.claim):
+            if pending.at - LOOK_BACK * self.window_s <= arrived <= pending.at + self.window_s \
+                    and other.beats(pending.claim):
                 self._settle(pending, False, other)
 
     # ---- plumbing ------------------------------------------------------------------------------------------

@@ -119,10 +119,20 @@ def test_a_later_better_claim_within_the_window_still_wins() -> None:
     assert [mine for mine, _ in asyncio.run(go())] == [False, True]
 
 
-def test_claims_further_apart_than_the_window_are_separate_wake_words() -> None:
+def test_a_late_satellite_yields_to_an_earlier_better_claim() -> None:
+    """A busy satellite that hears the wake word after the others' window closed still stays silent."""
+
     async def go() -> list[tuple[bool, float]]:
         a, b = arbiters(Bus(), "kitchen", "hall")
-        return await claims([(a, 10.0, 0.0), (b, 30.0, WINDOW_S * 1.5)])
+        return await claims([(a, 30.0, 0.0), (b, 10.0, WINDOW_S * 1.5)])
+
+    assert [mine for mine, _ in asyncio.run(go())] == [True, False]
+
+
+def test_claims_further_apart_than_the_look_back_are_separate_wake_words() -> None:
+    async def go() -> list[tuple[bool, float]]:
+        a, b = arbiters(Bus(), "kitchen", "hall")
+        return await claims([(a, 30.0, 0.0), (b, 10.0, WINDOW_S * 2.5)])
 
     assert [mine for mine, _ in asyncio.run(go())] == [True, True]
 

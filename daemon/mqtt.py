@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import socket
 import ssl
 import threading
@@ -161,6 +162,25 @@ def _no_delay(client: paho.Client) -> None:
         log.debug("MQTT: cannot set TCP_NODELAY: %s", e)
 
 
+SAFE_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,23}")
+"""What every broker must take as a client id (MQTT 3.1.1 3.1.3-5); others may be refused."""
+
+
+def _check_client_fields(client_id: str, settings: MqttSettings) -> None:
+    """What paho packs into CONNECT: a NUL is closed on without a word, an unencodable or over-long string kills
+    paho's network thread. Checked here too (the settings refuse them) so no caller can start a link that is dead."""
+    for key, value in (("mqtt.client_id", client_id), ("mqtt.username", settings.username),
+                       ("mqtt.password", settings.password)):
+        if value is None:
+            continue
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ConfigError(f"{key}: not valid Unicode text") from None
+        if size > 65535 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ConfigError(f"{key}: control characters or more than 65535 bytes cannot be sent to a broker")
+
+
 def protocol_for(settings: MqttSettings) -> str:
     """The MQTT version to speak: mqtt.protocol, where auto is 5 with an external broker and 3.1.1 with the
     embedded one (amqtt speaks 3.1.1 only)."""
@@ -251,6 +271,7 @@ class MqttLink:
         self.last_connected_at: float | None = None
         """time.monotonic() of the last accepted connection."""
 
+        _check_client_fields(client_id, settings)
         if self.protocol == "5":
             c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
         else:
@@ -277,6 +298,7 @@ class MqttLink:
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         self.client = c
+        self.client_id = client_id
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -412,7 +434,11 @@ class MqttLink:
                     self.broker,
                     rc.getName(),
                     rc.value,
-                    " (check mqtt.username/password)" if rc.value in (4, 5, 134, 135) else "",
+                    " (check mqtt.username/password)" if rc.value in (4, 134) else
+                    # Not authorized: the credentials, or an ACL or client id prefix that does not take this id
+                    f" (check mqtt.username/password, and that the broker takes the client id {self.client_id!r}:"
+                    " mqtt.client_id)" if rc.value in (5, 135) else
+                    f" (check mqtt.client_id: {self.client_id!r})" if rc.value in (2, 133) else "",
                 )
             return
         _no_delay(client)
@@ -459,6 +485,8 @@ class MqttLink:
             if self.closed_early == 1 or self.closed_early % 10 == 0:
                 hint = ("does it expect TLS? set mqtt.tls.enabled: true" if not self.settings.tls.enabled else
                         "does it expect plain MQTT on this port? check mqtt.port and mqtt.tls")
+                if not SAFE_CLIENT_ID.fullmatch(self.client_id):  # brokers drop ids they do not take, unanswered
+                    hint = f"it may refuse the client id {self.client_id!r} (mqtt.client_id); or {hint}"
                 log.error("MQTT: broker %s closed the connection before answering (%s); %s; retrying (attempt %d)",
                           self.broker, rc.getName(), hint, self.closed_early)
 

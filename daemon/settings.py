@@ -397,6 +397,13 @@ class MqttSettings:
     def _host_name(cls, v: str) -> str:
         return _host(v)
 
+    @field_validator("username", "password")
+    @classmethod
+    def _credential(cls, v: str | None) -> str | None:
+        if v is not None and len(v.encode("utf-8", "surrogatepass")) > 65535:
+            raise ValueError("more than 65535 bytes cannot be sent to a broker")
+        return v
+
     @field_validator("client_id")
     @classmethod
     def _client(cls, v: str | None) -> str | None:

@@ -246,3 +246,36 @@ def test_an_action_taken_while_the_broker_is_down_survives_sigkill(tmp_path: Pat
         assert _outbox(tmp_path / name / "state") == []
         assert "Traceback" not in again[name].text()
     rec.close()
+
+
+# ---- MQTT errors name their real cause -------------------------------------------------------------------------
+
+def test_a_client_id_the_broker_refuses_is_named(tmp_path: Path, caplog) -> None:
+    """A broker that takes only some client ids (mosquitto's clientid_prefixes) answers "not authorized": the log
+    names mqtt.client_id beside the credentials. What paho cannot even send (a NUL, which mosquitto closed on
+    unanswered and the log blamed on TLS; 70,000 bytes, which killed paho's thread) is a ConfigError."""
+    import logging
+
+    from slm_voice.daemon.mqtt import MqttLink
+    from slm_voice.daemon.settings import ConfigError, MqttSettings
+
+    caplog.set_level(logging.INFO, logger="slm_voice.daemon.mqtt")
+    broker = Mosquitto(tmp_path)
+    broker.conf.write_text(broker.conf.read_text() + "clientid_prefixes slm-\n")
+    broker.start()
+    settings = MqttSettings(broker="external", host=broker.host, port=broker.port)
+    try:
+        for bad in ("a\x00b", "x" * 70000, "\ud800"):
+            with pytest.raises(ConfigError, match="mqtt.client_id"):
+                MqttLink(settings, bad, f"{BASE}/availability")
+        link = MqttLink(settings, "kitchen-satellite", f"{BASE}/availability", reconnect_min_s=0.1,
+                        reconnect_max_s=0.2)
+        link.start()
+        deadline = time.monotonic() + 10
+        while link.refused == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        link.stop()
+    finally:
+        broker.stop()
+    (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "mqtt.client_id" in error and "'kitchen-satellite'" in error, error

@@ -19,36 +19,16 @@ perfectly). The confidences compared side by side:
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ..pipeline.vocabulary import home_fit, home_vocabulary, spell, template_words, words
+
+__all__ = ["auc_report", "home_fit", "home_vocabulary", "roc_auc", "scores_for", "spell", "template_words",
+           "transcript_right", "word_error_rate", "words"]
 
 MAX_RIGHT_WER = 0.1
 """A transcript whose word error rate against the spoken sentence is at most this is right (one slip in ten)."""
-
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def spell(n: int) -> str:
-    """A whole number 0-999 in words ("forty two"); larger numbers as digits."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + spell(n % 100))
-    return str(n)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words, punctuation dropped, digits spelled out."""
-    text = text.lower().replace("%", " percent ").replace("-", " ")
-    text = re.sub(r"\d+", lambda m: f" {spell(int(m.group()))} ", text)
-    return re.findall(r"[a-z']+", text)
-
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word-level edit distance / reference words (after words()); 0 for two empty texts."""
@@ -86,41 +66,6 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
         i = j
     u = sum(rank[s] for s in pos) - len(pos) * (len(pos) + 1) / 2
     return round(u / (len(pos) * len(neg)), 4)
-
-
-@functools.lru_cache(maxsize=1)
-def template_words(language: str = "en") -> frozenset[str]:
-    """Every word of Home Assistant's sentence templates and their expansion rules and lists."""
-    from home_assistant_intents import get_intents
-
-    found: set[str] = set()
-
-    def walk(x: Any) -> None:
-        if isinstance(x, str):
-            found.update(re.findall(r"[a-z']+", x.lower()))
-        elif isinstance(x, Mapping):
-            for k, v in x.items():
-                walk(k)
-                walk(v)
-        elif isinstance(x, Iterable):
-            for v in x:
-                walk(v)
-
-    walk(get_intents(language) or {})
-    return frozenset(found)
-
-
-def home_vocabulary(home: Any) -> frozenset[str]:
-    """The words a command to this home is made of: names, aliases, areas, floors and the templates' words."""
-    names = [n for e in home.entities for n in e.names] + list(home.areas) + list(home.floors)
-    names += [a for a, _ in home.area_aliases]
-    return template_words() | {w for n in names for w in words(n)}
-
-
-def home_fit(transcript: str, vocabulary: frozenset[str]) -> float:
-    """The share of the transcript's words that are in the vocabulary (0 for no words)."""
-    ws = words(transcript)
-    return sum(w in vocabulary for w in ws) / len(ws) if ws else 0.0
 
 
 def scores_for(transcript: str, whisper: float | None, token_probs: Sequence[float] | None,

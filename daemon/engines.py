@@ -26,6 +26,7 @@ B = TypeVar("B")
 
 def faster_whisper(settings: Settings, home: Home) -> SpeechToText:
     from ..pipeline.stt import SpeechToText, home_hotwords
+    from ..pipeline.vocabulary import home_vocabulary
 
     s = settings.stt
     model_dir = Path(s.model) if is_path(s.model) else locate(catalog_spec("stt", s.model, "stt.model"))[0].parent
@@ -39,6 +40,8 @@ def faster_whisper(settings: Settings, home: Home) -> SpeechToText:
         hotwords=home_hotwords(home) if s.hotwords else (),
         short_window=s.short_window,
         follow_home=s.hotwords,
+        nbest=s.home_nbest,
+        vocabulary=home_vocabulary(home) if s.home_nbest > 1 else frozenset(),
     )
 
 

@@ -21,6 +21,9 @@ PAD_FRAMES = 300
 """Three seconds of silence after the command: with less, Whisper tends to repeat the sentence."""
 MIN_WINDOW_FRAMES = 1000
 """At least 10 s: shorter windows made Whisper repeat short commands more often."""
+HOME_FIT_WEIGHT = 1.0
+"""n-best rescoring: a hypothesis's mean token log-probability plus this times the share of its words the home
+knows (pipeline/vocabulary.py): one unknown word in five costs 0.2, what a clearly likelier decode outweighs."""
 
 
 class SpeechToText:
@@ -40,6 +43,8 @@ class SpeechToText:
         hotwords: Sequence[str] = (),
         short_window: bool = True,
         follow_home: bool = False,
+        nbest: int = 1,
+        vocabulary: frozenset[str] = frozenset(),
     ) -> None:
         self.model_dir = model_dir
         self.device = device
@@ -52,11 +57,15 @@ class SpeechToText:
         self.follow_home = follow_home
         """set_home() replaces the hotwords with the changed home's names."""
         self.short_window = short_window
+        self.nbest = max(1, nbest)
+        """Short window: decode this many hypotheses (beam search) and keep the one that best fits vocabulary."""
+        self.vocabulary = vocabulary
         self.keep_details = False
         """Record every transcription's decoder numbers in details (the bench sets it; it costs an alignment)."""
         self.details: list[dict] = []
-        """With keep_details: per transcription, its text, avg_logprob, no_speech_prob and token_probs (the
-        probability of each text token given the audio; None on the 30 s path)."""
+        """With keep_details: per transcription, its text, avg_logprob, no_speech_prob, token_probs (the
+        probability of each text token given the audio; None on the 30 s path) and, with nbest, hypotheses (text,
+        score, tokens with the end)."""
         self._model = None
         self._prompt: list[int] = []
         self._suppress: list[int] = []
@@ -80,6 +89,10 @@ class SpeechToText:
 
     def set_home(self, home: Home) -> None:
         """Spell a changed home's names from the next transcription on (call it between model calls)."""
+        if self.nbest > 1:
+            from .vocabulary import home_vocabulary
+
+            self.vocabulary = home_vocabulary(home)
         if not self.follow_home:
             return
         self.hotwords = _hotword_text(home_hotwords(home))
@@ -138,10 +151,11 @@ class SpeechToText:
         self._detail(text, worst.avg_logprob, worst.no_speech_prob, None)
         return Transcription(text, confidence(worst.avg_logprob, worst.no_speech_prob))
 
-    def _detail(self, text: str, avg_logprob: float, no_speech_prob: float, token_probs: list[float] | None) -> None:
+    def _detail(self, text: str, avg_logprob: float, no_speech_prob: float, token_probs: list[float] | None,
+                hypotheses: list[tuple[str, float, int]] | None = None) -> None:
         if self.keep_details:
             self.details.append({"text": text, "avg_logprob": avg_logprob, "no_speech_prob": no_speech_prob,
-                                 "token_probs": token_probs})
+                                 "token_probs": token_probs, "hypotheses": hypotheses or []})
             del self.details[:-50]
 
     def _transcribe_short(self, samples: np.ndarray) -> Transcription | None:
@@ -175,22 +189,29 @@ class SpeechToText:
         encoded = m.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
         # About 3 tokens a second are spoken; the bound stops a decoder loop early.
         max_new = 10 + int(6 * samples.size / SAMPLE_RATE)
+        nbest = min(self.nbest, max(self.beam_size, 1)) if self.vocabulary else 1
         result = m.model.generate(
             encoded,
             [self._prompt],
-            beam_size=self.beam_size,
+            beam_size=max(self.beam_size, nbest),
+            num_hypotheses=nbest,
             max_length=min(m.max_length, len(self._prompt) + max_new),
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,
             return_no_speech_prob=True,
         )[0]
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        if len(result.sequences_ids[0]) >= max_new - 1:
+        best, texts = 0, []
+        if nbest > 1:
+            texts = [self._tokenizer.decode([t for t in seq if t < self._tokenizer.eot]).strip()
+                     for seq in result.sequences_ids]
+            best = choose(texts, list(result.scores), self.vocabulary)
+        tokens = [t for t in result.sequences_ids[best] if t < self._tokenizer.eot]
+        if len(result.sequences_ids[best]) >= max_new - 1:
             return None
         # faster-whisper's own silence rule (likely no speech and a low-confidence decode), plus a floor for
         # noise that Whisper "transcribes" with very low confidence.
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
+        avg_logprob = result.scores[best] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
         if (result.no_speech_prob > 0.6 and avg_logprob < -1.0) or avg_logprob < -3.0:
             return Transcription("", None)
         text = self._tokenizer.decode(tokens).strip()
@@ -198,8 +219,21 @@ class SpeechToText:
             return None
         if self.keep_details:
             aligned = m.model.align(encoded, self._prompt, [tokens], n)[0]
-            self._detail(text, avg_logprob, result.no_speech_prob, [float(p) for p in aligned.text_token_probs])
+            self._detail(text, avg_logprob, result.no_speech_prob, [float(p) for p in aligned.text_token_probs],
+                         list(zip(texts, result.scores, [len(q) for q in result.sequences_ids], strict=True)))
         return Transcription(text, confidence(avg_logprob, result.no_speech_prob))
+
+
+def choose(texts: Sequence[str], scores: Sequence[float], vocabulary: frozenset[str],
+           weight: float = HOME_FIT_WEIGHT) -> int:
+    """The index of the hypothesis that best fits the home: its score (mean token log-probability, as CTranslate2
+    returns it) plus weight times the share of its words in vocabulary. Ties go to the likelier decode; a sentence
+    the home's words do not fit at all is still chosen by its score alone."""
+    from .vocabulary import home_fit
+
+    ranked = [(score + weight * home_fit(text, vocabulary), -i) for i, (text, score) in enumerate(zip(texts, scores,
+                                                                                                      strict=True))]
+    return -max(ranked)[1]
 
 
 def confidence(avg_logprob: float, no_speech_prob: float) -> float:

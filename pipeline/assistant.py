@@ -64,6 +64,9 @@ Observer = Callable[[Event], None]
 FAILED = "Sorry, something went wrong."
 """Said when a stage fails in the middle of a turn."""
 NOT_CONFIRMED = "Okay, I won't."
+VERDICT_WAIT_S = 2.0
+"""Longest an ended command waits for the arbiter's verdict; then this satellite answers (an arbiter must settle
+sooner: this only keeps a broken one from hanging the turn)."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +299,9 @@ class Assistant:
                 log.exception("turn %s: arbitration failed; answering alone", turn.id)
                 turn.mine = AlwaysMine().claim(turn.id, evidence)
             if turn.mine.done():
+                if not _is_mine(turn.mine):  # a better claim was already in
+                    self._drop(turn)
+                    return
                 self._on_verdict(turn, turn.mine)
             else:
                 turn.mine.add_done_callback(lambda mine: self._on_verdict(turn, mine))
@@ -394,9 +400,11 @@ class Assistant:
         if turn.mine is not None:
             t0 = time.monotonic()
             if not turn.mine.done():  # a command shorter than the arbitration window
-                await asyncio.wait([turn.mine])
+                await asyncio.wait([turn.mine], timeout=VERDICT_WAIT_S)
             timings[Timing.ARBITRATION] = ms(time.monotonic() - t0)
-            if not _is_mine(turn.mine):
+            if not turn.mine.done():
+                log.warning("turn %s: no arbitration verdict within %.0f s; answering", turn.id, VERDICT_WAIT_S)
+            elif not _is_mine(turn.mine):
                 self._drop(turn)
                 return
         self._emit(SpeechEnded(turn.id, stream_s=ep.stream_s, reason=ep.reason, audio=ep.audio))

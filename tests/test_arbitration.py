@@ -13,7 +13,7 @@ import pytest
 
 from slm_voice.daemon.arbitration import Claim, MqttArbiter, rounded
 from slm_voice.pipeline.assistant import Assistant, AssistantOptions
-from slm_voice.pipeline.events import Event, IntentRecognized, Timing, TurnFinished, TurnState
+from slm_voice.pipeline.events import Event, IntentRecognized, StateChanged, Timing, TurnFinished, TurnState
 from slm_voice.pipeline.frames import FRAME_SAMPLES, AudioFrame, OutputAudio
 from slm_voice.pipeline.level import NOISE_FLOOR_DB, LevelMeter
 from slm_voice.pipeline.roles import AlwaysMine, WakeEvidence
@@ -242,7 +242,9 @@ class FakeArbiter:
     def claim(self, turn_id: str, ev: WakeEvidence) -> asyncio.Future[bool]:
         self.claims.append((turn_id, ev))
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        if self.after_s is not None:
+        if self.after_s == 0.0:
+            fut.set_result(self.verdict)
+        elif self.after_s is not None:
             asyncio.get_running_loop().call_later(self.after_s, fut.set_result, self.verdict)
         return fut
 
@@ -298,6 +300,16 @@ def test_a_satellite_that_lost_goes_back_to_idle_without_a_sound() -> None:
     assert tts.said == [] and sink.written == []  # no earcon, no reply
 
 
+def test_a_loss_known_at_the_wake_word_does_not_even_listen() -> None:
+    async def script(a: Assistant, frames: Frames) -> None:
+        _command(frames)
+        await _settle(a, frames)
+
+    events, tts, sink = _run(FakeArbiter(False, after_s=0.0), script)
+    assert TurnState.LISTENING not in [e.state for e in events if isinstance(e, StateChanged)]
+    assert tts.said == [] and sink.written == []
+
+
 def test_a_loss_decided_after_the_command_ended_is_silent_too() -> None:
     """A command shorter than the window: the turn's steps wait for the verdict before transcribing."""
 
@@ -326,6 +338,17 @@ def test_the_winner_answers_with_the_earcon_after_the_verdict() -> None:
     assert turn.understanding.intent.name == "HassTurnOn"
     assert turn.timings_ms[Timing.ARBITRATION] < 50  # settled while the command was being said
     assert sink.written[0] == EARCON and tts.said == ["Turned on the kitchen light."]
+
+
+def test_an_arbiter_that_never_answers_does_not_hang_the_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("slm_voice.pipeline.assistant.VERDICT_WAIT_S", 0.2)
+
+    async def script(a: Assistant, frames: Frames) -> None:
+        _command(frames)
+        await _settle(a, frames)
+
+    events, tts, _ = _run(FakeArbiter(False, after_s=None), script)
+    assert tts.said == ["Turned on the kitchen light."]
 
 
 def test_a_broken_arbiter_leaves_the_turn_to_this_satellite() -> None:

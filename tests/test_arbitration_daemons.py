@@ -5,7 +5,7 @@ next room).
 
 - all three hear it: exactly one intent (and one light command) on the broker, from the loudest; the others stay
   silent (nothing in their reply sinks);
-- the loudest hears nothing: the next one answers (two daemons arbitrate);
+- the loudest hears nothing: the next one answers (the two that heard it arbitrate);
 - the broker is stopped: each answers alone (it says it cannot reach the home) and none hangs.
 
 The extra latency arbitration adds to the action is printed: the turn's own `arbitration` timing (how long the
@@ -276,4 +276,10 @@ def test_broker_stopped_each_answers_alone_and_none_hangs(rig: Rig) -> None:
         print(f"\nbroker stopped: all three answered alone within {took:.1f} s of the clip's start")
     finally:
         rig.broker.start()
-    rig.wait_all_idle()
+    # Back on the broker, each says it is idle again (its retained state, republished on reconnect).
+    after = MqttRecorder(rig.broker.port, ["slm-voice/+/state"])
+    try:
+        for name in DEVICES:
+            after.wait_for(lambda t, p, r, name=name: t == f"slm-voice/{name}/state" and p == b"idle", timeout=20)
+    finally:
+        after.close()

@@ -50,7 +50,7 @@ BASE = f"slm-voice/{DEVICE}"
 LIGHT_TOPIC = "zigbee2mqtt/kitchen_light/set"
 READY_TIMEOUT_S = 300.0
 QUEUE_SIZE = 3
-LONG_TEXT = " ".join(f"This is sentence number {n} of a long announcement for the whole house." for n in range(12))
+LONG_TEXT = " ".join(f"This is sentence number {n} of a long announcement for the whole house." for n in range(20))
 
 
 # ---- quick: no models --------------------------------------------------------------------------------------
@@ -487,12 +487,12 @@ def test_several_clients_at_once(daemon: Daemon, tmp_path: Path, broker_log: Mqt
 @pytest.mark.models
 @pytest.mark.broker
 def test_a_full_queue_is_refused_with_a_clear_error(daemon: Daemon) -> None:
-    """QUEUE_SIZE long syntheses hold every slot; one more request is refused at once; describe still answers;
-    every accepted request completes."""
+    """A long synthesis runs, QUEUE_SIZE - 1 requests wait behind it: every slot is taken, one more request is
+    refused at once; describe still answers; every accepted request completes."""
 
-    async def long_synthesis(started: asyncio.Event | None = None) -> list[Event]:
+    async def synthesis(text: str, started: asyncio.Event | None = None) -> list[Event]:
         async with AsyncTcpClient("127.0.0.1", daemon.port) as client:
-            await client.write_event(Synthesize(text=LONG_TEXT).event())
+            await client.write_event(Synthesize(text=text).event())
             got: list[Event] = []
             async with asyncio.timeout(300):
                 while not got or not (AudioStop.is_type(got[-1].type) or Error.is_type(got[-1].type)):
@@ -505,10 +505,10 @@ def test_a_full_queue_is_refused_with_a_clear_error(daemon: Daemon) -> None:
 
     async def main() -> tuple[list[list[Event]], list[Event], float, list[Event]]:
         running = asyncio.Event()
-        first = asyncio.ensure_future(long_synthesis(running))
+        first = asyncio.ensure_future(synthesis(LONG_TEXT, running))
         await asyncio.wait_for(running.wait(), 120)  # it holds the model thread now; the next ones wait for it
-        waiting = [asyncio.ensure_future(long_synthesis()) for _ in range(QUEUE_SIZE - 1)]
-        await asyncio.sleep(0.5)
+        waiting = [asyncio.ensure_future(synthesis("One moment.")) for _ in range(QUEUE_SIZE - 1)]
+        await asyncio.sleep(2.0)  # their requests are in (a loaded box's event loop can lag a little)
         t0 = time.monotonic()
         refused = await _ask(daemon.port, [Transcript(text="turn on the kitchen light").event()],
                              _is(Handled, NotHandled), timeout=10)
@@ -520,10 +520,11 @@ def test_a_full_queue_is_refused_with_a_clear_error(daemon: Daemon) -> None:
     assert Error.is_type(refused[-1].type), [e.type for e in refused]
     error = Error.from_event(refused[-1])
     assert error.code == "busy" and "busy" in error.text and "try again" in error.text
-    assert refused_after < 1.0  # refused at once, not after the queue drained
+    assert refused_after < 3.0  # at once, not after the 20 sentences ahead of it
     assert Info.is_type(described[-1].type)
-    for events in done:
-        assert AudioStop.is_type(events[-1].type) and pcm_of(events)[1].size / 22050 > 10
+    assert AudioStop.is_type(done[0][-1].type) and pcm_of(done[0])[1].size / 22050 > 30
+    for events in done[1:]:
+        assert AudioStop.is_type(events[-1].type) and pcm_of(events)[1].size / 22050 > 0.5
 
 
 @pytest.mark.models
@@ -567,7 +568,7 @@ def test_a_client_that_hangs_up_frees_its_slot(daemon: Daemon) -> None:
     async def main() -> list[list[Event]]:
         for _ in range(QUEUE_SIZE + 1):
             await hang_up()
-        await asyncio.sleep(3.0)  # a few sentences' time
+        await asyncio.sleep(5.0)  # a few sentences' time, on a loaded box
         return list(await asyncio.gather(*(
             _ask(daemon.port, [Synthesize(text="One moment.").event()], _is(AudioStop)) for _ in range(QUEUE_SIZE))))
 

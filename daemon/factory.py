@@ -47,6 +47,17 @@ class StageCache:
     def __init__(self) -> None:
         self._stages: dict[str, tuple[Any, Any]] = {}
 
+    def holds(self, name: str, key: Any) -> bool:
+        cached = self._stages.get(name)
+        return cached is not None and cached[0] == key
+
+    def snapshot(self) -> dict[str, tuple[Any, Any]]:
+        return dict(self._stages)
+
+    def restore(self, snapshot: dict[str, tuple[Any, Any]]) -> None:
+        """Back to a snapshot: stages that failed to load are forgotten, the running ones kept."""
+        self._stages = dict(snapshot)
+
     def get(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
         cached = self._stages.get(name)
         if cached is not None and cached[0] == key:
@@ -54,6 +65,30 @@ class StageCache:
         stage = make()
         self._stages[name] = (key, stage)
         return stage
+
+
+def _stage_makers(s: Settings, home: Home, *, wake_word_required: bool, with_slm: bool | None
+                  ) -> dict[str, tuple[Any, Callable[[], Any]]]:
+    """Each stage's cache key (the settings it is built from) and builder: one table for build_assistant() and
+    new_stages(), so a stage warmed before a reload is the one the new session takes."""
+    makers: dict[str, tuple[Any, Callable[[], Any]]] = {
+        "endpointer": ((s.vad, s.assistant), lambda: build_endpointer(s)),
+        "stt": ((s.stt, s.home), lambda: build_stt(s, home)),
+        "intents": ((s.home, s.slm, s.models, with_slm), lambda: build_intents(s, home, with_slm=with_slm)),
+        "tts": (s.tts, lambda: build_tts(s)),
+    }
+    if wake_word_required:
+        makers["wake"] = (s.wake, lambda: build_wake(s))
+    return makers
+
+
+def new_stages(settings: Settings, cache: StageCache, *, wake_word_required: bool = True,
+               with_slm: bool | None = None) -> list[Any]:
+    """The stages a session of these settings needs that the cache does not hold yet, built now (not loaded) and
+    cached: a reload loads and warms them beside the running ones."""
+    makers = _stage_makers(settings, home_from_settings(settings.home), wake_word_required=wake_word_required,
+                           with_slm=with_slm)
+    return [cache.get(name, key, make) for name, (key, make) in makers.items() if not cache.holds(name, key)]
 
 
 def build_assistant(
@@ -75,15 +110,15 @@ def build_assistant(
     kept from an earlier session keeps its home until Assistant.set_home() hands it the new one."""
     home = home or home_from_settings(settings.home)
     s = settings
-    intents = cache.get("intents", (s.home, s.slm, s.models, with_slm),
-                        lambda: build_intents(s, home, with_slm=with_slm))
-    intents.set_answers(answers or SourcedAnswers())  # this session's source of open answers (a kept stage too)
+    makers = _stage_makers(s, home, wake_word_required=wake_word_required, with_slm=with_slm)
+    stages = {name: cache.get(name, key, make) for name, (key, make) in makers.items()}
+    stages["intents"].set_answers(answers or SourcedAnswers())  # this session's open answers (a kept stage too)
     return Assistant(
-        wake=cache.get("wake", s.wake, lambda: build_wake(s)) if wake_word_required else None,
-        endpointer=cache.get("endpointer", (s.vad, s.assistant), lambda: build_endpointer(s)),
-        stt=cache.get("stt", (s.stt, s.home), lambda: build_stt(s, home)),
-        intents=intents,
-        tts=cache.get("tts", s.tts, lambda: build_tts(s)),
+        wake=stages.get("wake"),
+        endpointer=stages["endpointer"],
+        stt=stages["stt"],
+        intents=stages["intents"],
+        tts=stages["tts"],
         sink=sink,
         executor=executor,
         options=assistant_options(s, wake_word_required=wake_word_required),

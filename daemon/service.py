@@ -67,6 +67,7 @@ class Service:
         self._source: Any = None
         self._pending = settings
         self._previous: Settings | None = None
+        self._warming: asyncio.Future[None] | None = None
         """The configuration before the latest reload, until the new one has started."""
 
     async def run(self) -> int:
@@ -120,7 +121,30 @@ class Service:
             notify.notify("READY=1")
             return
         self._pending = pending
-        self._reload.set()
+        self._warming = asyncio.ensure_future(self._warm_then_reload(pending))
+
+    async def _warm_then_reload(self, pending: Settings) -> None:
+        """New and changed models load and warm beside the running ones, which keep listening; the session switches
+        once they are ready, so a reload is never deaf for a model's load. One that fails to load is refused like a
+        broken file."""
+        before = self.cache.snapshot()
+        doing = "building the new stages"
+        try:
+            stages = factory.new_stages(pending, self.cache)
+            names = ", ".join(getattr(stage, "name", type(stage).__name__) for stage in stages)
+            if stages:
+                log.info("reload: loading %s beside the running models", names)
+                doing = f"loading the new {names} model"
+                if await self._load(lambda: _warm(stages)) is None:
+                    return  # stopped meanwhile
+        except Exception as e:  # noqa: BLE001 - whatever it is, the running configuration stays
+            self.cache.restore(before)
+            log.error("reload refused, keeping the running configuration: %s failed: %s", doing, _reason(e))
+            log.debug("why it failed", exc_info=e)
+            notify.notify("READY=1")
+            return
+        if pending is self._pending:  # not overtaken by a later SIGHUP
+            self._reload.set()
 
     def _reload_settings(self) -> None:
         self._previous = self.settings
@@ -158,7 +182,7 @@ class Service:
                                                 heartbeat=watchdog.beat, executor=conns.router,
                                                 home=await conns.home_for_build(self._stop), answers=conns.answers)
             t0 = time.perf_counter()
-            took = await self._load(assistant)
+            took = await self._load(assistant.load)
             if took is None:  # stopped while loading
                 return
             log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,
@@ -177,7 +201,7 @@ class Service:
                 assistant.close(wait=listening)
             sink.close()
 
-    async def _load(self, assistant: Assistant) -> dict[str, float] | None:
+    async def _load(self, load_models: Callable[[], dict[str, float]]) -> dict[str, float] | None:
         """Load and warm every model in a daemon thread; None when a stop came first.
 
         A stop signal must be honoured at once, even in the middle of a 10 s model load: nothing waits for the
@@ -188,7 +212,7 @@ class Service:
 
         def load() -> None:
             try:
-                took = assistant.load()
+                took = load_models()
             except BaseException as e:  # handed to the event loop, which raises it there
                 loop.call_soon_threadsafe(_settle, loaded, None, e)
             else:
@@ -261,8 +285,7 @@ class Service:
                 broker.start()
             except BrokerError as e:
                 self._broker_key = None  # nothing listens: the next session tries again
-                raise ConfigError(f"mqtt.port: the embedded MQTT broker cannot start on {s.mqtt.host}:"
-                                  f"{s.mqtt.port}: {e}") from None
+                raise ConfigError(f"mqtt.port: {e}") from None
             self._broker = broker
 
     def _connections(self, s: Settings) -> Connections:
@@ -303,6 +326,17 @@ class _SpeakerWhenAvailable:
     def close(self) -> None:
         if self._sink is not None:
             self._sink.close()
+
+
+def _warm(stages: list[Any]) -> dict[str, float]:
+    """Load and warm stages (in a thread); seconds per stage."""
+    took: dict[str, float] = {}
+    for stage in stages:
+        t0 = time.perf_counter()
+        stage.load()
+        stage.warm()
+        took[getattr(stage, "name", type(stage).__name__)] = time.perf_counter() - t0
+    return took
 
 
 def _listening(s: Settings) -> set[tuple[str, int]]:

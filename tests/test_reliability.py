@@ -174,11 +174,27 @@ def test_reloads_never_stop_the_daemon(tmp_path: Path, mosquitto: Mosquitto, dae
         text = d.wait_log("reload refused", count=refused)
         assert key in [line for line in text.splitlines() if "reload refused" in line][-1], name
 
-    # Passes every check, fails while loading: back to the running configuration, which serves again.
+    # Passes every check, fails to load (a damaged download): refused while the running models keep listening.
     _write(cfg, _config(tmp_path, **{**good, "stt": {"model": str(_corrupt_whisper(tmp_path / "broken"))}}))
     d.proc.send_signal(signal.SIGHUP)
+    text = d.wait_log("reload refused", count=len(BAD_AT_START) + 1, timeout=120)
+    assert text.index("loading stt beside the running models") < text.rindex("reload refused")
+    assert text.count("models loaded and warm") == 1  # the running session was never stopped
+
+    # Passes every check and loads, then fails while starting (its broker's port taken meanwhile): rolled back.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _write(cfg, _config(tmp_path, **{**good, "stt": {"beam_size": 2},
+                                     "mqtt": {"enabled": True, "broker": "embedded", "port": port}}))
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_log("loading stt beside the running models", count=2)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", port))
+    taken.listen()
     d.wait_log("back to the previous one", timeout=120)
     d.wait_log("models loaded and warm", count=2, timeout=READY_TIMEOUT_S)
+    taken.close()
     deadline = time.monotonic() + 60
     while not rec.on(f"{BASE}/reply"):  # said again until the new session's bridge has subscribed
         assert time.monotonic() < deadline, d.text()[-3000:]

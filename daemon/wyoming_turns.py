@@ -64,7 +64,9 @@ class TextTurns:
             sentences = [s async for s in self.worker.stream(lambda: self.assistant.intents.stream_reply(text))]
             u = replace(u, reply=" ".join(s.strip() for s in sentences if s.strip()))
         if u.confirm is not None:
-            self._awaiting[client] = (u.confirm, time.monotonic() + CONFIRM_WAIT_S)
+            now = time.monotonic()
+            self._awaiting = {c: a for c, a in self._awaiting.items() if a[1] > now}  # clients that never answered
+            self._awaiting[client] = (u.confirm, now + CONFIRM_WAIT_S)
         self._emit(TurnFinished(turn_id, wake_word=None, transcript=text, understanding=u, speech_end_s=None,
                                 timings_ms=timings))
         return TextTurn(u, handled=done and u.tier != "none")

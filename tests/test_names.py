@@ -42,7 +42,6 @@ HOME = Home(
     ({"name": "garage", "domain": "cover"}, ("cover.garage_door",)),
     ({"area": "bed room", "domain": "light"}, ("light.bedroom", "light.bedside_lamp")),
     ({"area": "hall", "domain": "light"}, ("light.hallway",)),
-    ({"name": "blinds"}, ("cover.bedroom_blinds", "cover.office_blinds")),  # a plural: the group
     ({"name": "lamp", "area": "office"}, ("light.desk_lamp",)),
 ])
 def test_spoken_words_find_the_device(slots: dict, ids: tuple[str, ...]) -> None:
@@ -56,6 +55,14 @@ def test_exact_names_still_come_first() -> None:
     # "garage" alone names no device exactly, and fits the door and the light: ask which
     res = resolve("HassTurnOn", {"name": "garage"}, HOME)
     assert res.entity_ids == () and "garage door" in str(res.problem) and "garage light" in str(res.problem)
+
+
+def test_a_plural_in_several_rooms_none_here_asks_which_room() -> None:
+    """ "open the blinds" with blinds in the bedroom and the office and none where the satellite stands."""
+    res = resolve("HassTurnOn", {"name": "blinds"}, HOME, area_fallback=HOME.satellite_area)
+    assert res.entity_ids == () and res.problem == "Which room do you mean: the bedroom or the office?"
+    res = resolve("HassTurnOn", {"name": "blinds", "area": "office"}, HOME)
+    assert res.entity_ids == ("cover.office_blinds",)
 
 
 @pytest.mark.parametrize(("slots", "words"), [

@@ -50,6 +50,12 @@ _SMALL_TALK: tuple[tuple[re.Pattern[str], str | tuple[str, ...]], ...] = tuple(
         (r"^(i love you|you're great|you are great|good job|well done|you're awesome|you are awesome)\b",
          "Thank you, that's kind of you."),
         (r"^(sorry|my bad|oops)\b", "No problem."),
+        (r"^(you're|you are) (the best|a star|amazing|brilliant|so smart|clever|smart)\b|^you rock\b|^nice one\b",
+         "Thank you, that's kind of you."),
+        (r"^(you're|you are) (useless|stupid|dumb|terrible|rubbish|an idiot|hopeless|annoying)\b|^you suck\b",
+         "Sorry about that. Tell me what went wrong and try again."),
+        (r"^(ok|okay|cool|ok cool|okay cool|great|nice|got it|alright|all right|fine|perfect|awesome|sure|good)$",
+         "Okay."),
     ))
 
 

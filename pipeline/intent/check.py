@@ -54,8 +54,11 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if spec.domains and not domains <= set(spec.domains):
         return _refuse(u, f"Sorry, I can't do that with {_target(entities)}.")
     named = intent.slots.get("domain")
-    if named and domains != {named}:
+    if named and domains != {named} and not spec.query:  # asking changes nothing: the device named is the answer
         return _refuse(u, f"Sorry, {_target(entities)} is not a {domain_noun(str(named))}.")
+    elsewhere = _place_left_out(text, entities, home)
+    if elsewhere is not None:
+        return _refuse(u, elsewhere)
     if spec.query:
         return u
 
@@ -111,6 +114,26 @@ def _reread(text: str, verb: Verb, home: Home) -> Intent | None:
         found = resolve(intent_name, slots, home, domains=domains)
         if found.problem is None and found.entity_ids:
             return Intent(intent_name, slots, found.entity_ids)
+    return None
+
+
+_OUTSIDE = re.compile(r"\b(outside|outdoors?)\b")
+
+
+def _place_left_out(text: str, entities: list[Entity], home: Home) -> str | None:
+    """Why the answer cannot be right when the words name a place it left out: "the temperature outside" answered
+    from the office, "the kitchen fan" from the bedroom. A place inside a device's own name does not count."""
+    said = " " + " ".join(names.words(text)) + " "
+    for e in entities:
+        for n in e.names:
+            said = said.replace(" " + " ".join(names.words(n)) + " ", " ")
+    areas = {e.area for e in entities}
+    for area in home.areas:
+        spoken = [area] + [alias for alias, a in home.area_aliases if a == area]
+        if any(f" {' '.join(names.words(w))} " in said for w in spoken if names.words(w)) and area not in areas:
+            return f"Sorry, I can't find that in the {area}."
+    if _OUTSIDE.search(said) and not any(_OUTSIDE.search(a.casefold()) for a in areas if a):
+        return "Sorry, I don't have anything outside that can do that."
     return None
 
 

@@ -82,6 +82,8 @@ SATELLITE_INTENTS: frozenset[str] = frozenset(i.name for i in INTENTS if i.where
 """Intents the satellite answers itself."""
 TARGETLESS: frozenset[str] = frozenset(i.name for i in INTENTS if i.target == "none")
 """Intents that act on no entity."""
+QUERIES: frozenset[str] = frozenset(i.name for i in INTENTS if i.query)
+"""Intents that ask and change nothing."""
 
 
 def default_domain(intent_name: str) -> str | None:

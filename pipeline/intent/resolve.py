@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import names
-from .intents import TARGETLESS, default_domain
+from .intents import QUERIES, TARGETLESS, default_domain
 from .model import Entity, Home
 from .replies import device_class_noun, domain_noun, on_floor
 
@@ -54,6 +54,10 @@ def resolve(
             return Resolution(_ids(e for e in home.entities if e.domain == "todo" and _has_name(e, "shopping list")))
         return Resolution()
 
+    said_area = slots.get("area")
+    if said_area and not slots.get("floor") and isinstance(_areas(home, said_area), str) \
+            and _canonical_floor(home, said_area):
+        slots = {**slots, "floor": said_area, "area": None}  # "the temperature upstairs": a floor, said as a place
     areas = _areas(home, slots.get("area"))
     if isinstance(areas, str):
         return Resolution(problem=areas)
@@ -70,7 +74,8 @@ def resolve(
     name = slots.get("name")
     domain = slots.get("domain")
     if name:
-        return _by_name(home, str(name), area, domain=domain, domains=domains, floor=floor, floor_areas=floor_areas)
+        return _by_name(home, str(name), area, domain=domain, domains=domains, floor=floor, floor_areas=floor_areas,
+                        query=intent_name in QUERIES)
 
     domain = domain or default_domain(intent_name)
     if not domain:
@@ -104,7 +109,7 @@ def resolve(
 
 def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: Collection[str] | None,
              floor: str | None = None, floor_areas: set[str] | None = None,
-             area_set: frozenset[str] = frozenset()) -> Resolution:
+             area_set: frozenset[str] = frozenset(), query: bool = False) -> Resolution:
     area_set = area_set or (frozenset({area}) if area else frozenset())
     found = [e for e in home.entities if _has_name(e, name)]
     if domain:
@@ -116,6 +121,9 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
     # A domain the answer named is never dropped: "lock the door" with no lock is not the garage door.
     if not found and domain and not any(e.domain == domain for e in home.entities):
         return Resolution(problem=f"Sorry, there is no {domain_noun(str(domain))} here.")
+    if not found and domain and query:
+        found = [e for e in home.entities if _has_name(e, name)] or _spoken_name(home, name, domain=None,
+                                                                                 domains=domains)
     if not found and domain and (named := [e for e in home.entities if _has_name(e, name)]
                                  or _spoken_name(home, name, domain=None, domains=domains)):
         what = f"the {named[0].name}" if len(named) == 1 else f"the {name}"
@@ -130,12 +138,16 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         found = [e for e in found if e.area in floor_areas]
         if not found:
             return Resolution(problem=f"Sorry, there is no {name} {on_floor(floor or '')}.")
-    if len(found) > 1 and not names.is_plural(name):
-        # Several entities share the name: prefer the ones in the room the satellite stands in.
+    if len(found) > 1 and (not names.is_plural(name) or not _names_a_place(home, name)):
+        # Several entities share the name ("the blinds"): prefer the ones in the room the satellite stands in.
         here = [e for e in found if e.area is not None and e.area == home.satellite_area]
         found = here or found
     if len(found) > 1 and not names.is_plural(name):
         return Resolution(problem=_which_one(found, name))
+    rooms = sorted({e.area for e in found if e.area})
+    if len(rooms) > 1 and not area_set and floor_areas is None and not _names_a_place(home, name):
+        # "open the blinds" with blinds in two rooms and none where the satellite stands: which room?
+        return Resolution(problem="Which room do you mean: " + _or(rooms) + "?")
     return Resolution(_ids(found))
 
 
@@ -155,6 +167,14 @@ def _spoken_name(home: Home, name: str, *, domain: Any, domains: Collection[str]
         on_it = set(home.areas_on(floor))
         return [e for e in pool if e.domain == names.NOUN_DOMAINS[said[-1]] and e.area in on_it]
     return []
+
+
+def _names_a_place(home: Home, spoken: str) -> bool:
+    """Whether the words name an area or a floor ("the upstairs lights", "kitchen lights")."""
+    said = names.words(spoken)
+    return any(names.match_areas(home, " ".join(said[i:j])) or _canonical_floor(home, " ".join(said[i:j]))
+               for i in range(len(said)) for j in range(i + 1, len(said) + 1)
+               if not set(said[i:j]) <= set(names.NOUN_DOMAINS))
 
 
 def _which_one(found: list[Entity], name: str) -> str:

@@ -323,9 +323,12 @@ class LanguageModelTier:
         kind_only = not slots.get("name") or names_a_kind(str(slots["name"]), spec_domains)
         if res.problem is not None and kind_only and not slots.get("area") and spec_domains:
             # "pause" / "start the vacuum cleaner": with one device of the kind in the home, that is the one meant.
-            only = [e for e in self.home.entities if e.domain in spec_domains]
+            only = [e for e in self.home.entities if e.domain in spec_domains and _is_a(e, slots.get("name"))]
             if len(only) == 1:
                 res = resolve(hass, {**slots, "name": only[0].name}, self.home)
+            elif len(only) > 1 and slots.get("name"):
+                return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in only[:-1]) + \
+                    f" or the {only[-1].name}?"
         if res.problem is not None:
             return res.problem
         hass = _for_the_device(hass, res.entity_ids)
@@ -382,6 +385,18 @@ def _probability(logits: np.ndarray, token: int) -> float:
 def _domains_of(hass: str) -> tuple[str, ...]:
     spec = BY_NAME.get(hass)
     return spec.domains if spec is not None and spec.target != "required" else ()
+
+
+_SPECIFIC_KINDS = frozenset({"media_player"})
+"""Domains whose nouns name different things (a tv is not a speaker): the noun must be in the device's names."""
+
+
+def _is_a(entity: Any, spoken: Any) -> bool:
+    """Whether a device is what a kind of device said means ("the vacuum" is the Roborock; "the tv" is no speaker)."""
+    if not spoken or entity.domain not in _SPECIFIC_KINDS:
+        return True
+    said = set(names.words(str(spoken)))
+    return any(said & set(names.words(n)) for n in entity.names)
 
 
 _SWITCH_OF_VACUUM = {"HassVacuumStart": "HassTurnOn", "HassVacuumReturnToBase": "HassTurnOff"}

@@ -31,6 +31,8 @@ DIDNT_CATCH = "Sorry, I didn't catch that. Could you say it again?"
 LEAVE_AS_IS = "Okay, I'll leave everything as it is."
 """Said to a negated command ("don't turn on the lights", "no need to start the coffee maker")."""
 NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
+ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as it is. You can ask me when it's time."
+"""Said to a command for later on a condition ("if it gets cold, turn on the heater")."""
 """Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
 _ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
 """A reply that is (or holds) a line of the language model's answer language: never spoken."""
@@ -86,7 +88,8 @@ class IntentTiers:
             return Understanding(None, self.fallback_reply, "none")
         nothing = asks_for_nothing(text)
         if nothing is not None:
-            return Understanding(None, LEAVE_AS_IS if nothing == "negated" else NO_ADVICE, "none")
+            return Understanding(None, {"negated": LEAVE_AS_IS, "hypothetical": NO_ADVICE}.get(nothing, ON_A_CONDITION),
+                                 "none")
         parts = several.split(text, self.home)
         if parts is not None:
             return several.combine([self._one(p, transcript_confidence) for p in parts], self.home)

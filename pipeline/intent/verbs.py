@@ -77,7 +77,8 @@ _PHRASAL: dict[tuple[str, str], Action] = {
 }
 _SINGLE: dict[str, Action] = {
     "activate": "on", "enable": "on", "energize": "on",
-    "deactivate": "off", "disable": "off", "kill": "off", "cut": "off", "extinguish": "off",
+    "deactivate": "off", "disable": "off", "kill": "off", "cut": "off", "extinguish": "off", "douse": "off",
+    "snuff": "off",
     "lock": "lock", "bolt": "lock", "secure": "lock",
     "unlock": "unlock", "unbolt": "unlock",
     "open": "open", "close": "close", "shut": "close",
@@ -165,10 +166,15 @@ _HYPOTHETICAL = re.compile(
     r"i'm thinking of|i am thinking of|i might|i may|maybe i should|maybe we should|i think i'll|i'll)\b")
 
 
-def asks_for_nothing(text: str) -> Literal["negated", "hypothetical"] | None:
-    """Whether the sentence asks for no action: a negation ("don't turn on the lights", "no need to start the
-    coffee maker") or a hypothetical or advice question ("should I open the window", "what happens if I unlock the
-    door"); None for everything else."""
+_CONDITIONAL = re.compile(r"^(?:if|whenever|as soon as|once|in case|unless|when (?:it|i|we|you|they|he|she|the|someone|"
+                          r"somebody|everyone|my|our))\b")
+"""A command for later, on a condition ("if it gets cold later turn on the heater"): nothing here waits for one."""
+
+
+def asks_for_nothing(text: str) -> Literal["negated", "hypothetical", "conditional"] | None:
+    """Whether the sentence asks for no action now: a negation ("don't turn on the lights", "no need to start the
+    coffee maker"), a hypothetical or advice question ("should I open the window", "what happens if I unlock the
+    door") or a condition ("if it gets cold, turn on the heater"); None for everything else."""
     said = _LEAD.sub("", words_of(text))
     if _NOT_NEGATED.match(said):
         return None
@@ -176,4 +182,6 @@ def asks_for_nothing(text: str) -> Literal["negated", "hypothetical"] | None:
         return "negated"
     if _HYPOTHETICAL.match(said):
         return "hypothetical"
+    if _CONDITIONAL.match(said):
+        return "conditional"
     return None

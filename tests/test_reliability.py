@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest_broker import Mosquitto, MqttRecorder
+from tests.test_config import STRING_KEYS
 from tests.test_daemon_mqtt import NotifyListener, _daemon_cmd, render_command
 
 pytestmark = [pytest.mark.models, pytest.mark.broker]
@@ -127,7 +128,13 @@ BAD_AT_START: dict[str, tuple[dict[str, Any], str]] = {
     "NUL in mqtt.password": ({"mqtt": {"password": NUL}}, "mqtt.password"),
     "NUL in an entity name": ({"home": {"areas": ["kitchen"], "entities": [
         {"id": "light.x", "name": NUL, "area": "kitchen"}]}}, "home.entities.0.name"),
+    "state_dir under a file": ({"state_dir": "/dev/null"}, "state_dir: cannot write"),
+    "record_dir under a file": ({"debug": {"record_dir": "/dev/null/rec"}}, "debug.record_dir: cannot write"),
+    "source not a WAV": ({"audio": {"source": "file:/etc/hostname"}}, "audio.source"),
+    "voice is a folder": ({"tts": {"voice": "/tmp"}}, "tts.voice: no such model"),
 }
+# Every string key test_config fuzzes, with an escape sequence, reloaded into the real daemon too.
+BAD_STRINGS = {f"escape in {key}": (make("x\x1b[2Jy"), key) for key, make in STRING_KEYS.items()}
 
 
 def test_bad_configs_at_start_are_one_line_naming_the_key(tmp_path: Path) -> None:
@@ -166,7 +173,8 @@ def test_reloads_never_stop_the_daemon(tmp_path: Path, mosquitto: Mosquitto, dae
     cfg = _write(tmp_path / "config.yaml", good)
     d = daemons(tmp_path, cfg)
     d.wait_ready()
-    for refused, (name, (overrides, key)) in enumerate(BAD_AT_START.items(), start=1):
+    bad = {**BAD_AT_START, **BAD_STRINGS}
+    for refused, (name, (overrides, key)) in enumerate(bad.items(), start=1):
         if "missing CA" in name:  # keep the running broker, with TLS on a file that is not there
             overrides = {"mqtt": {**good["mqtt"], "tls": {"enabled": True, "ca_file": "/nonexistent/ca.pem"}}}
         _write(cfg, _config(tmp_path, **{**good, **overrides}))
@@ -177,7 +185,7 @@ def test_reloads_never_stop_the_daemon(tmp_path: Path, mosquitto: Mosquitto, dae
     # Passes every check, fails to load (a damaged download): refused while the running models keep listening.
     _write(cfg, _config(tmp_path, **{**good, "stt": {"model": str(_corrupt_whisper(tmp_path / "broken"))}}))
     d.proc.send_signal(signal.SIGHUP)
-    text = d.wait_log("reload refused", count=len(BAD_AT_START) + 1, timeout=120)
+    text = d.wait_log("reload refused", count=len(bad) + 1, timeout=120)
     assert text.index("loading stt beside the running models") < text.rindex("reload refused")
     assert text.count("models loaded and warm") == 1  # the running session was never stopped
 
@@ -317,8 +325,11 @@ def test_the_daemon_gives_back_what_a_say_took(tmp_path: Path, mosquitto: Mosqui
     before = _rss_mb(d.proc.pid)
     for n, text in enumerate([digits], start=1):
         rec.publish(f"{BASE}/say/set", text)
-        rec.wait_for(lambda t, p, r: p == b"speaking", count=n, timeout=60)
-        rec.wait_for(lambda t, p, r: p == b"idle", count=n + 1, timeout=240)
+        spoke_at = rec.wait_for(lambda t, p, r: p == b"speaking", count=n, timeout=60)[-1][3]
+        deadline = time.monotonic() + 240
+        while not any(m[1] == b"idle" and m[3] > spoke_at for m in list(rec.messages)):  # idle after speaking
+            assert time.monotonic() < deadline and d.proc.poll() is None, d.text()[-3000:]
+            time.sleep(0.1)
         time.sleep(0.5)
         after = _rss_mb(d.proc.pid)
         assert after - before < 50, f"say {n}: RSS {before:.0f} MB -> {after:.0f} MB"

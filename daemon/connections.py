@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from ..pipeline.asking import Answer, Question
 from ..pipeline.assistant import Assistant
 from ..pipeline.intent.model import Home
 from . import __version__, factory
@@ -44,6 +46,12 @@ class LoopControls:
 
     def say(self, text: str) -> None:
         self.loop.call_soon_threadsafe(self.assistant.say, text)
+
+    def announce(self, text: str, preannounce: bool) -> None:
+        self.loop.call_soon_threadsafe(lambda: self.assistant.announce(text, chime=preannounce))
+
+    def ask(self, question: Question, on_answer: Callable[[Answer], None]) -> None:
+        self.loop.call_soon_threadsafe(self.assistant.ask, question, on_answer)
 
     def listen(self) -> None:
         self.loop.call_soon_threadsafe(self.assistant.listen)

@@ -129,10 +129,22 @@ class Topics:
     def wake_word(self) -> str:
         return self._t("wake_word")
 
+    @property
+    def answer(self) -> str:
+        return self._t("answer")
+
     # Commands in.
     @property
     def say_set(self) -> str:
         return self._t("say/set")
+
+    @property
+    def announce_set(self) -> str:
+        return self._t("announce/set")
+
+    @property
+    def ask_set(self) -> str:
+        return self._t("ask/set")
 
     @property
     def listen_set(self) -> str:

@@ -8,6 +8,11 @@ Out (observer of pipeline events; on_event never blocks, paho's publish only que
   <base>/availability    retained `online` on every connect; `offline` as last will and on stop()
 In (paho's network thread calls Controls):
   <base>/say/set, listen/set, mute/set (ON/OFF), wake_threshold/set (0..1), wake_word/set (one of wake_words)
+  <base>/announce/set    a text, or {"message", "preannounce"}: the chime, then the text spoken
+  <base>/ask/set         a question, or {"question", "answers": [{"id", "sentences"}], "id", "timeout_s",
+                         "preannounce"}: spoken, the answer heard without the wake word and published (QoS 1, not
+                         retained) on <base>/answer as {"event_type": answered|unmatched|timeout|muted|busy|failed,
+                         "id", "answer", "sentence", "question"}
 
 Intents the home carries out (lights, covers, ...) go out through the executor (daemon.actions), before the reply:
 they are the action itself, or (with the Home Assistant link) a record of it. Intents the satellite answers itself
@@ -24,8 +29,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from ..pipeline.asking import Answer, AnswerChoice, Question
 from ..pipeline.events import Event, IntentRecognized, ReplyStarted, StateChanged, Timing, Transcript, TurnFinished
 from ..pipeline.intent.intents import HOME_INTENTS
+from ..pipeline.tts import clean_text
 from .homeassistant import discovery as ha
 from .mqtt import MqttLink, Topics
 from .observers import spoken_text, turn_record
@@ -34,7 +41,15 @@ from .settings import MqttSettings
 log = logging.getLogger(__name__)
 
 MAX_SAY_CHARS = 2000
-"""Longer say/set texts are refused (Piper would speak for minutes)."""
+"""Longer say/set texts are refused (Piper would speak for minutes); the same for announcements and questions."""
+MAX_ASK_BYTES = 16384
+"""Longer ask/set and announce/set payloads are refused before they are parsed."""
+MAX_ANSWERS = 16
+"""Answers a question may list; sentences an answer may list."""
+MAX_SENTENCE_CHARS = 100
+"""Longest answer sentence, and longest question id or answer id."""
+ASK_TIMEOUT_S = (1.0, 60.0, 10.0)
+"""The least, the most and the default time a question waits for speech to begin."""
 
 
 class Controls(Protocol):
@@ -46,6 +61,11 @@ class Controls(Protocol):
     """
 
     def say(self, text: str) -> None: ...
+
+    def announce(self, text: str, preannounce: bool) -> None: ...
+
+    def ask(self, question: Question, on_answer: Callable[[Answer], None]) -> None:
+        """on_answer is called once, on any thread, with how the question ended."""
 
     def listen(self) -> None: ...
 
@@ -106,6 +126,8 @@ class MqttBridge:
         )
         t = self.topics
         self.link.subscribe(t.say_set, self._cmd_say)
+        self.link.subscribe(t.announce_set, self._cmd_announce)
+        self.link.subscribe(t.ask_set, self._cmd_ask)
         self.link.subscribe(t.listen_set, self._cmd_listen)
         self.link.subscribe(t.mute_set, self._cmd_mute)
         self.link.subscribe(t.wake_threshold_set, self._cmd_wake_threshold)
@@ -258,6 +280,31 @@ class MqttBridge:
         else:
             self._call(topic, self.controls.say, text)
 
+    def _cmd_announce(self, topic: str, payload: bytes) -> None:
+        try:
+            text, preannounce = parse_announce(payload)
+        except ValueError as e:
+            log.warning("MQTT: %s: %s; ignored", topic, e)
+            return
+        self._call(topic, self.controls.announce, text, preannounce)
+
+    def _cmd_ask(self, topic: str, payload: bytes) -> None:
+        try:
+            question = parse_ask(payload)
+        except ValueError as e:
+            log.warning("MQTT: %s: %s; ignored", topic, e)
+            return
+        self._call(topic, self.controls.ask, question, self.publish_answer)
+
+    def publish_answer(self, answer: Answer) -> None:
+        """<base>/answer, QoS 1, not retained; dropped while disconnected (a late answer could act on a question
+        long gone)."""
+        if not self.link.connected:
+            log.warning("MQTT: not connected; the answer to %r (%s) is dropped", answer.question.text[:60],
+                        answer.status.value)
+            return
+        self.link.publish(self.topics.answer, json.dumps(answer.record()), qos=1)
+
     def _cmd_listen(self, topic: str, payload: bytes) -> None:
         self._call(topic, self.controls.listen)
 
@@ -308,6 +355,87 @@ def _text(topic: str, payload: bytes) -> str | None:
     except UnicodeDecodeError:
         log.warning("MQTT: %s: payload is not UTF-8; ignored", topic)
         return None
+
+
+def _payload_text(payload: bytes) -> str:
+    if len(payload) > MAX_ASK_BYTES:
+        raise ValueError(f"{len(payload)} bytes is over the {MAX_ASK_BYTES} limit")
+    try:
+        return payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError("payload is not UTF-8") from None
+
+
+def _json_object(text: str, keys: set[str]) -> dict[str, Any]:
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        raise ValueError("not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object")
+    unknown = set(obj) - keys
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} (expected {sorted(keys)})")
+    return obj
+
+
+def _spoken(value: Any, what: str, limit: int = MAX_SAY_CHARS) -> str:
+    """A text to speak or match: a string, control characters removed, not empty, at most limit characters."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string")
+    text = clean_text(value)
+    if not text:
+        raise ValueError(f"{what} is empty")
+    if len(text) > limit:
+        raise ValueError(f"{what}: {len(text)} characters is over the {limit} limit")
+    return text
+
+
+def _flag(obj: dict[str, Any], key: str) -> bool:
+    value = obj.get(key, True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
+
+
+def parse_announce(payload: bytes) -> tuple[str, bool]:
+    """announce/set: a plain text, or {"message": str, "preannounce": bool (true)}: (text, chime first)."""
+    text = _payload_text(payload)
+    if not text.startswith("{"):
+        return _spoken(text, "message"), True
+    obj = _json_object(text, {"message", "preannounce"})
+    return _spoken(obj.get("message"), "message"), _flag(obj, "preannounce")
+
+
+def parse_ask(payload: bytes) -> Question:
+    """ask/set: a plain question (whatever is said is the answer), or {"question": str, "answers": [{"id": str,
+    "sentences": [str, ...]}, ...], "id": str, "timeout_s": number, "preannounce": bool}. Raises ValueError."""
+    text = _payload_text(payload)
+    if not text.startswith("{"):
+        return Question(_spoken(text, "question"), timeout_s=ASK_TIMEOUT_S[2])
+    obj = _json_object(text, {"question", "answers", "id", "timeout_s", "preannounce"})
+    question = _spoken(obj.get("question"), "question")
+    qid = _spoken(obj["id"], "id", MAX_SENTENCE_CHARS) if obj.get("id") is not None else ""
+    timeout = obj.get("timeout_s", ASK_TIMEOUT_S[2])
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+            ASK_TIMEOUT_S[0] <= timeout <= ASK_TIMEOUT_S[1]):
+        raise ValueError(f"timeout_s must be a number from {ASK_TIMEOUT_S[0]:g} to {ASK_TIMEOUT_S[1]:g}")
+    answers = obj.get("answers") or []
+    if not isinstance(answers, list) or len(answers) > MAX_ANSWERS:
+        raise ValueError(f"answers must be a list of at most {MAX_ANSWERS}")
+    choices: list[AnswerChoice] = []
+    for i, a in enumerate(answers):
+        if not isinstance(a, dict) or set(a) - {"id", "sentences"}:
+            raise ValueError(f"answers[{i}] must be {{\"id\": str, \"sentences\": [str, ...]}}")
+        aid = _spoken(a.get("id"), f"answers[{i}].id", MAX_SENTENCE_CHARS)
+        if any(c.id == aid for c in choices):
+            raise ValueError(f"answers[{i}].id {aid!r} is listed twice")
+        sentences = a.get("sentences", [aid])
+        if not isinstance(sentences, list) or not sentences or len(sentences) > MAX_ANSWERS:
+            raise ValueError(f"answers[{i}].sentences must be a list of 1 to {MAX_ANSWERS} strings")
+        choices.append(AnswerChoice(aid, tuple(_spoken(s, f"answers[{i}].sentences", MAX_SENTENCE_CHARS)
+                                               for s in sentences)))
+    return Question(question, tuple(choices), qid, float(timeout), _flag(obj, "preannounce"))
 
 
 def _fmt(value: float) -> str:

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .acting import Acting
+from .asking import Answer, AnswerStatus, Question, match
 from .compute import FrameClock, ModelThread
+from .earcon import earcon as make_chime
 from .events import (
     Event,
     IntentRecognized,
@@ -109,6 +111,8 @@ class _Turn:
     """An action waiting for the yes or no of this turn (asked "Did you mean ...?" in the turn before)."""
     mine: asyncio.Future[bool] | None = None
     """After a wake word: whether this satellite answers (roles.Arbiter); None: it does (no wake word)."""
+    asked: tuple[Question, Callable[[Answer], None]] | None = None
+    """The question (ask()) whose answer this turn hears, and who is told it; None: a command."""
 
 
 class Assistant:
@@ -266,6 +270,23 @@ class Assistant:
         self._spawn(self._say(text))
         return True
 
+    def announce(self, text: str, *, chime: bool = True) -> bool:
+        """say() with the chime first (MQTT announce/set, as Home Assistant's assist_satellite.announce)."""
+        if not self._says.admit():
+            return False
+        self._spawn(self._say(text, chime=chime))
+        return True
+
+    def ask(self, question: Question, on_answer: Callable[[Answer], None]) -> bool:
+        """Speak a question after any turn in progress, listen for the answer without the wake word and tell
+        on_answer (on the event loop) what it was (asking.match), or that nothing was heard; queued with say()'s
+        texts (False, and on_answer told BUSY, when too many wait)."""
+        if not self._says.admit():
+            on_answer(Answer(question, AnswerStatus.BUSY))
+            return False
+        self._spawn(self._ask(question, on_answer))
+        return True
+
     def set_muted(self, muted: bool) -> None:
         """Stop (or resume) listening for the wake word."""
         self.muted = muted
@@ -345,6 +366,7 @@ class Assistant:
             self._finish_listening(ep)
         elif ep.kind == "timeout":
             self._turn = None
+            self._answer(turn, "")
             self._finish_turn(TurnFinished(turn.id, wake_word=turn.wake_word, transcript="", understanding=None,
                                            speech_end_s=None, timings_ms={}))
             self._back_to_idle()
@@ -355,6 +377,7 @@ class Assistant:
             return
         if ep is None:  # the stream ended before anyone spoke
             self._turn = None
+            self._answer(turn, "")
             self._back_to_idle()
             return
         self._set_state(TurnState.THINKING)
@@ -382,6 +405,7 @@ class Assistant:
         except Exception:
             # A stage failed: say so (if the voice still works), end the turn and listen for the next one.
             log.exception("turn %s failed", turn.id)
+            self._answer(turn, None)
             if self._turn is turn:
                 self._turn = None
             self._awaiting = None
@@ -417,6 +441,14 @@ class Assistant:
         hearing = await self.hearing.transcribe(turn.id, ep.audio, speculated, awaiting=turn.awaiting is not None)
         heard, quick = hearing.transcription, hearing.quick
         timings[Timing.STT] = ms(hearing.stt_s)
+        if turn.asked is not None:  # the answer to ask()'s question: told, neither understood nor acted on
+            self._answer(turn, heard.text)
+            if self._turn is turn:
+                self._turn = None
+            self._finish_turn(TurnFinished(turn.id, wake_word=None, transcript=heard.text, understanding=None,
+                                           speech_end_s=ep.stream_s, timings_ms=timings))
+            self._back_to_idle()
+            return
         milestones[Milestone.TRANSCRIPT] = time.monotonic()
         understanding = await self._understand(turn, heard, quick, timings)
         milestones[Milestone.INTENT] = intent_at = time.monotonic()
@@ -477,14 +509,59 @@ class Assistant:
         first_audio_at, _ = await self._speak(turn_id, [u.reply])
         return first_audio_at, u
 
-    async def _say(self, text: str) -> None:
+    async def _say(self, text: str, *, chime: bool = False) -> None:
         try:
             await self.wait_idle_turn()
         finally:
             self._says.leave()
         self._idle.clear()
+        if chime:
+            await self._chime()
         await self._speak("", [text])
         self._back_to_idle()
+
+    async def _chime(self) -> None:
+        """The chime before an announcement or a question (the earcon, also when the wake word goes without)."""
+        self._set_state(TurnState.SPEAKING)
+        await self.voice.play(self.options.earcon or make_chime())
+
+    async def _ask(self, question: Question, on_answer: Callable[[Answer], None]) -> None:
+        try:
+            await self.wait_idle_turn()
+        finally:
+            self._says.leave()
+        self._idle.clear()
+        try:
+            if question.preannounce:
+                await self._chime()
+            await self._speak("", [question.text])
+        except Exception:
+            log.exception("ask: the question could not be spoken")
+            on_answer(Answer(question, AnswerStatus.FAILED))
+            self._back_to_idle()
+            return
+        if self.muted:  # the microphone is off: nobody is listened to
+            on_answer(Answer(question, AnswerStatus.MUTED))
+            self._back_to_idle()
+            return
+        self._start_listening(None, timeout_s=question.timeout_s)
+        if self._turn is not None:
+            self._turn.asked = (question, on_answer)
+
+    def _answer(self, turn: _Turn, text: str | None) -> None:
+        """Tell an asked turn's caller its answer (text: what was heard; None: the turn failed), once."""
+        if turn.asked is None:
+            return
+        (question, on_answer), turn.asked = turn.asked, None
+        if text is None:
+            answer = Answer(question, AnswerStatus.FAILED)
+        else:
+            status, answer_id = match(text, question.choices)
+            answer = Answer(question, status, answer_id, text.strip())
+        try:
+            on_answer(answer)
+        except Exception:
+            log.exception("ask: the answer could not be told")
 
     # ---- timers and turns without audio ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from slm_voice.daemon.homeassistant import discovery as ha
 from slm_voice.daemon.mqtt import Topics
 from slm_voice.daemon.mqtt_bridge import MqttBridge
 from slm_voice.daemon.settings import ConfigError, EntitySettings, MqttSettings, TlsSettings
+from slm_voice.pipeline.asking import Answer, AnswerChoice, AnswerStatus, Question
 from slm_voice.pipeline.events import IntentRecognized, ReplyStarted, StateChanged, Transcript, TurnFinished
 from slm_voice.pipeline.intent.model import Intent, Understanding
 
@@ -52,6 +53,14 @@ class RecordingControls:
 
     def say(self, text: str) -> None:
         self._add("say", text)
+
+    def announce(self, text: str, preannounce: bool) -> None:
+        self._add("announce", (text, preannounce))
+
+    def ask(self, question: Question, on_answer: Callable[[Answer], None]) -> None:
+        self._add("ask", question)
+        on_answer(Answer(question, AnswerStatus.ANSWERED, question.choices[0].id if question.choices else None,
+                         "yes please"))
 
     def listen(self) -> None:
         self._add("listen")
@@ -290,7 +299,7 @@ def test_discovery_payloads(mosquitto, mqtt_client, make_bridge) -> None:
     make_bridge(settings(mosquitto.port))
     n = len(ha.removal_messages(ha.DeviceInfo(DEVICE, "x", "0")))
     configs = _discovery(mqtt_client(mosquitto.port, ["homeassistant/#"]), n, retained=True)
-    assert len(configs) == n == 10
+    assert len(configs) == n == 13
 
     node = f"slm_voice_{DEVICE}"
     by_component: dict[str, list[dict[str, Any]]] = {}
@@ -306,8 +315,9 @@ def test_discovery_payloads(mosquitto, mqtt_client, make_bridge) -> None:
     assert len({c["unique_id"] for c in configs.values()}) == n
     assert sorted(by_component) == ["button", "event", "number", "select", "sensor", "switch", "text"]
 
-    (event,) = by_component["event"]
+    event, answer = sorted(by_component["event"], key=lambda c: c["unique_id"] != f"{node}_intent")
     assert event["state_topic"] == f"{BASE}/event" and "HassTurnOn" in event["event_types"]
+    assert answer["state_topic"] == f"{BASE}/answer" and "answered" in answer["event_types"]
     assert {s["state_topic"] for s in by_component["sensor"]} == {
         f"{BASE}/state", f"{BASE}/transcript", f"{BASE}/reply", f"{BASE}/last_turn_ms"}
     (switch,) = by_component["switch"]
@@ -318,8 +328,10 @@ def test_discovery_payloads(mosquitto, mqtt_client, make_bridge) -> None:
     assert select["options"] == list(WAKE_WORDS) and select["command_topic"] == f"{BASE}/wake_word/set"
     (button,) = by_component["button"]
     assert button["command_topic"] == f"{BASE}/listen/set"
-    (say,) = by_component["text"]
-    assert say["command_topic"] == f"{BASE}/say/set" and say["max"] == 255
+    texts = {c["unique_id"].removeprefix(f"{node}_"): c for c in by_component["text"]}
+    assert {k: c["command_topic"] for k, c in texts.items()} == {
+        "say": f"{BASE}/say/set", "announce": f"{BASE}/announce/set", "ask": f"{BASE}/ask/set"}
+    assert {c["max"] for c in texts.values()} == {255}
 
     removals = ha.removal_messages(ha.DeviceInfo(DEVICE, "x", "0"))
     assert {t for t, _ in removals} == set(configs) and all(p == "" for _, p in removals)
@@ -338,11 +350,11 @@ def test_remove_discovery_clears_retained_configs(mosquitto, mqtt_client, make_b
 def test_ha_birth_republishes_discovery(mosquitto, mqtt_client, make_bridge) -> None:
     bridge, _ = make_bridge(settings(mosquitto.port))
     rec = mqtt_client(mosquitto.port, ["homeassistant/+/+/+/config"])
-    _discovery(rec, 10, retained=True)
+    _discovery(rec, 13, retained=True)
     assert not [m for m in rec.messages if not m[2]]
     rec.publish("homeassistant/status", "online")
-    live = _discovery(rec, 10, retained=False)  # published again, arriving live
-    assert len(live) == 10
+    live = _discovery(rec, 13, retained=False)  # published again, arriving live
+    assert len(live) == 13
 
 
 def test_discovery_can_be_disabled(mosquitto, mqtt_client, make_bridge) -> None:
@@ -393,6 +405,42 @@ def test_commands_reach_controls(mosquitto, mqtt_client, make_bridge, caplog) ->
     rec.wait_for(lambda t, p, r: t.endswith("wake_word") and p == b"okay_nabu")
     assert rec.on(f"{BASE}/mute")[-2:] == [b"ON", b"OFF"]
     assert rec.on(f"{BASE}/wake_threshold")[-1] == b"0.7"
+
+
+def test_announce_and_ask_reach_controls_and_the_answer_is_published(mosquitto, mqtt_client, make_bridge,
+                                                                    caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="slm_voice.daemon.mqtt_bridge")
+    bridge, controls = make_bridge(settings(mosquitto.port))
+    rec = mqtt_client(mosquitto.port, [f"{BASE}/answer"])
+    ask = {"id": "garage", "question": "Close the garage?\x1b[2J", "timeout_s": 5, "preannounce": False,
+           "answers": [{"id": "yes", "sentences": ["yes", "sure"]}, {"id": "no", "sentences": ["no"]}]}
+    for topic, payload in [
+        ("announce/set", " The washer is done.\x00 "),
+        ("announce/set", json.dumps({"message": "Quiet one", "preannounce": False})),
+        ("announce/set", json.dumps({"message": ""})),  # ignored: empty
+        ("announce/set", "x" * 20000),  # ignored: too long
+        ("ask/set", json.dumps({**ask, "answers": [{"id": "yes"}, {"id": "yes"}]})),  # ignored: an id twice
+        ("ask/set", json.dumps({**ask, "timeout_s": 3600})),  # ignored: out of range
+        ("ask/set", "{not json"),  # ignored
+        ("ask/set", json.dumps(ask)),
+        ("ask/set", "Anything else?"),
+    ]:
+        rec.publish(f"{BASE}/{topic}", payload)
+    deadline = time.monotonic() + 10
+    while sum(c[0] == "ask" for c in controls.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [c for c in controls.calls if c[0] == "announce"] == [
+        ("announce", ("The washer is done.", True)), ("announce", ("Quiet one", False))]
+    first, second = (q for name, q in controls.calls if name == "ask")
+    assert first == Question("Close the garage? [2J", (AnswerChoice("yes", ("yes", "sure")),
+                                                       AnswerChoice("no", ("no",))), "garage", 5.0, False)
+    assert second == Question("Anything else?")
+    answers = [json.loads(m[1]) for m in rec.wait_for(is_topic(f"{BASE}/answer"), count=2)[:2]]
+    assert answers[0] == {"event_type": "answered", "id": "garage", "answer": "yes", "sentence": "yes please",
+                          "question": "Close the garage? [2J"}
+    assert answers[1]["answer"] is None and answers[1]["id"] == ""
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 5, warnings
 
 
 def test_refused_command_is_not_echoed(mosquitto, mqtt_client, make_bridge, caplog) -> None:

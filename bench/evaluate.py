@@ -437,12 +437,7 @@ def _rss_mb() -> float:
 def run(settings: Any, args: Any) -> int:
     """`slm-voice eval`: the tiers built from settings (their home and model) on the cases; prints the report."""
     from ..daemon import factory
-    from . import probes
 
-    if args.cases == "probes":  # the packaged probe suite
-        args.cases = str(probes.PROBES_DIR / "cases.jsonl")
-    if probes.is_probe_file(args.cases):  # a probe suite: each case names its home (bench/probes.py)
-        return probes.run(settings, args)
     cases = load_cases(args.cases)
     if args.limit:
         cases = cases[: args.limit]

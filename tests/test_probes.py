@@ -190,12 +190,12 @@ def test_the_command_line_takes_a_probe_suite() -> None:
 
 
 def test_eval_keeps_the_held_out_cases_unseen(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from slm_voice.bench.evaluate import run
+    from slm_voice.bench import probes
     from slm_voice.daemon.settings import Settings
 
     out = tmp_path / "r.json"
-    args = parser().parse_args(["eval", "probes", "--no-slm", "--out", str(out)])
-    assert run(Settings(), args) == 0
+    args = parser().parse_args(["eval", str(probes.PROBES_DIR / "cases.jsonl"), "--no-slm", "--out", str(out)])
+    assert probes.is_probe_file(args.cases) and probes.run(Settings(), args) == 0
     printed = capsys.readouterr().out
     saved = json.loads(out.read_text())
     assert saved["total"]["cases"] >= 300 and saved["splits"]["heldout"]["cases"] > 0

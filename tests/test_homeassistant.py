@@ -545,6 +545,12 @@ def test_daemon_announces_and_asks_from_home_assistant_automations(homeassistant
             attributes = homeassistant.state(entity)["attributes"]
             assert (attributes["event_type"], attributes["answer"], attributes["id"]) == (
                 "answered", "yes", "close_garage")
+            # Nobody answers: the script called as a service, with a short timeout.
+            homeassistant.call_service("script", "slm_voice_ask", {"question": "Anyone there?", "id": "nobody",
+                                                                    "timeout_s": 1})
+            (late,) = rec.wait_for(lambda t, p, r: t == f"{base}/answer" and b"nobody" in p, timeout=60)[:1]
+            assert json.loads(late[1]) == {"event_type": "timeout", "id": "nobody", "answer": None, "sentence": "",
+                                           "question": "Anyone there?"}
         except (TimeoutError, AssertionError) as e:
             raise AssertionError(f"{e}\nautomation runs: {_traces(homeassistant)}\n--- daemon log ---\n"
                                  f"{d.log_tail(60)}") from None

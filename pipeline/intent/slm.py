@@ -298,7 +298,7 @@ class LanguageModelTier:
         assert hass is not None
         slots = answer.hass_slots()
         area_fallback = self.home.satellite_area
-        if slots.get("area") == sp.ALL_AREAS:
+        if str(slots.get("area", "")).removeprefix("the ") in _WHOLE_HOME_AREAS:
             del slots["area"]  # the whole home: no area, and not the satellite's either
             area_fallback = None
         if hass == "HassStartTimer" and not any(slots.get(u) for u in ("hours", "minutes", "seconds")):
@@ -387,6 +387,9 @@ def _domains_of(hass: str) -> tuple[str, ...]:
     return spec.domains if spec is not None and spec.target != "required" else ()
 
 
+_WHOLE_HOME_AREAS = frozenset({sp.ALL_AREAS, "all areas", "all rooms", "every room", "everywhere", "house",
+                               "whole house", "entire house", "home", "whole home", "all the rooms"})
+"""What the model writes for the whole home besides area=all."""
 _SPECIFIC_KINDS = frozenset({"media_player"})
 """Domains whose nouns name different things (a tv is not a speaker): the noun must be in the device's names."""
 

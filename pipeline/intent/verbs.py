@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal["on", "off", "lock", "unlock", "open", "close", "start", "stop", "dock", "pause", "resume", "mute",
-                 "unmute", "water"]
+                 "unmute", "water", "remove"]
 
 SWITCHABLE = frozenset({"light", "switch", "fan", "media_player", "input_boolean", "cover", "valve", "climate"})
 """Domains an on/off verb may act on (a lock needs lock/unlock; a vacuum starts or goes home)."""
@@ -29,9 +29,9 @@ def _pairs(intents: tuple[str, ...], domains: frozenset[str] | tuple[str, ...]) 
 
 ALLOWED.update({
     "on": _pairs(("HassTurnOn",), SWITCHABLE) | _pairs(("HassVacuumStart",), ("vacuum",))
-    | _pairs(("HassMediaUnpause",), ("media_player",)),
+    | _pairs(("HassMediaUnpause", "HassMediaPlayerUnmute"), ("media_player",)),
     "off": _pairs(("HassTurnOff",), SWITCHABLE) | _pairs(("HassVacuumReturnToBase",), ("vacuum",))
-    | _pairs(("HassMediaPause",), ("media_player",)),
+    | _pairs(("HassMediaPause", "HassMediaPlayerMute"), ("media_player",)),
     "lock": _pairs(("HassTurnOn",), ("lock",)),
     "unlock": _pairs(("HassTurnOff",), ("lock",)),
     "open": _pairs(("HassTurnOn", "HassSetPosition"), ("cover", "valve")),
@@ -46,9 +46,10 @@ ALLOWED.update({
     "mute": _pairs(("HassMediaPlayerMute",), ("media_player",)),
     "unmute": _pairs(("HassMediaPlayerUnmute",), ("media_player",)),
     "water": _pairs(("HassTurnOn",), ("valve",)),
+    "remove": frozenset(),  # taking things off a list: no supported intent does it
 })
 
-GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close", "water"})
+GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close", "water", "remove"})
 """Verbs that constrain every answer, not only device actions: "lock the door" can never add "door" to a list."""
 DEVICE_INTENTS: frozenset[str] = frozenset(i for pairs in ALLOWED.values() for i, _ in pairs)
 """The intents a verb speaks about; others (lists, timers, light settings) are not held against the verb."""
@@ -63,7 +64,7 @@ _LEAD = re.compile(
     r"can you|could you|would you|will you|can u|would you mind|i want you to|i'd like you to|i would like you to|"
     r"i need you to|i want to|i'd like to|i need to|let's|lets|let us|time to|you can|you should|try to|help me)"
     r"\s+)*")
-_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start)\b"
+_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start|take|cross|strike)\b"
                        r"(?:\s+(?!(?:on|off|up|down|out)\b)\S+){0,5}?\s+(on|off|up|down|out)\b")
 """A phrasal verb with its particle, possibly after its object: "turn the kitchen light off"."""
 
@@ -73,7 +74,8 @@ _PHRASAL: dict[tuple[str, str], Action] = {
     ("turn", "off"): "off", ("switch", "off"): "off", ("power", "off"): "off", ("flip", "off"): "off",
     ("click", "off"): "off", ("shut", "off"): "off", ("shut", "down"): "off", ("power", "down"): "off",
     ("cut", "off"): "off", ("knock", "off"): "off", ("turn", "out"): "off",
-    ("shut", "up"): "mute",
+    ("shut", "up"): "mute", ("take", "off"): "remove", ("cross", "off"): "remove", ("strike", "off"): "remove",
+    ("take", "out"): "remove",
 }
 _SINGLE: dict[str, Action] = {
     "activate": "on", "enable": "on", "energize": "on",
@@ -88,6 +90,7 @@ _SINGLE: dict[str, Action] = {
     "pause": "pause", "resume": "resume", "unpause": "resume", "continue": "resume", "play": "resume",
     "mute": "mute", "silence": "mute", "unmute": "unmute",
     "water": "water", "irrigate": "water",
+    "remove": "remove", "delete": "remove", "erase": "remove",
 }
 
 

@@ -27,7 +27,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,22 @@ class Case:
     """Other target sets that also count as right."""
 
 
-def load_cases(path: str | os.PathLike[str]) -> list[Case]:
-    """Cases from a JSON-lines file; raises ValueError naming the line that is wrong."""
-    cases: list[Case] = []
+def json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "path:line", value) for each non-empty line of a JSON-lines file; ValueError names a bad one."""
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{n}"
         try:
-            raw = json.loads(line)
+            yield n, where, json.loads(line)
         except ValueError as e:
             raise ValueError(f"{where}: not JSON ({e})") from None
+
+
+def load_cases(path: str | os.PathLike[str]) -> list[Case]:
+    """Cases from a JSON-lines file; raises ValueError naming the line that is wrong."""
+    cases: list[Case] = []
+    for n, where, raw in json_lines(path):
         expect = raw.get("expect") if isinstance(raw, dict) else None
         if not isinstance(expect, dict) or not isinstance(raw.get("sentence"), str) or not raw["sentence"].strip():
             raise ValueError(f"{where}: needs a sentence and expect: {{intent, slots, entity_ids}}")

@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.intent.model import Home, Intent, Understanding
-from .evaluate import _item, _same, _step_goes
+from .evaluate import _item, _same, _step_goes, json_lines
 
 PROBES_DIR = Path(__file__).resolve().parent / "data" / "probes"
 """The packaged suite: cases.jsonl and homes/<home>.yaml."""
@@ -169,14 +169,7 @@ def _action(raw: Any, where: str) -> Action:
 def load_probes(path: str | os.PathLike[str]) -> list[Probe]:
     """The cases of a probe file; ValueError names the line that is wrong."""
     probes: list[Probe] = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{n}"
-        try:
-            raw = json.loads(line)
-        except ValueError as e:
-            raise ValueError(f"{where}: not JSON ({e})") from None
+    for _, where, raw in json_lines(path):
         expect = raw.get("expect") if isinstance(raw, dict) else None
         if not isinstance(expect, dict) or not all(isinstance(raw.get(k), str) and raw[k].strip()
                                                    for k in ("id", "home", "category", "text")):

@@ -245,7 +245,7 @@ class SttSettings:
     """With short_window: when no template matches, transcribe once more with the 30 s window before the SLM."""
     short_window: bool = True
     """Encode only the command (plus silence, 10 s at least) instead of Whisper's fixed 30 s window: ~10x faster."""
-    home_nbest: int = Field(1, ge=1, le=8)
+    home_nbest: int = Field(5, ge=1, le=8)
     """With short_window: decode this many transcripts and keep the one whose words best fit the home (1: off)."""
 
     @field_validator("device")

@@ -31,6 +31,6 @@ def test_the_hypothesis_that_fits_the_home_wins_unless_a_clearly_likelier_one_do
     assert choose(["a", "a"], [-0.2, -0.2], vocab) == 0  # ties: the likelier (first) decode
 
 
-def test_home_nbest_is_a_setting_that_defaults_to_off() -> None:
-    assert parse_settings({}).stt.home_nbest == 1
-    assert parse_settings({"stt": {"home_nbest": 5}}).stt.home_nbest == 5
+def test_home_nbest_is_a_setting_that_defaults_to_five() -> None:
+    assert parse_settings({}).stt.home_nbest == 5
+    assert parse_settings({"stt": {"home_nbest": 1}}).stt.home_nbest == 1

@@ -96,3 +96,29 @@ def test_rooms_and_speakers_through_the_whole_pipeline(settings, corpus_dir: Pat
     assert len(right) >= 6, [(r.condition, r.heard) for r in results]
     assert all(r.transcript_right for r in right)
     assert not any(r.score.misfire for r in results)
+
+
+def test_the_speech_report_has_rooms_speakers_latency_and_the_confidences_auc() -> None:
+    from slm_voice.bench.evaluate import format_speech, result_for, speech_report
+    from slm_voice.pipeline.intent.model import Intent, Understanding
+
+    case = Case(id="k", sentence="turn on the kitchen light", group="g", intent="HassTurnOn",
+                entity_ids=("light.kitchen_ceiling",))
+    right = Understanding(Intent("HassTurnOn", {}, ("light.kitchen_ceiling",)), "Done.", "template")
+    wrong = Understanding(Intent("HassTurnOff", {}, ("light.kitchen_ceiling",)), "Done.", "slm")
+    results = []
+    for cond, voice, u, heard, conf in (("people clean", "piper", right, "turn on the kitchen light", 0.9),
+                                         ("people clean", "espeak", wrong, "burn off the kitchen light", 0.4),
+                                         ("people babble10", "piper", None, "", None)):
+        r = result_for(case, u, heard=heard, seconds=0.1, condition=cond)
+        r.voice, r.latency = voice, (0.5 if u else None)
+        r.transcript_right = confidence.transcript_right(case.sentence, heard, r.score.fully_right)
+        r.transcript_scores = confidence.scores_for(heard, conf, None, frozenset({"turn", "on", "the"}))
+        results.append(r)
+    rep = speech_report(results)
+    assert rep["conditions"]["people clean"]["misfire"] == 0.5
+    assert rep["conditions"]["people babble10"]["no_turn"] == 1
+    assert rep["voices"]["piper"]["speech_end_to_intent_median"] == 0.5
+    assert rep["transcript_confidence"]["auc"]["whisper"] == 1.0  # the empty transcript is left out
+    text = format_speech(rep)
+    assert "per condition" in text and "per speaker" in text and "whisper 1.000" in text

@@ -79,6 +79,8 @@ def _stage_makers(s: Settings, home: Home, *, wake_word_required: bool, with_slm
     }
     if wake_word_required:
         makers["wake"] = (s.wake, lambda: build_wake(s))
+        # The same words run on what the assistant plays: its own voice saying one must not barge in.
+        makers["echo_wake"] = (s.wake, lambda: build_wake(s))
     return makers
 
 
@@ -115,6 +117,7 @@ def build_assistant(
     stages["intents"].set_answers(answers or SourcedAnswers())  # this session's open answers (a kept stage too)
     return Assistant(
         wake=stages.get("wake"),
+        echo_wake=stages.get("echo_wake"),
         endpointer=stages["endpointer"],
         stt=stages["stt"],
         intents=stages["intents"],

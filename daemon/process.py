@@ -97,5 +97,8 @@ class _SwitchableSink:
     def drain(self) -> None:
         self.target.drain()
 
+    def stop(self) -> None:
+        self.target.stop()
+
     def close(self) -> None:
         self.target.close()

@@ -23,6 +23,7 @@ from typing import Any
 
 from .acting import Acting
 from .asking import Answer, AnswerStatus, Question, match
+from .bargein import ECHO_TAIL_S, STOP_PHRASES, BargeIn, Bursts, EchoReference, StopWords
 from .compute import FrameClock, ModelThread
 from .earcon import earcon as make_chime
 from .events import (
@@ -97,6 +98,12 @@ class AssistantOptions:
     Assistant's pipeline does), for the benchmark's baseline."""
     action_timeout_s: float = 10.0
     """Longest wait for an executor's answer before the reply says the action may not have happened."""
+    barge_in: bool = True
+    """The wake word (a command may follow) or a stop word said while it speaks or a timer rings stops it
+    (bargein.py); its own voice never does."""
+    stop_words: tuple[str, ...] = STOP_PHRASES
+    """Heard by speech-to-text in speech bursts while it speaks; () turns the check off (the wake word still
+    barges in)."""
 
 
 @dataclass
@@ -132,12 +139,15 @@ class Assistant:
         observers: Iterable[Observer] = (),
         heartbeat: Callable[[], None] | None = None,
         arbiter: Arbiter | None = None,
+        echo_wake: WakeWord | None = None,
     ) -> None:
         """executor: carries actions out before the reply (None: nothing does, the tier's reply is spoken as is,
         for `process` and the bench). heartbeat: called for every frame (the systemd watchdog). arbiter: whether a
         wake word heard by several satellites is this one's to answer (None: always; may be set later, between
-        turns)."""
+        turns). echo_wake: a second detector of the same wake words, run on what the assistant plays (its own voice
+        saying the wake word must not barge in: bargein.EchoReference)."""
         self.wake = wake
+        self.echo_wake = echo_wake
         self.endpointer = endpointer
         self.stt = stt
         self.intents = intents
@@ -150,8 +160,15 @@ class Assistant:
         self.level = LevelMeter()
         """How loud the wake word was heard, over the noise (the arbiter's evidence)."""
         self.models = ModelThread(self._emit)
+        self.echo = EchoReference(echo_wake)
         self.voice = Voice(tts, sink, self.models, self._emit, reply_cache=options.reply_cache,
-                           stream_reply=options.stream_reply)
+                           stream_reply=options.stream_reply, echo=self.echo)
+        self._barge: BargeIn | None = None
+        """A barge-in whose speaking has not ended yet (a wake word's command is listened to when it has)."""
+        self._bursts = Bursts()
+        self._stop_words = StopWords(options.stop_words)
+        self._checking = False
+        self._quiet_turn: _Turn | None = None
         self.hearing = Hearing(stt, intents, self.models, self._emit, recheck=options.recheck_stt)
         self.state = TurnState.IDLE
         self.muted = False
@@ -171,7 +188,7 @@ class Assistant:
     def load(self) -> dict[str, float]:
         """Load and warm every model once; returns seconds per stage (blocking: call from a thread at start-up)."""
         took: dict[str, float] = {}
-        for stage in (self.wake, self.endpointer, self.stt, self.intents, self.tts):
+        for stage in (self.wake, self.echo_wake, self.endpointer, self.stt, self.intents, self.tts):
             if stage is None:
                 continue
             t0 = time.perf_counter()
@@ -243,6 +260,9 @@ class Assistant:
         vad.audio_s += frame.duration_s
         for endpoint in endpoints:
             self._on_endpoint(endpoint)
+        speaking = self.state == TurnState.SPEAKING and self.options.barge_in and not self.muted
+        if speaking and self._barge is None and self._stop_words.phrases:
+            self._listen_for_stop(frame)
         if self.wake is not None and not self.muted:
             # Fed in every state so its streaming features stay current; a hit counts only when idle, which is
             # also what keeps the assistant from waking itself up while it speaks.
@@ -254,6 +274,44 @@ class Assistant:
             clock.audio_s += frame.duration_s
             if hits and self.state == TurnState.IDLE:
                 self._start_listening(hits[0].word, stream_s=hits[0].stream_s, probability=hits[0].probability)
+            elif hits and speaking and self._barge is None:
+                if self.echo.explains(frame.arrived):
+                    log.info("wake word while speaking: its own voice (the played audio fires it too); ignored")
+                else:
+                    self._barge_in(BargeIn("wake", hits[0].word, hits[0].stream_s, hits[0].probability))
+
+    # ---- barge-in (bargein.py) ------------------------------------------------------------------------------
+
+    def _listen_for_stop(self, frame: AudioFrame) -> None:
+        burst = self._bursts.observe(frame, self.endpointer.probability, ready=not self._checking)
+        if burst is not None:  # one check at a time; the next one covers what came meanwhile
+            self._checking = True
+            self._spawn(self._check_stop(burst, frame.end_s, time.monotonic()))
+
+    async def _check_stop(self, burst: bytes, end_s: float, ended_at: float) -> None:
+        """Whisper on a speech burst heard while speaking: a stop word its own words do not explain stops it."""
+        try:
+            heard, stt_s = await self.models.timed("", StageName.STT, "stop", self.stt.transcribe, burst,
+                                                   audio_s=len(burst) / 32000)
+        except Exception:
+            log.warning("stop word check failed", exc_info=True)
+            return
+        finally:
+            self._checking = False
+        phrase = self._stop_words.heard(heard.text, self.voice.saying)
+        log.debug("stop word check: heard %r (%.0f ms)", heard.text, 1000 * stt_s)
+        if phrase is None or self.state != TurnState.SPEAKING or self._barge is not None:
+            return
+        log.info("stop word %r heard (%r): stopped %.0f ms after the burst ended (speech-to-text %.0f ms)",
+                 phrase, heard.text, 1000 * (time.monotonic() - ended_at), 1000 * stt_s)
+        self._barge_in(BargeIn("stop", phrase, end_s))
+
+    def _barge_in(self, barge: BargeIn) -> None:
+        """Stop speaking now; the turn (reply, say, timer ring) ends and, after the wake word, a command is heard."""
+        log.info("barge-in: %s %r at %.2f s; stop speaking", barge.kind, barge.word, barge.stream_s)
+        self._barge = barge
+        self._bursts.reset()
+        self.voice.interrupt()
 
     # ---- controls -------------------------------------------------------------------------------------------
 
@@ -304,8 +362,11 @@ class Assistant:
     # ---- listening ------------------------------------------------------------------------------------------
 
     def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None,
-                         probability: float = 1.0) -> None:
+                         probability: float = 1.0, barged_in: bool = False) -> None:
+        self._barge = None
         turn = self._turn = _Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
+        # After a barge-in the reply stopping says it was heard; a chime would only play over the command.
+        self._quiet_turn = turn if barged_in else None
         self._awaiting = None
         self._idle.clear()
         if wake_word is not None:
@@ -328,7 +389,9 @@ class Assistant:
                 turn.mine.add_done_callback(lambda mine: self._on_verdict(turn, mine))
         self._set_state(TurnState.LISTENING)
         # After a wake word, the command may have begun before the detection: start it at the pause after it.
-        for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None):
+        # Over its own voice the echo left no pause to find: the command is what follows the wake hit.
+        after_s = stream_s + ECHO_TAIL_S if barged_in else None
+        for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None, after_s=after_s):
             self._on_endpoint(endpoint)
 
     def _on_verdict(self, turn: _Turn, mine: asyncio.Future[bool]) -> None:
@@ -336,7 +399,8 @@ class Assistant:
         if self._turn is not turn:
             return
         if _is_mine(mine):
-            if self.options.earcon is not None and self.state in (TurnState.AWAKE, TurnState.LISTENING):
+            quiet = self._quiet_turn is turn
+            if self.options.earcon is not None and not quiet and self.state in (TurnState.AWAKE, TurnState.LISTENING):
                 self.voice.play_soon(self.options.earcon)
         elif self.state == TurnState.LISTENING:
             self.endpointer.finish("arbitration")  # the command heard so far is dropped
@@ -469,7 +533,9 @@ class Assistant:
         self._finish_turn(TurnFinished(turn.id, wake_word=turn.wake_word, transcript=heard.text,
                                        understanding=understanding, speech_end_s=ep.stream_s, timings_ms=timings,
                                        milestones=milestones))
-        if understanding.confirm is not None:
+        if self._barge is not None:  # stopped while it spoke: no follow-up (a wake word's command is heard)
+            self._back_to_idle()
+        elif understanding.confirm is not None:
             # "Did you mean ...?": the answer needs no wake word.
             self._awaiting = understanding.confirm
             self._start_listening(None, timeout_s=self.options.follow_up_timeout_s)
@@ -580,11 +646,14 @@ class Assistant:
             return
         await self.wait_idle_turn()
         self._idle.clear()
+        self._set_state(TurnState.SPEAKING)  # the ring can be stopped as a reply can
+        epoch = self.voice.epoch
         try:
             if self.options.earcon is not None:
                 for _ in range(3):
-                    await self.voice.play(self.options.earcon)
-            await self._speak("", [f"Your {timer.describe()} is done."])
+                    await self.voice.play(self.options.earcon, epoch=epoch)
+            if self.voice.epoch == epoch:
+                await self._speak("", [f"Your {timer.describe()} is done."])
         finally:
             self._back_to_idle()
 
@@ -649,8 +718,12 @@ class Assistant:
                 self._emit(event)
 
     def _back_to_idle(self) -> None:
+        barge, self._barge = self._barge, None
         self._set_state(TurnState.MUTED if self.muted else TurnState.IDLE)
         self._idle.set()
+        if barge is not None and barge.kind == "wake" and not self.muted and self._turn is None:
+            # The wake word stopped it: the command that follows (maybe begun already) is heard as after any.
+            self._start_listening(barge.word, stream_s=barge.stream_s, probability=barge.probability, barged_in=True)
 
     def _set_state(self, state: TurnState) -> None:
         if state != self.state:

@@ -50,10 +50,16 @@ class Endpointing(Model, Protocol):
     def observe(self, item: AudioFrame) -> None:
         """A frame heard while not listening (keeps the voice activity history current)."""
 
-    def begin(self, timeout_s: float | None = None, *, look_back: bool = False) -> list[Endpoint]:
-        """Start collecting a command; look_back: it may already have begun (after a wake word)."""
+    def begin(self, timeout_s: float | None = None, *, look_back: bool = False, after_s: float | None = None
+              ) -> list[Endpoint]:
+        """Start collecting a command; look_back: it may already have begun (after a wake word); after_s: it began
+        after this audio position (a wake word heard over the assistant's voice)."""
 
     def process(self, item: AudioFrame) -> Iterator[Endpoint]: ...
+
+    @property
+    def probability(self) -> float:
+        """The speech probability of the last frame seen (observed or processed)."""
 
     def finish(self, reason: str = "eof") -> Endpoint | None:
         """End the command now; None when nobody spoke."""
@@ -118,6 +124,10 @@ class Sink(Protocol):
     def write(self, audio: OutputAudio) -> None: ...
 
     def drain(self) -> None: ...
+
+    def stop(self) -> None:
+        """Stop playing at once and drop what is queued (barge-in); called on the event loop, also while another
+        thread is inside write() or drain()."""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ class NullSink:
     def drain(self) -> None:
         pass
 
+    def stop(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -69,6 +72,9 @@ class StdoutSink:
 
     def drain(self) -> None:
         self._put(self._match.flush())
+
+    def stop(self) -> None:
+        """What was written is in the pipe already: nothing to take back."""
 
     def close(self) -> None:
         self.drain()
@@ -112,6 +118,9 @@ class WavFileSink:
         if self._match is not None:
             self._put(self._match.flush())
         self._file.flush()
+
+    def stop(self) -> None:
+        """A file keeps what was written (a barge-in shows as the reply's end)."""
 
     def close(self) -> None:
         if self._file.closed:
@@ -214,6 +223,17 @@ class SpeakerSink:
         with self._lock:
             self._pending.clear()
             self._offset = 0
+
+    def stop(self) -> None:
+        """Stop playing now (barge-in): what is queued is dropped, the stream stops at its next callback."""
+        if self._stream is None:
+            return
+        with self._lock:
+            self._pending.clear()
+            self._offset = 0
+            self._draining = True
+        if self._match is not None:
+            self._match.flush()
 
     def close(self) -> None:
         if self._stream is not None and not self._stream.closed:

@@ -111,15 +111,22 @@ class Endpointer:
         self._history.clear()
         self.begin(timeout_s)
 
+    @property
+    def probability(self) -> float:
+        """The VAD's speech probability for the last frame seen (0 before any)."""
+        return self._history[-1][1] if self._history else 0.0
+
     def observe(self, item: AudioFrame) -> None:
         """Run the VAD on a frame heard while not listening, so begin() can look back at it."""
         self._history.append((item, self.vad(item.pcm)))
 
-    def begin(self, timeout_s: float | None = None, *, look_back: bool = False) -> list[Endpoint]:
+    def begin(self, timeout_s: float | None = None, *, look_back: bool = False, after_s: float | None = None
+              ) -> list[Endpoint]:
         """Start a new command; timeout_s overrides the no-speech timeout (follow-up listening).
 
         look_back: the command may already have begun (a wake word is detected ~0.1-0.5 s after it ends): start
-        it at the pause that followed the wake phrase, found in the recent history.
+        it at the pause that followed the wake phrase, found in the recent history. after_s: look back only as far
+        as this audio position (a wake word heard over the assistant's own voice: its echo leaves no pause).
         """
         self._frames: list[AudioFrame] = []
         self._in_speech = False
@@ -130,6 +137,9 @@ class Endpointer:
         self._last_speech: AudioFrame | None = None
         self._timeout_s = timeout_s if timeout_s is not None else self.no_speech_timeout_s
         self.done = False
+        if after_s is not None:
+            return [ep for frame, p in list(self._history) if frame.stream_s >= after_s
+                    for ep in self._step(frame, p)]
         if not look_back:
             return []
         return [ep for frame, p in self._since_last_pause() for ep in self._step(frame, p)]

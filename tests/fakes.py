@@ -27,7 +27,7 @@ WAKE = 7777
 FRAME_S = FRAME_SAMPLES / 16_000
 
 WORDS = {1000: "turn on the kitchen light", 2000: "please", 3000: "yes", 4000: "no",
-         5000: "what is the meaning of life", 6000: "open the garage door"}
+         5000: "what is the meaning of life", 6000: "open the garage door", 8000: "stop"}
 
 
 def frame_of(value: int, index: int) -> AudioFrame:
@@ -162,9 +162,11 @@ class FakeTiers(IntentTiers):
 class FakeTts:
     name = "tts"
 
-    def __init__(self, seconds_per_sentence: float = 0.0) -> None:
+    def __init__(self, seconds_per_sentence: float = 0.0, audio: OutputAudio | None = None) -> None:
+        """audio: what each sentence sounds like (default: 0.1 s of silence)."""
         self.said: list[str] = []
         self.delay = seconds_per_sentence
+        self.audio = audio or OutputAudio(bytes(2 * 2205), 22050)
 
     def load(self) -> None: ...
 
@@ -174,17 +176,21 @@ class FakeTts:
         self.said.append(text)
         if self.delay:
             threading.Event().wait(self.delay)
-        yield OutputAudio(bytes(2 * 2205), 22050)
+        yield self.audio
 
 
 @dataclass
 class RecordingSink:
     written: list[OutputAudio] = field(default_factory=list)
+    stops: int = 0
 
     def write(self, audio: OutputAudio) -> None:
         self.written.append(audio)
 
     def drain(self) -> None: ...
+
+    def stop(self) -> None:
+        self.stops += 1
 
 
 class FakeExecutor:

@@ -7,8 +7,10 @@ mute, a stage raising, an executor that fails or never answers, and "Did you mea
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 import pytest
 
 from slm_voice.pipeline.acting import NOT_DONE
@@ -58,7 +60,7 @@ class Rig:
         self.executor = executor
         opts = {"speculative_stt": True, "semantic_endpoint": False, **options}
         self.assistant = Assistant(
-            wake=FakeWake(), endpointer=endpointer(), stt=self.stt,
+            wake=FakeWake(), echo_wake=FakeWake(), endpointer=endpointer(), stt=self.stt,
             intents=FakeTiers(answers if answers is not None else {KITCHEN: turn_on_kitchen()}),
             tts=self.tts, sink=self.sink, executor=executor, options=AssistantOptions(**opts),  # type: ignore[arg-type]
             observers=[self.events.append],
@@ -110,22 +112,95 @@ def test_a_turn_goes_wake_listen_think_speak_idle_and_reports_its_stages() -> No
             (StageName.VAD, "frames")} <= timed
 
 
-def test_a_wake_word_while_speaking_does_not_start_a_turn() -> None:
-    """Its own voice through the microphone (or a person talking over it) must not wake it while it speaks."""
+def test_the_wake_word_while_speaking_stops_the_reply_and_the_command_after_it_is_handled() -> None:
+    """Barge-in: a person saying the wake word over the reply stops it at once; the command that follows (no second
+    wake word) is a new turn."""
 
     async def script(r: Rig) -> None:
         r.command(1000)
         await until(lambda: r.assistant.state == TurnState.SPEAKING)
-        r.frames.add(WAKE)
-        r.frames.add(1000, 8)
-        r.frames.add(0, 14)
+        r.command(1000)  # wake word, the command, silence
+        await until(lambda: len(r.turns()) == 2 and r.assistant.state == TurnState.IDLE)
+
+    r = run(Rig(tts=FakeTts(seconds_per_sentence=0.3)), script)
+    assert [t.transcript for t in r.turns()] == [KITCHEN, KITCHEN]
+    assert sum(isinstance(e, WakeDetected) for e in r.events) == 2
+    assert r.sink.stops == 1
+    # The first reply was cut before it played; the second was said in full.
+    assert len(r.sink.written) == 1 and r.tts.said == ["Turned on the kitchen light."] * 2
+    assert r.states()[:8] == ["idle", "awake", "listening", "thinking", "speaking", "idle", "awake", "listening"]
+
+
+def test_its_own_voice_saying_the_wake_word_never_stops_it() -> None:
+    """The reply's audio fires the echo reference detector: the same wake word from the microphone at that moment is
+    its own echo (a played chunk, then the microphone hearing it)."""
+    from slm_voice.pipeline.frames import OutputAudio
+
+    echo = OutputAudio(np.full(4 * 512, WAKE, dtype="<i2").tobytes(), 16000)
+
+    async def script(r: Rig) -> None:
+        r.command(1000)
+        await until(lambda: len(r.sink.written) == 1)  # the reply is playing
+        r.frames.add(WAKE)  # ... and comes back through the microphone
+        r.frames.add(0, 3)
         await until(lambda: len(r.turns()) == 1 and r.assistant.state == TurnState.IDLE)
         await until(lambda: r.frames._queue.empty())
         await asyncio.sleep(0.05)
 
-    r = run(Rig(tts=FakeTts(seconds_per_sentence=0.3)), script)
+    class Slow(RecordingSink):
+        def drain(self) -> None:
+            threading.Event().wait(0.4)  # the reply plays for 0.4 s
+
+    rig = Rig(tts=FakeTts(audio=echo))
+    rig.assistant.sink = rig.assistant.voice.sink = rig.sink = Slow()
+    r = run(rig, script)
+    assert sum(isinstance(e, WakeDetected) for e in r.events) == 1 and r.sink.stops == 0
     assert len(r.turns()) == 1
-    assert sum(isinstance(e, WakeDetected) for e in r.events) == 1
+
+
+@pytest.mark.parametrize("reply,stopped", [("Turned on the kitchen light.", True), ("Say stop to stop me.", False)])
+def test_a_stop_word_while_speaking_stops_it_unless_its_own_reply_says_it(reply: str, stopped: bool) -> None:
+    async def script(r: Rig) -> None:
+        r.command(1000)
+        await until(lambda: r.assistant.state == TurnState.SPEAKING)
+        r.frames.add(8000, 6)  # "stop"
+        r.frames.add(0, 8)
+        await until(lambda: len(r.turns()) == 1 and r.assistant.state == TurnState.IDLE)
+        r.command(1000)  # a new command right after
+        await until(lambda: len(r.turns()) == 2 and r.assistant.state == TurnState.IDLE)
+
+    kitchen = Understanding(turn_on_kitchen().intent, reply, "template", confidence=1.0)
+    r = run(Rig({KITCHEN: kitchen}, tts=FakeTts(seconds_per_sentence=0.5)), script)
+    assert "stop" in r.stt.calls  # the burst was heard
+    assert r.sink.stops == (1 if stopped else 0)
+    assert [t.transcript for t in r.turns()] == [KITCHEN, KITCHEN]
+
+
+def test_the_wake_word_stops_a_ringing_timer() -> None:
+    from slm_voice.pipeline.earcon import earcon
+
+    class Slow(RecordingSink):
+        def write(self, audio) -> None:  # noqa: ANN001 - plays in real time (0.15 s a chime)
+            super().write(audio)
+            threading.Event().wait(0.15)
+
+    async def script(r: Rig) -> None:
+        r.assistant.timers.start(0.01, name="pasta")
+        await until(lambda: len(r.sink.written) == 1)  # ringing
+        r.frames.add(WAKE)
+        await until(lambda: r.assistant.state == TurnState.LISTENING)
+        r.frames.add(1000, 8)
+        r.frames.add(0, 14)
+        await until(lambda: len(r.turns()) == 1 and r.assistant.state == TurnState.IDLE)
+
+    rig = Rig(earcon=earcon())
+    rig.assistant.sink = rig.assistant.voice.sink = rig.sink = Slow()
+    r = run(rig, script)
+    assert r.sink.stops >= 1  # (twice: the chime being handed over when it was stopped is taken back too)
+    chimes = [a for a in r.sink.written if any(a.pcm)]  # (the fake reply is silence)
+    assert 1 <= len(chimes) < 3  # the ring stopped; no earcon over the command after a barge-in
+    assert "Your pasta timer is done." not in r.tts.said  # the ring stopped before it was said
+    assert r.turns()[0].transcript == KITCHEN and r.tts.said == ["Turned on the kitchen light."]
 
 
 def test_speech_resuming_after_a_pause_throws_the_speculative_transcript_away() -> None:

@@ -1,0 +1,170 @@
+"""Barge-in: the wake word, or "stop" / "cancel" / "be quiet", said while the assistant speaks (or a timer rings)
+stops it; its own voice coming back through the microphone never does.
+
+No stop-word model ships in the wake word packages the project uses (pymicro-wakeword 2.5.0: alexa, hey_jarvis,
+hey_mycroft, okay_nabu; pyopen-wakeword 1.1.0: the same plus hey_rhasspy), so:
+
+- the wake word itself barges in (it fires ~0.1-0.3 s after it is said, on every frame, at no extra cost); a
+  command may follow it at once, as after any wake word;
+- the stop words are heard by a short Whisper check of each speech burst while it speaks (StopWords).
+
+Echo. The assistant knows what it plays, so a hit must not be explained by it (EchoReference): every synthesized
+chunk is run through a second wake word detector (the same engine and word, ~0.25 ms per 80 ms for microWakeWord)
+before it is played; where the reference itself fires, a wake hit from the microphone within ECHO_WINDOW_S of the
+moment that audio plays is its own echo. A stop word in a burst counts only when the words being said at the time
+(the reply's sentences) do not contain it. This works with either engine as it is, needs no echo canceller and no
+echo-path estimate, and costs nothing when the reply does not say the wake word (a person still barges in on
+everything else); the price: the wake word cannot barge in within ECHO_WINDOW_S of the reply saying it, and "stop"
+cannot stop a reply that says "stop" itself (the wake word still can).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, OutputAudio
+from .pcm import RateMatcher
+from .roles import WakeWord
+
+STOP_PHRASES = ("stop", "cancel", "be quiet")
+"""Words that stop the assistant while it speaks (heard by speech-to-text in a speech burst)."""
+HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "be quiet": ("be quiet", "quiet")}
+"""How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there)."""
+ECHO_WINDOW_S = 1.2
+"""A microphone wake hit this close to where the reference audio fires the same detector is the assistant's echo
+(playback latency, room echo and the detector's own 0.1-0.5 s delay fit in)."""
+ECHO_TAIL_S = 0.1
+"""After a wake word barged in, the command is taken from this long after the hit: what the speaker still played
+(its buffer) and its echo end there."""
+BURST_WINDOW_S = 1.2
+"""Speech heard while speaking is checked for a stop word over the last this-long ..."""
+BURST_HOP_S = 0.6
+"""... every this-long while speech goes on (its own echo keeps the VAD busy), and at once when a burst ends."""
+BURST_END_S = 0.16
+"""Silence that ends a burst."""
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """Why the assistant stopped speaking."""
+
+    kind: str
+    """"wake" (the wake word: a command may follow) or "stop" (a stop word)."""
+    word: str
+    """The wake word id, or the stop phrase heard."""
+    stream_s: float
+    """Audio position where it was detected (end of the frame that fired, or of the burst)."""
+    probability: float = 1.0
+
+
+class EchoReference:
+    """What the assistant plays, on the monotonic clock, and the moments where its own audio fires the wake word.
+
+    scan() runs in the model thread right after synthesis (ahead of playback); played() in the audio thread as a
+    chunk is handed to the sink; explains() on the event loop."""
+
+    def __init__(self, wake: WakeWord | None) -> None:
+        self.wake = wake
+        self._lock = threading.Lock()
+        self._end = 0.0
+        """time.monotonic() when the audio handed to the sink so far ends."""
+        self._hits: deque[float] = deque(maxlen=64)
+
+    def scan(self, audio: OutputAudio) -> list[float]:
+        """Seconds into the chunk where the reference detector fires (the chunk alone, from a fresh state)."""
+        if self.wake is None:
+            return []
+        match = RateMatcher(SAMPLE_RATE)
+        pcm = np.concatenate([match.convert(audio), match.flush()]).astype("<i2").tobytes()
+        step = 2 * FRAME_SAMPLES
+        self.wake.reset()
+        hits = [hit.stream_s for i in range(0, len(pcm) - step + 1, step)
+                for hit in self.wake.process(AudioFrame(pcm[i : i + step], i / (2 * SAMPLE_RATE)))]
+        self.wake.reset()
+        return hits
+
+    def played(self, audio: OutputAudio, hits: list[float], now: float | None = None) -> None:
+        """A chunk (with its scan()) was handed to the sink: it plays after what is queued already."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            start = max(now, self._end)
+            self._end = start + len(audio.pcm) / 2 / audio.sample_rate
+            self._hits.extend(start + h for h in hits)
+
+    def stopped(self) -> None:
+        """Playback was cut: nothing queued plays any more."""
+        with self._lock:
+            self._end = min(self._end, time.monotonic())
+
+    def explains(self, heard_at: float) -> bool:
+        """Whether a wake hit from the microphone at heard_at (monotonic) is the assistant's own voice."""
+        with self._lock:
+            return any(abs(heard_at - t) <= ECHO_WINDOW_S for t in self._hits)
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z']+", text.lower())) + " "
+
+
+class StopWords:
+    """Finds a stop phrase in a transcript that the reference (the words the assistant says meanwhile) does not
+    explain."""
+
+    def __init__(self, phrases: tuple[str, ...] = STOP_PHRASES) -> None:
+        self.phrases = tuple(p.lower() for p in phrases)
+
+    def heard(self, transcript: str, reference: str = "") -> str | None:
+        said, echo = _words(transcript), _words(reference)
+        for phrase in self.phrases:
+            forms = [f" {form} " for form in HEARD_AS.get(phrase, (phrase,))]
+            if any(f in said for f in forms) and not any(f in echo for f in forms):
+                return phrase
+        return None
+
+
+class Bursts:
+    """Speech in the microphone while the assistant speaks, from the VAD's per-frame probability, cut into windows
+    for the stop-word check: a burst is handed back when BURST_END_S of silence ends it, and while speech goes on
+    its last BURST_WINDOW_S every BURST_HOP_S (so a short word is whole in one window). While a check is still
+    running (ready=False) nothing is handed back; the next window then reaches back to cover what was skipped."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        self._window = round(BURST_WINDOW_S * SAMPLE_RATE / FRAME_SAMPLES)
+        self._hop = round(BURST_HOP_S * SAMPLE_RATE / FRAME_SAMPLES)
+        self._end = round(BURST_END_S * SAMPLE_RATE / FRAME_SAMPLES)
+        self._most = 3 * self._window
+        self.reset()
+
+    def reset(self) -> None:
+        self._frames: list[AudioFrame] = []
+        self._silent = 0
+        self._new = 0
+
+    def observe(self, frame: AudioFrame, probability: float, *, ready: bool = True) -> bytes | None:
+        if probability >= self.threshold:
+            self._silent = 0
+        elif not self._frames:
+            return None
+        else:
+            self._silent += 1
+        self._frames = [*self._frames[1 - self._most :], frame]
+        self._new += 1
+        if not ready:
+            return None
+        ended = self._silent >= self._end
+        if not ended and (len(self._frames) < self._window or self._new < self._hop):
+            return None
+        take = max(self._window, self._new + self._window - self._hop)
+        audio = b"".join(f.pcm for f in self._frames[-take:])
+        if ended:
+            self.reset()
+        else:
+            self._new = 0
+        return audio

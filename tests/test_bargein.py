@@ -1,0 +1,225 @@
+"""Barge-in on real models and rendered speech (pipeline/bargein.py): the wake word or "stop" said over the reply
+stops it, the assistant's own voice coming back through the microphone never does, a ringing timer stops, and a
+command right after is handled.
+
+A simulated sound card (Loopback) gives the speaker and the microphone one sample clock: every 512-sample microphone
+frame carries the 512 samples the speaker played meanwhile (times the echo gain, one frame late) plus the person's
+speech. How long the reply kept playing after a word ended is counted in those samples, not in wall-clock time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slm_voice.bench import corpus
+from slm_voice.daemon.factory import StageCache, build_assistant
+from slm_voice.pipeline.assistant import Assistant
+from slm_voice.pipeline.events import Event, TurnFinished, WakeDetected
+from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, OutputAudio
+from slm_voice.pipeline.pcm import RateMatcher
+
+pytestmark = pytest.mark.models
+
+LONG_REPLY = ("The weather today is mild with a light breeze from the west. Later this afternoon clouds will gather "
+              "over the hills, and there may be a little rain in the evening. Tomorrow looks brighter and warmer.")
+MAX_STOP_S = 0.3
+
+
+class Loopback:
+    """A sound card whose speaker is heard by its microphone: write() queues audio (returns at once, as a speaker
+    does), each microphone frame takes the next 512 samples of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queued = np.zeros(0, np.int16)
+        self._match = RateMatcher(SAMPLE_RATE)
+        self.position = 0
+        """Microphone samples so far (the card's clock)."""
+        self.stops: list[int] = []
+        """The clock when the assistant stopped playing (sink.stop())."""
+        self.played: list[int] = []
+        """Samples of the assistant's audio played in each microphone frame."""
+
+    def write(self, audio: OutputAudio) -> None:
+        pcm = self._match.convert(audio)
+        with self._lock:
+            self._queued = np.concatenate([self._queued, pcm])
+
+    def drain(self) -> None:
+        with self._lock:
+            self._queued = np.concatenate([self._queued, self._match.flush()])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._queued.size:
+                    return
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._queued = np.zeros(0, np.int16)
+            self._match.flush()
+            self.stops.append(self.position)
+
+    def take(self) -> np.ndarray:
+        with self._lock:
+            out, self._queued = self._queued[:FRAME_SAMPLES], self._queued[FRAME_SAMPLES:]
+            self.position += FRAME_SAMPLES
+            self.played.append(len(out))
+        return np.pad(out, (0, FRAME_SAMPLES - len(out)))
+
+    def playing(self) -> bool:
+        with self._lock:
+            return bool(self._queued.size)
+
+
+Script = Callable[[int, Loopback], "np.ndarray | None"]
+
+
+async def mic(card: Loopback, near: Script, *, echo_gain: float, seconds: float) -> AsyncIterator[AudioFrame]:
+    """Microphone frames at real pace: the person's speech (near(frame index, card)) plus the echo of what the
+    speaker played one frame earlier."""
+    echo = np.zeros(FRAME_SAMPLES, np.float32)
+    t0 = time.monotonic()
+    for i in range(round(seconds * SAMPLE_RATE / FRAME_SAMPLES)):
+        if (wait := t0 + i * FRAME_SAMPLES / SAMPLE_RATE - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        person = near(i, card)
+        x = echo_gain * echo + (person.astype(np.float32) if person is not None else 0)
+        echo = card.take().astype(np.float32)
+        pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
+        yield AudioFrame(pcm, i * FRAME_SAMPLES / SAMPLE_RATE)
+        await asyncio.sleep(0)
+
+
+class Speech:
+    """A rendered utterance said into the microphone from the frame where start() is called on."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = samples
+        self.first: int | None = None
+
+    def start(self, i: int) -> None:
+        if self.first is None:
+            self.first = i
+
+    def frame(self, i: int) -> np.ndarray | None:
+        if self.first is None:
+            return None
+        k = (i - self.first) * FRAME_SAMPLES
+        chunk = self.samples[k : k + FRAME_SAMPLES]
+        return np.pad(chunk, (0, FRAME_SAMPLES - len(chunk))) if len(chunk) else None
+
+    def at(self, seconds: float) -> int:
+        """The card's clock when this utterance reaches `seconds` into its file."""
+        assert self.first is not None
+        return self.first * FRAME_SAMPLES + round(seconds * SAMPLE_RATE)
+
+
+@pytest.fixture(scope="module")
+def stages() -> StageCache:
+    return StageCache()
+
+
+def assistant_for(settings, stages: StageCache, card: Loopback, events: list[Event]) -> Assistant:  # noqa: ANN001
+    a = build_assistant(settings, stages, sink=card, observers=[events.append])
+    a.load()
+    return a
+
+
+def run(assistant: Assistant, frames: AsyncIterator[AudioFrame], start: Callable[[Assistant], None]) -> None:
+    async def go() -> None:
+        start(assistant)
+        await assistant.run(frames)
+
+    try:
+        asyncio.run(go())
+    finally:
+        assistant.close()
+
+
+def intents(events: list[Event]) -> list[str | None]:
+    return [e.understanding.intent.name if e.understanding and e.understanding.intent else None
+            for e in events if isinstance(e, TurnFinished) and e.wake_word is not None]
+
+
+def test_the_wake_word_over_the_reply_stops_it_within_0_3_s_and_the_command_after_it_is_handled(
+        settings, stages: StageCache, corpus_dir: Path) -> None:
+    utt = corpus.render("turn off the kitchen light", wake="hey jarvis", cache_dir=corpus_dir)
+    person = Speech(utt.samples())
+    card, events = Loopback(), []
+    assistant = assistant_for(settings, stages, card, events)
+
+    def near(i: int, card: Loopback) -> np.ndarray | None:
+        if sum(card.played) > SAMPLE_RATE:  # a second of the reply has played: the person talks over it
+            person.start(i)
+        return person.frame(i)
+
+    run(assistant, mic(card, near, echo_gain=0.25, seconds=12), lambda a: a.say(LONG_REPLY))
+    assert card.stops, "the reply was never stopped"
+    wake_end = person.at(utt.wake_end_s)
+    late_s = (card.stops[0] - wake_end) / SAMPLE_RATE
+    print(f"\nreply stopped {late_s * 1000:.0f} ms after the wake word ended (echo 9 dB under the voice)")
+    assert 0 <= late_s <= MAX_STOP_S
+    # the command right after it, without a second wake word
+    assert intents(events) == ["HassTurnOff"], [e.transcript for e in events if isinstance(e, TurnFinished)]
+
+
+def test_its_own_voice_saying_the_wake_word_and_stop_never_stops_it(settings, stages: StageCache) -> None:
+    card, events = Loopback(), []
+    assistant = assistant_for(settings, stages, card, events)
+    reply = "Hey Jarvis, stop. I am only saying hey Jarvis and stop to myself, Hey Jarvis, please stop, be quiet."
+    run(assistant, mic(card, lambda i, c: None, echo_gain=0.8, seconds=12), lambda a: a.say(reply))
+    assert not card.stops
+    assert not [e for e in events if isinstance(e, WakeDetected)]
+    assert sum(card.played) / SAMPLE_RATE > 5.0  # all of it played
+
+
+@pytest.mark.parametrize("word", ["stop", "cancel"])
+def test_a_stop_word_over_the_reply_stops_it(settings, stages: StageCache, corpus_dir: Path, word: str) -> None:
+    """Whisper checks speech bursts while it speaks. Over its own echo tiny.en misses a short word now and then
+    (measured: at 15 dB under the voice "stop" 3 of 4 runs, "cancel" 2 of 3), so this runs as on a device whose
+    microphone removes the echo (the Voice PE's XMOS): the reply itself still plays, the stop word alone is heard."""
+    utt = corpus.render(word, wake=None, cache_dir=corpus_dir)
+    person = Speech(utt.samples())
+    card, events = Loopback(), []
+    assistant = assistant_for(settings, stages, card, events)
+
+    def near(i: int, card: Loopback) -> np.ndarray | None:
+        if sum(card.played) > SAMPLE_RATE:
+            person.start(i)
+        return person.frame(i)
+
+    run(assistant, mic(card, near, echo_gain=0.0, seconds=10), lambda a: a.say(LONG_REPLY))
+    assert card.stops, "the reply was never stopped"
+    late_s = (card.stops[0] - person.at(utt.speech_end_s)) / SAMPLE_RATE
+    print(f"\n{word!r}: reply stopped {late_s * 1000:.0f} ms after the word ended (echo removed)")
+    assert 0 <= late_s <= 2.0
+    assert sum(card.played) / SAMPLE_RATE < 4.0  # far from the whole reply (~11 s)
+
+
+def test_the_wake_word_stops_a_ringing_timer(settings, stages: StageCache, corpus_dir: Path) -> None:
+    utt = corpus.render("turn off the kitchen light", wake="hey jarvis", cache_dir=corpus_dir)
+    person = Speech(utt.samples())
+    card, events = Loopback(), []
+    assistant = assistant_for(settings, stages, card, events)
+
+    def near(i: int, card: Loopback) -> np.ndarray | None:
+        if sum(card.played) > SAMPLE_RATE // 4:  # the ring has begun
+            person.start(i)
+        return person.frame(i)
+
+    run(assistant, mic(card, near, echo_gain=0.25, seconds=10),
+        lambda a: a.timers.start(0.05, name="pasta"))
+    assert card.stops, "the ring was never stopped"
+    late_s = (card.stops[0] - person.at(utt.wake_end_s)) / SAMPLE_RATE
+    print(f"\ntimer ring stopped {late_s * 1000:.0f} ms after the wake word ended")
+    assert 0 <= late_s <= MAX_STOP_S
+    assert intents(events) == ["HassTurnOff"], [e.transcript for e in events if isinstance(e, TurnFinished)]

@@ -181,7 +181,7 @@ class Service:
                                                 heartbeat=watchdog.beat, executor=conns.router,
                                                 home=await conns.home_for_build(self._stop), answers=conns.answers)
             t0 = time.perf_counter()
-            took = await self._load(assistant.load)
+            took = await self._load(lambda: _warm(assistant.stages))  # a model that fails names its key
             if took is None:  # stopped while loading
                 return
             log.info("models loaded and warm in %.1f s (%s)", time.perf_counter() - t0,

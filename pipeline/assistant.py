@@ -185,12 +185,15 @@ class Assistant:
 
     # ---- start-up -------------------------------------------------------------------------------------------
 
+    @property
+    def stages(self) -> list[Any]:
+        """Every stage with a model, in the order they load."""
+        return [s for s in (self.wake, self.echo_wake, self.endpointer, self.stt, self.intents, self.tts) if s]
+
     def load(self) -> dict[str, float]:
         """Load and warm every model once; returns seconds per stage (blocking: call from a thread at start-up)."""
         took: dict[str, float] = {}
-        for stage in (self.wake, self.echo_wake, self.endpointer, self.stt, self.intents, self.tts):
-            if stage is None:
-                continue
+        for stage in self.stages:
             t0 = time.perf_counter()
             stage.load()
             stage.warm()

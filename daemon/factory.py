@@ -275,5 +275,7 @@ def assistant_options(settings: Settings, *, wake_word_required: bool = True, ea
         semantic_endpoint=a.semantic_endpoint,
         reply_cache=a.reply_cache,
         stream_reply=a.stream_reply,
+        barge_in=a.barge_in,
+        stop_words=tuple(a.stop_words),
         recheck_stt=settings.stt.short_window and settings.stt.recheck_full_window,
     )

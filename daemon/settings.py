@@ -327,6 +327,10 @@ class AssistantSettings:
     """Synthesize common short replies once and reuse the audio."""
     stream_reply: bool = True
     """Start playing the reply after its first sentence is synthesized, not after the whole reply."""
+    barge_in: bool = True
+    """The wake word or a stop word said while the assistant speaks or a timer rings stops it."""
+    stop_words: tuple[str, ...] = ("stop", "cancel", "be quiet")
+    """Phrases that stop the assistant while it speaks (heard by Whisper; never when the reply itself says them)."""
 
 
 @settings

@@ -77,7 +77,7 @@ class Replay:
         self.tier.set_home(home)
 
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding | None:
-        return self.tier.interpret(self.line, 0.99)
+        return self.tier.interpret(self.line, 0.99, said=text)
 
 
 def lines_for(home: Home) -> Iterator[str]:
@@ -355,3 +355,10 @@ def test_taking_off_a_list_is_never_adding_to_it() -> None:
     home = Home(entities=(Entity("todo.shopping_list", "shopping list"),))
     u = understand(home, "add|item=milk|list=shopping list", "take milk off the shopping list")
     assert u.intent is None and u.confirm is None and "can't" in u.reply
+
+
+def test_a_domain_nobody_said_and_the_home_lacks_is_the_models_noise() -> None:
+    u = understand(FLAT, "off|name=kitchen light|domain=valve", "kitchen light off")
+    assert u.intent is not None and u.intent.entity_ids == ("light.kitchen",)
+    u = understand(FLAT, "on|name=door|domain=lock", "lock the door")  # said (by the verb): kept, and refused
+    assert u.intent is None and u.confirm is None

@@ -44,6 +44,7 @@ from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for
 from .resolve import resolve
+from .verbs import ALLOWED, verb_of
 
 _log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class LanguageModelTier:
         except Exception:  # the runtime failed on this input: say so rather than crash the turn
             _log.exception("slm: generation failed for %r", text[:80])
             return Understanding(None, SAY_AGAIN, "slm")
-        return self.interpret(decoded.text, decoded.confidence)
+        return self.interpret(decoded.text, decoded.confidence, said=text)
 
     def decode(self, text: str) -> Decoded:
         """The model's answer line for a transcript (constrained decoding) and its probability."""
@@ -270,9 +271,9 @@ class LanguageModelTier:
         """The model's answer line for a transcript, e.g. "on|name=coffee"."""
         return self.decode(text).text
 
-    def interpret(self, raw: str, confidence: float = 1.0) -> Understanding:
+    def interpret(self, raw: str, confidence: float = 1.0, *, said: str = "") -> Understanding:
         """Check an answer line, resolve its words against the home and turn it into an Understanding; an action
-        the model is not sure enough of becomes "Did you mean ...?"."""
+        the model is not sure enough of becomes "Did you mean ...?". said: the words the answer is for."""
         try:
             answer = sp.parse(raw)
         except sp.AnswerError as e:
@@ -282,7 +283,7 @@ class LanguageModelTier:
             return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         if answer.key == sp.NOT_FOR_ME:
             return Understanding(None, NOT_FOR_ME, "slm", confidence=confidence)
-        found = self._intent_of(answer)
+        found = self._intent_of(answer, said)
         if isinstance(found, str):
             return Understanding(None, found, "slm", confidence=confidence)
         reply = reply_for(found, self.home, now=self._clock(), states=self._states)
@@ -292,11 +293,16 @@ class LanguageModelTier:
             return Understanding(None, ask_first(found, self.home), "slm", confidence=confidence, confirm=understood)
         return understood
 
-    def _intent_of(self, answer: sp.Answer) -> Intent | str:
+    def _intent_of(self, answer: sp.Answer, said: str = "") -> Intent | str:
         """The resolved intent an answer means, or the sentence that says why there is none."""
         hass = answer.hass
         assert hass is not None
         slots = answer.hass_slots()
+        domain = slots.get("domain")
+        if said and domain and not any(e.domain == domain for e in self.home.entities) and not _says(said, domain):
+            # a domain nobody said and the home lacks ("desk lamp one off" read with domain=valve): the model's
+            # noise, not the user's meaning. One the words name ("lock the door") is kept, and refused.
+            del slots["domain"]
         area_fallback = self.home.satellite_area
         if str(slots.get("area", "")).removeprefix("the ") in _WHOLE_HOME_AREAS:
             del slots["area"]  # the whole home: no area, and not the satellite's either
@@ -385,6 +391,14 @@ def _probability(logits: np.ndarray, token: int) -> float:
 def _domains_of(hass: str) -> tuple[str, ...]:
     spec = BY_NAME.get(hass)
     return spec.domains if spec is not None and spec.target != "required" else ()
+
+
+def _says(text: str, domain: str) -> bool:
+    """Whether the words name the domain: one of its device nouns, or a verb that acts on it alone ("lock")."""
+    if any(names.NOUN_DOMAINS.get(w) == domain for w in names.words(text)):
+        return True
+    verb = verb_of(text)
+    return verb is not None and {d for _, d in ALLOWED[verb.action]} == {domain}
 
 
 _WHOLE_HOME_AREAS = frozenset({sp.ALL_AREAS, "all areas", "all rooms", "every room", "everywhere", "house",

@@ -120,6 +120,8 @@ READING: dict[Action, tuple[str, tuple[str, ...]]] = {
 def target_words(text: str, verb: Verb) -> str:
     """The words after the verb, without its particle ("turn the patio light off" -> "the patio light")."""
     said = _LEAD.sub("", words_of(text))
+    if verb.words in ("on", "off") and said.endswith(f" {verb.words}"):  # "desk lamp one off"
+        return said.removesuffix(f" {verb.words}").strip()
     rest = said.split(" ", 1)[1] if " " in said else ""
     if " " in verb.words:
         particle = verb.words.split()[-1]

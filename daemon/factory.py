@@ -147,14 +147,14 @@ def check(settings: Settings, *, listening: Collection[tuple[str, int]] = ()) ->
 def _check(settings: Settings, listening: Collection[tuple[str, int]]) -> None:
     s = settings
     home = home_from_settings(s.home)
-    build_wake(s)
-    build_endpointer(s)
+    _named("wake", lambda: build_wake(s))
+    _named("vad", lambda: build_endpointer(s))
     if s.stt.engine == "faster-whisper":  # a CTranslate2 folder; faster-whisper takes any other name for a hub id
         _model_path(s.stt.model, "stt.model", "model.bin")
-    build_stt(s, home)
+    _named("stt", lambda: build_stt(s, home))
     if s.tts.engine == "piper":
         _model_path(s.tts.voice, "tts.voice", None)
-    build_tts(s)
+    _named("tts", lambda: build_tts(s))
     if s.slm.enabled:
         _model_path(str(slm_dir(s)), "slm.model", "genai_config.json")
     preflight.writable_dir(state_dir(s), "state_dir")
@@ -168,6 +168,16 @@ def _check(settings: Settings, listening: Collection[tuple[str, int]]) -> None:
     wyoming = getattr(s, "wyoming", None)
     if wyoming is not None and wyoming.enabled and (wyoming.host, wyoming.port) not in listening:
         preflight.bindable(wyoming.host, wyoming.port, "wyoming.port")
+
+
+def _named(section: str, build: Callable[[], Any]) -> None:
+    """Build a stage to check it; a constructor's complaint that names no key gets its section's name."""
+    try:
+        build()
+    except (ValueError, OSError) as e:
+        if str(e).startswith(f"{section}.") or str(e).startswith(f"{section}:"):
+            raise
+        raise ConfigError(f"{section}: {e}") from None
 
 
 def _model_path(value: str, key: str, inside: str | None) -> None:

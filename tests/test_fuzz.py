@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -118,3 +120,54 @@ def test_the_shipped_config_survives_a_round_trip_through_yaml(tmp_path: Path) -
     path = tmp_path / "again.yaml"
     path.write_text(yaml.safe_dump(TypeAdapter(Settings).dump_python(s, mode="json")), encoding="utf-8")
     assert load_settings(path) == s
+
+
+@pytest.mark.models  # check() locates and verifies the model packages
+@settings(max_examples=500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_500_bad_configs_are_refused_by_the_check_naming_the_key(tmp_path_factory: Any, data: Any) -> None:
+    """What a reload checks before anything running is replaced: a working config with one to three values made bad
+    gives ConfigError or ModelError naming the key, or passes; never another exception (which would stop the
+    daemon)."""
+    from slm_voice.daemon import factory
+    from slm_voice.models.locate import ModelError
+
+    tmp = tmp_path_factory.mktemp("check")
+    (tmp / "file.txt").write_text("x")
+    paths = [str(tmp / "missing" / "deep"), "/proc/slm-voice-rec", str(tmp / "file.txt" / "below"), "", " ",
+             str(tmp / "a\x01b"), str(tmp / "file.txt")]
+    bad = {
+        ("state_dir",): paths, ("debug", "record_dir"): paths,
+        ("stt", "model"): ["tiny", str(tmp / "nowhere"), str(tmp), "base.en", "../x", "\x00", ""],
+        ("tts", "voice"): [str(tmp / "v.onnx"), "joe", "\x07", str(tmp)],
+        ("slm", "model"): [str(tmp), "gpt-9", str(tmp / "file.txt")],
+        ("audio", "source"): [f"file:{tmp / 'none.wav'}", f"file:{tmp / 'file.txt'}", "file:", "pipe:x"],
+        ("audio", "sink"): [f"file:{tmp}/no/x.wav", f"file:{tmp / 'file.txt'}/x.wav", "speakers"],
+        ("mqtt", "host"): ["bad host", "\x00", "a" * 300, ""],
+        ("mqtt", "port"): [0, 70000, -1, "x"],
+        ("mqtt", "client_id"): ["", "bad id", "x\x00", "é" * 200],
+        ("mqtt", "tls"): [{"enabled": True, "ca_file": str(tmp / "ca.pem")},
+                          {"enabled": True, "ca_file": str(tmp / "file.txt")},
+                          {"enabled": True, "keyfile": str(tmp / "file.txt")}],
+        ("wyoming", "port"): [0, 99999], ("wyoming", "host"): ["not a host", "\x00"],
+        ("device_name",): ["\x00", "x\x1b[2J"], ("wake", "words"): [["no_such_word"], [], "hey_jarvis"],
+    }
+    raw: dict[str, Any] = {"state_dir": str(tmp / "state"), "audio": {"source": "stdin", "sink": "null"},
+                           "slm": {"enabled": data.draw(st.booleans(), "slm"), "model": "smollm2-135m"},
+                           "mqtt": {"enabled": True, "broker": "external", "port": 1883},
+                           "wyoming": {"enabled": data.draw(st.booleans(), "wyoming")}}
+    for key in data.draw(st.lists(st.sampled_from(sorted(bad)), min_size=1, max_size=3, unique=True), "keys"):
+        section = raw
+        for part in key[:-1]:
+            section = section.setdefault(part, {})
+        section[key[-1]] = data.draw(st.sampled_from(bad[key]), ".".join(key))
+    try:
+        s = parse_settings(raw)
+    except ConfigError as e:
+        assert str(e).startswith("config: ")
+        return
+    try:
+        factory.check(s)
+    except (ConfigError, ModelError) as e:  # one line that starts with the key: "stt.model: ...", "wake: ..."
+        assert re.match(r"^[a-z_]+(\.[a-z_]+)*: \S", str(e)) and "Traceback" not in str(e), str(e)

@@ -362,3 +362,11 @@ def test_a_domain_nobody_said_and_the_home_lacks_is_the_models_noise() -> None:
     assert u.intent is not None and u.intent.entity_ids == ("light.kitchen",)
     u = understand(FLAT, "on|name=door|domain=lock", "lock the door")  # said (by the verb): kept, and refused
     assert u.intent is None and u.confirm is None
+
+
+def test_a_wake_phrase_heard_at_the_start_is_not_part_of_the_command() -> None:
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    u = tiers.understand("Hey Jarvis, turn on the coffee maker.")
+    assert u.intent is not None and u.intent.entity_ids == ("switch.coffee_maker",)
+    assert tiers.quick("hey jarvis turn on the coffee maker") is not None
+    assert tiers.understand("never mind").intent.name == "HassNevermind"  # not a negation

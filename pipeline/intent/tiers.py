@@ -36,6 +36,16 @@ ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as 
 """Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
 _ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
 """A reply that is (or holds) a line of the language model's answer language: never spoken."""
+_WAKE_PHRASE = re.compile(r"^\W*(?:(?:hey|hi)[\s,]+(?:jarvis|mycroft|rhasspy)|(?:okay|ok)[\s,]+nabu|alexa)\b[\s,.!?]*",
+                          re.IGNORECASE)
+"""A wake phrase Whisper heard at the start of the command (the endpointer cut a little early): not a word of it."""
+
+
+def without_wake_phrase(text: str) -> str:
+    """The command without a leading wake phrase ("Hey Jarvis, what is the temperature?")."""
+    return _WAKE_PHRASE.sub("", text.strip(), count=1).strip()
+
+
 RISKY_TRANSCRIPT_CONFIDENCE = 0.6
 """Whisper's confidence (stt.confidence: mean token probability times the chance that speech was there) below
 which a transcript counts as uncertain for risky actions."""
@@ -83,7 +93,7 @@ class IntentTiers:
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
         """What to do and say: an action that passed the check, a question, or an honest reply (tier "none" when no
         tier understood)."""
-        text = text.strip()
+        text = without_wake_phrase(text)
         if not text:
             return Understanding(None, self.fallback_reply, "none")
         nothing = asks_for_nothing(text)
@@ -157,7 +167,7 @@ class IntentTiers:
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""
-        text = text.strip()
+        text = without_wake_phrase(text)
         if not self.tiers or not text or asks_for_nothing(text) or several.split(text, self.home) is not None:
             return None  # the whole way: negations, several targets
         found = self.tiers[0].understand(text)

@@ -161,8 +161,8 @@ _NEGATED = re.compile(
     r"you do not need to|you don't have to|you do not have to|no don't|i don't want you to|i do not want you to|"
     r"i don't need you to|i do not need you to|don't bother to|don't bother|no need|stop trying to|you shouldn't|"
     r"you should not|we don't need to|we do not need to|i don't want to|i do not want to|let's not|lets not)\b")
-_NOT_NEGATED = re.compile(r"^(?:please\s+)?(?:don't|do not|never) (?:forget|hesitate)\b")
-"""Negations that still ask for something: "don't forget to add milk"."""
+_NOT_NEGATED = re.compile(r"^(?:please\s+)?(?:(?:don't|do not|never) (?:forget|hesitate)\b|never ?mind\b)")
+"""Negations that still ask for something: "don't forget to add milk", "never mind" (take back what was asked)."""
 _HYPOTHETICAL = re.compile(
     r"^(?:should i|should we|should you|shall i|what happens if|what would happen if|what if|do i need to|"
     r"do we need to|would it be|is it ok to|is it okay to|is it safe to|is it a good idea to|"

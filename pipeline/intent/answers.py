@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .verbs import words_of
+
 _log = logging.getLogger(__name__)
 
 CANNOT_LOOK_UP = "Sorry, I can't look that up here. I can control your home, tell the time and set timers."
@@ -59,13 +61,9 @@ _SMALL_TALK: tuple[tuple[re.Pattern[str], str | tuple[str, ...]], ...] = tuple(
     ))
 
 
-def words(text: str) -> str:
-    return " ".join(re.sub(r"[^\w' ]+", " ", text.replace("’", "'").casefold()).split())
-
-
 def small_talk(text: str, *, pick: Callable[[tuple[str, ...]], str] = random.choice) -> str | None:
     """The built-in reply to small talk ("thanks", "good night", "tell me a joke"), or None when it is not."""
-    said = words(text)
+    said = words_of(text)
     for pattern, reply in _SMALL_TALK:
         if pattern.search(said):
             return pick(reply) if isinstance(reply, tuple) else reply

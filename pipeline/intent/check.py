@@ -91,7 +91,7 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if (not name and not intent.slots.get("area") and not intent.slots.get("floor") and not home.satellite_area
             and len({e.area for e in entities}) > 1 and not _WHOLE_HOME.search(text.casefold())):
         rooms = sorted({e.area for e in entities if e.area})
-        return _refuse(u, _which_room(rooms, spec.name))
+        return _refuse(u, _which_room(rooms))
     return u
 
 
@@ -216,7 +216,7 @@ def _cannot(action: Action, said: str, entities: list[Entity], home: Home) -> st
     return f"Sorry, I can't {_VERB_WORD.get(action, said)} {_target(entities)}."
 
 
-def _which_room(rooms: list[str], intent_name: str) -> str:
+def _which_room(rooms: list[str]) -> str:
     if 2 <= len(rooms) <= 4:
         return "Which room do you mean: " + ", ".join(f"the {r}" for r in rooms[:-1]) + f" or the {rooms[-1]}?"
     return "Which room do you mean?"

@@ -54,11 +54,10 @@ def resolve(
             return Resolution(_ids(e for e in home.entities if e.domain == "todo" and _has_name(e, "shopping list")))
         return Resolution()
 
-    said_area = slots.get("area")
-    if said_area and not slots.get("floor") and isinstance(_areas(home, said_area), str) \
-            and _canonical_floor(home, said_area):
-        slots = {**slots, "floor": said_area, "area": None}  # "the temperature upstairs": a floor, said as a place
     areas = _areas(home, slots.get("area"))
+    if isinstance(areas, str) and not slots.get("floor") and _canonical_floor(home, slots["area"]):
+        slots = {**slots, "floor": slots["area"], "area": None}  # "the temperature upstairs": a floor, said as a place
+        areas = ()
     if isinstance(areas, str):
         return Resolution(problem=areas)
     area = areas[0] if len(areas) == 1 else None

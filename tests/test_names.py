@@ -89,3 +89,12 @@ def test_word_rules() -> None:
     assert names.match_area(HOME, "living") == "living room"
     assert names.match_area(HOME, "room") is None  # fits several rooms
     assert names.area_and_noun(HOME, "office lamps") == ("office", "light")
+
+
+def test_numbers_said_as_words_find_numbered_rooms_but_a_leading_one_is_no_number() -> None:
+    home = Home(areas=("bedroom 1", "bedroom 2"), entities=(
+        Entity("light.bedroom_1", "bedroom 1 light", (), "bedroom 1"),
+        Entity("light.bedroom_2", "bedroom 2 light", (), "bedroom 2")))
+    assert names.match_areas(home, "bedroom two") == ("bedroom 2",)
+    assert resolve("HassTurnOff", {"area": "bedroom one", "domain": "light"}, home).entity_ids == ("light.bedroom_1",)
+    assert names.words("the one light") == ["one", "light"]  # "the one light" names no room 1

@@ -319,3 +319,22 @@ def test_normalize_transcript() -> None:
     assert normalize_transcript("21 degrees Celsius") == "21 degrees"
     assert normalize_transcript("(upbeat music)") == ""
     assert normalize_transcript("What’s up & down") == "What's up and down"
+
+
+@pytest.mark.parametrize("heard", ["floor, turn off the kitchen light", "will turn off the kitchen light,",
+                                   "and turn off the kitchen light", "um, turn off the kitchen light"])
+def test_a_stray_word_before_the_command_changes_nothing(tier: TemplateTier, heard: str) -> None:
+    """After a barge-in Whisper may hear a word of the wake phrase's tail or of the assistant's own voice first."""
+    u = tier.understand(heard)
+    assert u is not None and u.intent is not None
+    assert (u.intent.name, u.intent.entity_ids) == ("HassTurnOff", ("light.kitchen_ceiling",))
+
+
+@pytest.mark.parametrize("heard", ["kitchen, turn off the light", "bedroom turn off the light",
+                                   "i turn off the kitchen light", "should turn off the kitchen light",
+                                   "never turn off the kitchen light"])
+def test_a_word_before_the_command_that_names_a_place_or_changes_it_is_never_dropped(
+        tier: TemplateTier, heard: str) -> None:
+    """Left to the language model, which reads the whole sentence."""
+    u = tier.understand(heard)
+    assert u is None or u.intent is None, u

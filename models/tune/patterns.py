@@ -334,6 +334,32 @@ PATTERNS: tuple[Pattern, ...] = (
       "{pct:percentage} [percent]", "fan (speed|) to {pct:percentage} percent", weight=0.5),
     P("position", "(open|set|put|raise|lower) the {cover:name} (to|at) {pct:position} [percent]",
       "{cover:name} (to|at) {pct:position} percent", weight=0.5),
+    # ---- homes shaped like real Home Assistant homes: floors, valves and watering, lists of their own -----------
+    P("on", "<turn_on> [the] {floor} <lights>", "<turn_on> [the] <lights> (on the {floor}|{floor})",
+      "(turn|switch) [the] {floor} <lights> on", "(light up|brighten up) the {floor}", domain="light", weight=1.5),
+    P("off", "<turn_off> [the] {floor} <lights>", "<turn_off> [the] <lights> (on the {floor}|{floor})",
+      "(turn|switch|shut) [the] {floor} <lights> off", "(kill|cut) the <lights> {floor}", "{floor} <lights> off",
+      domain="light", weight=1.5),
+    P("on", "(open|turn on|switch on|start) [<the>] {valve:name}", "(turn|switch) [<the>] {valve:name} on",
+      "(get|set) the {valve:name} (going|running)", domain="valve", weight=1.2),
+    P("off", "(close|shut|turn off|switch off|stop|shut off) [<the>] {valve:name}", "(turn|switch|shut) [<the>] "
+      "{valve:name} off", domain="valve", weight=1.2),
+    P("on", "(water|irrigate) the {area}", "(start|turn on) the (watering|irrigation|sprinklers) <in_area>",
+      "the {area} (needs|could use) (water|watering|a drink)", "(start|begin) watering the {area}",
+      domain="valve", weight=1),
+    P("off", "stop (watering|irrigating) the {area}", "(stop|turn off|shut off) the (watering|irrigation|sprinklers) "
+      "<in_area>", domain="valve", weight=0.8),
+    P("off", "stop (watering|irrigating)", "(stop|turn off|shut off|cut) the (watering|irrigation|sprinklers|water)",
+      "(shut|turn) off the water [supply]", "(the|my) (garden|lawn) has had enough water", domain="valve", weight=0.8),
+    P("on", "(start|begin) (watering|irrigating)", "(turn|switch) on the (watering|irrigation|sprinklers|water)",
+      "turn the water [back] on", domain="valve", weight=0.6),
+    P("state", "(is|are) [<the>] {valve:name} (open|on|running|closed)", "(is|are) the (sprinklers|watering) "
+      "(on|running)", "did i leave the {valve:name} (on|open)", domain="valve", weight=0.7),
+    P("add", "(add|put) {task:item} (to|on) [(my|the)] {tasks:list}", "{task:item} (on|to) [my] {tasks:list}",
+      "(add|put) {item} (to|on) [(my|the)] {shop:list} [list]", "(we need|get) {item} from {shop:list}",
+      weight=1.2),
+    P("dock", "stop (vacuuming|hoovering|cleaning) [the (house|floor|flat)]", "(stop|end) the (cleaning|vacuuming)",
+      "stop [<the>] {vacuum:name}", "{vacuum:name} (stop|that's enough)", weight=0.8),
 )
 
 OPEN_QUESTIONS: tuple[str, ...] = (

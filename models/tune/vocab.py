@@ -16,6 +16,8 @@ AREAS = (
     "walk in closet", "shed", "workshop", "upstairs bathroom", "upstairs hallway", "media room", "cinema room",
     "music room", "mudroom", "breakfast nook", "emma's room", "jack's room", "lily's room", "sam's bedroom",
     "second bedroom", "third bedroom", "boys room", "girls room", "driveway", "deck", "pool house", "tv room",
+    "bedroom 1", "bedroom 2", "bedroom 3", "bedroom one", "bedroom two", "bedroom three", "bathroom 2", "office 2",
+    "kids room 1", "guest room 2", "flat 2", "vegetable patch", "lawn", "flower beds",
 )
 """Room names as homes name them."""
 
@@ -74,13 +76,26 @@ CLIMATE_NAMES = ("thermostat", "heating", "heater", "air conditioning", "air con
 TODO_NAMES = ("shopping list", "grocery list", "to do list", "todo list", "groceries", "costco list",
               "hardware list", "packing list", "chores list", "list", "shopping", "supermarket list",
               "wish list", "pharmacy list", "party list", "weekend list", "aldi list", "target list")
+VALVE_NAMES = ("front yard valve", "garden valve", "sprinklers", "sprinkler", "irrigation", "irrigation valve",
+               "main water valve", "water main", "water valve", "drip line", "garden tap", "hose", "lawn sprinklers",
+               "zone 1", "zone 2", "back lawn zone", "gas valve", "water shutoff", "soaker hose", "rain barrel valve")
+SHOP_LISTS = ("trader joes", "costco", "whole foods", "target", "walmart", "tesco", "sainsburys", "aldi", "lidl",
+              "home depot", "waitrose", "safeway", "kroger", "asda", "the pharmacy", "the hardware store")
+"""Lists people name after the shop ("put apples on trader joes")."""
+TASK_LISTS = ("tasks", "to dos", "personal tasks", "work tasks", "chores", "homework list", "jobs list",
+              "house jobs", "errands", "reminders list")
+TASKS = ("history homework", "call the dentist", "book a haircut", "renew the passport", "pay the gas bill",
+         "mow the lawn", "fix the shed door", "email the landlord", "water the plants", "return the library books",
+         "clean the gutters", "buy a birthday present", "take the car for its service", "sort the recycling",
+         "finish the report", "plan the holiday", "wash the car", "math worksheet", "science project")
+"""Things put on a task list (a to-do list that is no shopping list)."""
 SENSOR_NAMES = ("temperature sensor", "humidity sensor", "motion sensor", "door sensor", "window sensor",
                 "smoke detector", "leak sensor", "outdoor temperature", "air quality")
 
 NAMES_BY_DOMAIN: dict[str, tuple[str, ...]] = {
     "light": LIGHT_NAMES, "switch": SWITCH_NAMES, "fan": FAN_NAMES, "cover": COVER_NAMES, "lock": LOCK_NAMES,
     "media_player": MEDIA_NAMES, "vacuum": VACUUM_NAMES, "climate": CLIMATE_NAMES, "todo": TODO_NAMES,
-    "sensor": SENSOR_NAMES,
+    "sensor": SENSOR_NAMES, "valve": VALVE_NAMES,
 }
 LIGHT_WORDS = ("light", "lights", "lighting", "lamps", "lamp")
 """What "the lights" gets called."""

@@ -29,15 +29,20 @@ NOUN_DOMAINS: dict[str, str] = {
     "valve": "valve", "sprinkler": "valve", "tap": "valve", "faucet": "valve",
 }
 """Device nouns people use for a whole kind of device ("the kitchen lights")."""
+_NUMBERS = {w: str(i) for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                               "nine", "ten", "eleven", "twelve"))}
+"""Numbers said as words match the digits a home names rooms and devices with ("bedroom two" = "Bedroom 2")."""
 MIN_SCORE = 0.5
-_GENERIC_PLACES = frozenset({"room", "area", "space", "floor", "house", "home", "place", "flat", "apartment"})
+GENERIC_PLACES = frozenset({"room", "area", "space", "floor", "house", "home", "place", "flat", "apartment"})
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words without articles and possessives, each in the singular ("the bed side lamps" ->
-    ["bed", "side", "lamp"])."""
+    """Lower-case words without articles and possessives, each in the singular, numbers as digits ("the bed side
+    lamps" -> ["bed", "side", "lamp"], "bedroom two" -> ["bedroom", "2"])."""
     cleaned = "".join(c if c.isalnum() or c == "'" else " " for c in text.casefold())
-    return [_singular(w.removesuffix("'s")) for w in cleaned.split() if w not in _FILLER]
+    said = [w for w in cleaned.split() if w not in _FILLER]
+    # A number after a word ("bedroom two") is part of a name; first ("the one light") it is not.
+    return [(i and _NUMBERS.get(w)) or _singular(w.removesuffix("'s")) for i, w in enumerate(said)]
 
 
 def _singular(w: str) -> str:
@@ -107,7 +112,7 @@ def match_areas(home: Home, spoken: str) -> tuple[str, ...]:
     exact = {a for a, w in names if "".join(w) == "".join(said)}
     if exact:
         return tuple(sorted(exact))
-    if set(said) <= _GENERIC_PLACES:
+    if set(said) <= GENERIC_PLACES:
         return ()
     partial = {a for a, w in names if set(said) <= set(w) or all(any(x.startswith(s) for x in w) for s in said)}
     return tuple(sorted(partial))

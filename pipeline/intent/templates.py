@@ -20,10 +20,12 @@ from typing import Any
 from hassil import Intents, RecognizeResult, TextSlotList, filter_intents, recognize_best
 from home_assistant_intents import get_intents
 
+from . import names
 from .intents import BY_NAME, HOME_INTENTS
 from .model import Home, Intent, Understanding
 from .replies import SUPPORTED_INTENTS, StateLookup, reply_for
 from .resolve import resolve
+from .verbs import command_start
 
 _log = logging.getLogger(__name__)
 
@@ -151,6 +153,12 @@ class TemplateTier:
         transcript_confidence does not change it)."""
         result = self._recognize(text)
         if result is None:
+            start, before = command_start(text)
+            # Words before the verb count for nothing only when none of them names a place or a device here
+            # ("kitchen, turn off the light" is not "turn off the light").
+            if before and not set(names.words(before)) & self._home_words():
+                result = self._recognize(start)
+        if result is None:
             return None
         slots = _slots(result)
         if result.intent.name == "HassStartTimer" and slots.get("conversation_command"):
@@ -162,6 +170,12 @@ class TemplateTier:
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
         reply = reply_for(intent, self.home, now=self._clock(), states=self._states, question=result.response)
         return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)
+
+    def _home_words(self) -> set[str]:
+        """Every word of the home's area, floor and entity names and aliases but "room", "floor" and the like."""
+        said = [*self.home.areas, *self.home.floors, *(a for a, _ in self.home.area_aliases),
+                *(n for e in self.home.entities for n in (e.name, *e.aliases))]
+        return {w for text in said for w in names.words(text)} - names.GENERIC_PLACES
 
     def _delayed(self, slots: dict[str, Any]) -> Understanding:
         """"turn off the lights in 1 hour": a timer that carries the command out when it ends, as Home Assistant

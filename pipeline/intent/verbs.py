@@ -134,6 +134,28 @@ def words_of(text: str) -> str:
     return " ".join(re.sub(r"[^\w' ]+", " ", text.replace("’", "'").casefold()).split())
 
 
+_CUT_OFF = re.compile(r"^\W*([\w']+)\s*[,.;:!?]?\s+(.+)$")
+_MEANINGFUL = frozenset({"don't", "dont", "do", "does", "did", "didn't", "never", "not", "no", "i", "we", "you", "they",
+                         "he", "she", "it", "someone", "somebody", "should", "could", "would", "might", "must", "may",
+                         "shall", "can", "can't", "cannot", "to", "who", "why", "when", "if", "what", "how", "let",
+                         "lets", "let's", "only", "also", "again", "already", "almost"})
+"""Words before a verb that change what the sentence asks: never dropped as a stray word."""
+
+
+def command_start(text: str) -> tuple[str, str]:
+    """(the command from its verb on, the words before it) when what comes first is filler ("and turn off the
+    light") or one stray word ("floor, turn off the kitchen light": the tail of a wake phrase, or of the assistant's
+    own voice heard after a barge-in) that changes nothing ("don't", "I", "should" do); else (text, "")."""
+    said = words_of(text)
+    rest = _LEAD.sub("", said)
+    if rest and rest != said and verb_of(rest) is not None:
+        return rest, said[: len(said) - len(rest)].strip()
+    m = _CUT_OFF.match(text.strip())
+    if m is not None and m.group(1).casefold() not in _MEANINGFUL and verb_of(m.group(2)) is not None:
+        return m.group(2), m.group(1)
+    return text, ""
+
+
 def verb_of(text: str) -> Verb | None:
     """The leading verb of a command and the action it names, or None when the sentence does not start with a
     verb this module knows ("brew some coffee", "it's too dark in here", "is the door locked")."""

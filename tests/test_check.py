@@ -364,6 +364,28 @@ def test_a_domain_nobody_said_and_the_home_lacks_is_the_models_noise() -> None:
     assert u.intent is None and u.confirm is None
 
 
+@pytest.mark.parametrize(("line", "text"), [
+    ("temperature|area=allude to increase", "make it warmer"),
+    ("off|name=garage door", "turn off the kitchen light"),
+    ("add|item=batteries|list=costco", "add milk to the costco list"),
+    ("on|area=bedroom|domain=light", "turn on the lights"),
+])
+def test_words_nobody_said_are_never_acted_on_or_spoken_back(line: str, text: str) -> None:
+    u = understand(HOUSE, line, text)
+    assert u.intent is None and u.confirm is None
+    assert not set(line.split("=")[-1].split()) & set(u.reply.casefold().split()), u.reply
+
+
+@pytest.mark.parametrize(("line", "text", "entity"), [
+    ("off|name=living room light", "turn off the livingroom light", "light.living_room"),
+    ("on|name=coffee", "brew some coffee", "switch.coffee_maker"),
+    ("off|name=kitchen light", "the kitchen light, off with it", "light.kitchen"),
+])
+def test_the_words_said_are_copied_even_spelt_apart(line: str, text: str, entity: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is not None and u.intent.entity_ids == (entity,), u
+
+
 def test_a_wake_phrase_heard_at_the_start_is_not_part_of_the_command() -> None:
     tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
     u = tiers.understand("Hey Jarvis, turn on the coffee maker.")

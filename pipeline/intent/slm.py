@@ -283,6 +283,11 @@ class LanguageModelTier:
             return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         if answer.key == sp.NOT_FOR_ME:
             return Understanding(None, NOT_FOR_ME, "slm", confidence=confidence)
+        if said and (invented := _unsaid(answer, said)) is not None:
+            # "make it warmer" read as temperature|area=allude to increase: words nobody said are the model's
+            # invention; never spoken back ("I don't know an area called ...") and never acted on.
+            _log.info("slm: %s=%r was not said in %r", invented, answer.slots[invented], said)
+            return Understanding(None, SAY_AGAIN, "slm", confidence=confidence)
         found = self._intent_of(answer, said)
         if isinstance(found, str):
             return Understanding(None, found, "slm", confidence=confidence)
@@ -391,6 +396,27 @@ def _probability(logits: np.ndarray, token: int) -> float:
 def _domains_of(hass: str) -> tuple[str, ...]:
     spec = BY_NAME.get(hass)
     return spec.domains if spec is not None and spec.target != "required" else ()
+
+
+_SAID_SLOTS = ("name", "area", "floor", "item", "list")
+"""Slots whose words are copied from what the user said."""
+
+
+def _unsaid(answer: sp.Answer, said: str) -> str | None:
+    """The first slot of words (name, area, ...) the user did not say, or None: at least half of its words must be
+    in the sentence, or all of it with the spaces taken out ("bed room" for "bedroom")."""
+    heard = set(names.words(said))
+    joined = "".join(c for c in said.casefold() if c.isalnum())
+    for key in _SAID_SLOTS:
+        value = answer.slots.get(key)
+        if not isinstance(value, str) or value in _WHOLE_HOME_AREAS:
+            continue
+        words = names.words(value)
+        if not words or "".join(c for c in value.casefold() if c.isalnum()) in joined:
+            continue
+        if 2 * sum(w in heard for w in words) < len(words):
+            return key
+    return None
 
 
 def _says(text: str, domain: str) -> bool:

@@ -124,7 +124,9 @@ class _Ctx:
             noun = domain_noun(str(domain), plural=True) if domain else "devices"
         area = slots.get("area")
         if area:
-            return f"the {noun} in the {area}"
+            # the home's own name for the room ("bedroom two" said: "the Bedroom 2")
+            rooms = {e.area for e in self.entities}
+            return f"the {noun} in the {rooms.pop() if len(rooms) == 1 and None not in rooms else area}"
         return f"the {noun} {on_floor(str(slots['floor']))}" if slots.get("floor") else f"the {noun}"
 
     def state_of(self, entity: Entity) -> str | None:

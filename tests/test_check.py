@@ -392,3 +392,35 @@ def test_a_wake_phrase_heard_at_the_start_is_not_part_of_the_command() -> None:
     assert u.intent is not None and u.intent.entity_ids == ("switch.coffee_maker",)
     assert tiers.quick("hey jarvis turn on the coffee maker") is not None
     assert tiers.understand("never mind").intent.name == "HassNevermind"  # not a negation
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("add|item=tea", "make me a tea"),  # no list was asked for
+    ("on|domain=cover", "turn the heater up"),  # the words name the heater, the answer a garage door
+    ("on|domain=light", "switch it on"),  # "it", with nothing said before
+    ("light|brightness=down", "turn it down"),
+    ("timer|seconds=5", "set a timer for 5"),  # minutes or seconds?
+    ("set_temperature|temperature=100", "turn up the heat"),  # a number nobody said
+    ("position|name=blinds|position=50", "open the blinds halfway"),  # blinds are no garage door
+    ("off|area=kitchen|domain=light", "turn off all the lights except the kitchen"),  # the opposite for the kitchen
+    ("on|area=all|domain=light", "turn on every light but the bedroom"),
+    ("off|area=all|domain=light", "turn off the lights but leave the kitchen on"),
+])
+def test_what_the_words_do_not_say_is_never_done(line: str, text: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is None, u
+    assert u.confirm is None or set(u.confirm.intent.entity_ids) <= {"climate.heater"}, u
+
+
+@pytest.mark.parametrize(("line", "text", "intent"), [
+    ("add|item=milk", "we need milk", "HassListAddItem"),
+    ("timer|hours=1|minutes=30", "set a timer for an hour and a half", "HassStartTimer"),
+    ("light|area=kitchen|brightness=100", "full brightness in the kitchen", "HassLightSet"),
+    ("set_temperature|temperature=22", "set the heater to twenty-two", "HassClimateSetTemperature"),
+    ("off|name=kitchen light", "turn the kitchen light off", "HassTurnOff"),
+])
+def test_what_the_words_do_say_still_acts(line: str, text: str, intent: str) -> None:
+    home = Home(areas=FLAT.areas, entities=(*FLAT.entities, Entity("todo.shopping_list", "shopping list")),
+                satellite_area=FLAT.satellite_area)
+    u = understand(home, line, text)
+    assert u.intent is not None and u.intent.name == intent, u

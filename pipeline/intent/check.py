@@ -26,13 +26,30 @@ from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for
 from .resolve import resolve
-from .verbs import ALLOWED, DEVICE_INTENTS, GUARDED_ACTIONS, OPPOSITE, READING, Action, Verb, target_words, verb_of
+from .verbs import (
+    ALLOWED,
+    DEVICE_INTENTS,
+    GUARDED_ACTIONS,
+    OPPOSITE,
+    READING,
+    Action,
+    Verb,
+    asks_to_add,
+    names_no_target,
+    says_a_time_unit,
+    target_words,
+    verb_of,
+)
 
 _FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumStart": "HassVacuumReturnToBase",
          "HassVacuumReturnToBase": "HassVacuumStart", "HassMediaPause": "HassMediaUnpause",
          "HassMediaUnpause": "HassMediaPause", "HassMediaPlayerMute": "HassMediaPlayerUnmute",
          "HassMediaPlayerUnmute": "HassMediaPlayerMute"}
 _GUARDED_DOMAINS = RISKY_DOMAINS | {"valve"}
+_ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
+UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
+CANNOT_DO = "Sorry, I can't do that."
+WHICH_DEVICE = "Which device do you mean?"
 _WHOLE_HOME = re.compile(r"\b(all|every|everything|everywhere|whole|entire|house|home|apartment|flat)\b")
 _VERB_WORD: dict[Action, str] = {"on": "turn on", "off": "turn off", "dock": "send home", "resume": "resume",
                                  "water": "water", "remove": "take things off"}
@@ -43,6 +60,8 @@ _VERB_DOMAINS: dict[Action, str] = {"lock": "lock", "unlock": "lock", "dock": "v
 def check(text: str, u: Understanding, home: Home) -> Understanding:
     """The understanding as it may be carried out: unchanged when it passes, else a question or a refusal."""
     intent = u.intent or (u.confirm.intent if u.confirm is not None else None)
+    if intent is not None and intent.name == "HassStartTimer" and not says_a_time_unit(text):
+        return _refuse(u, UNIT_UNSAID)  # "a timer for 5": five minutes or five seconds is a guess
     if intent is None or not intent.entity_ids:
         return u
     spec = BY_NAME.get(intent.name)
@@ -50,6 +69,13 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         return u
     entities = [e for i in intent.entity_ids if (e := home.entity(i)) is not None]
     domains = {i.split(".", 1)[0] for i in intent.entity_ids}
+    if intent.name in _ADD_INTENTS and not asks_to_add(text, tuple(n for e in entities for n in e.names)):
+        return _refuse(u, CANNOT_DO)  # "make me a tea" is no shopping list item
+    if not spec.query and names_no_target(text):
+        return _refuse(u, WHICH_DEVICE)  # "switch it on": with nothing said before, "it" is a guess
+    other = _named_elsewhere(text, entities, home)
+    if other is not None:  # "turn the heating up" read as the garage door
+        return _refuse(u, f"Sorry, I'm not sure what you want me to do with the {other.name}.")
 
     if spec.domains and not domains <= set(spec.domains):
         return _refuse(u, f"Sorry, I can't do that with {_target(entities)}.")
@@ -164,6 +190,18 @@ def _whole_home_left_out(text: str, intent: Intent, entities: list[Entity], home
     if set(every) == {e.id for e in entities}:
         return None
     return Intent(intent.name, dict(intent.slots), every)
+
+
+def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | None:
+    """A device the words name in full (its name or an alias) when the answer acts on another kind of device
+    instead ("turn the heating up" answered with the garage door); None when the answer is of its kind."""
+    said = " " + " ".join(names.words(text)) + " "
+    domains = {e.domain for e in entities}
+    named = [e for e in home.entities
+             if any(n_words and f" {' '.join(n_words)} " in said for n in e.names if (n_words := names.words(n)))]
+    if not named or any(e in entities for e in named) or any(e.domain in domains for e in named):
+        return None
+    return max(named, key=lambda e: max(len(n) for n in e.names))
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

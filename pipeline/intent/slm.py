@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from unicode_rbnf import RbnfEngine
 
 from . import names
 from . import slm_prompt as sp
@@ -400,13 +402,34 @@ def _domains_of(hass: str) -> tuple[str, ...]:
 
 _SAID_SLOTS = ("name", "area", "floor", "item", "list")
 """Slots whose words are copied from what the user said."""
+_NUMBER_SLOTS = ("temperature", "percentage", "position", "level", "brightness", "hours", "minutes", "seconds")
+_IMPLIED = {100: ("full", "fully", "max", "maximum", "highest", "all the way", "completely"), 0: ("zero", "minimum",
+            "lowest", "off", "closed"), 50: ("half", "halfway"), 30: ("half",), 15: ("quarter",), 25: ("quarter",),
+            1: ("a", "an", "one"), 2: ("couple",), 90: ("hour and a half",)}
+"""Words that say a number without its digits ("full brightness", "halfway", "in an hour")."""
+_RBNF = RbnfEngine.for_language("en")
+
+
+def _number_said(n: int, words: str) -> bool:
+    """Whether the number is in the words: as digits, in words ("twenty two") or by a word that implies it."""
+    if re.search(rf"\b{n}\b", words):
+        return True
+    spoken = " ".join(_RBNF.format_number(n).text.replace("-", " ").split())
+    return re.search(rf"\b{spoken}\b", words) is not None or any(
+        re.search(rf"\b{w}\b", words) for w in _IMPLIED.get(n, ()))
 
 
 def _unsaid(answer: sp.Answer, said: str) -> str | None:
-    """The first slot of words (name, area, ...) the user did not say, or None: at least half of its words must be
-    in the sentence, or all of it with the spaces taken out ("bed room" for "bedroom")."""
+    """The first slot the user did not say, or None. Of a slot of words (name, area, ...) at least half must be
+    in the sentence, or all of it with the spaces taken out ("bed room" for "bedroom"); a number must be said as
+    digits or words ("set the heat to 100" for "turn up the heat" was the model's guess)."""
     heard = set(names.words(said))
     joined = "".join(c for c in said.casefold() if c.isalnum())
+    plain = " ".join(re.sub(r"[^\w ]+", " ", said.casefold().replace("-", " ")).split())
+    for key in _NUMBER_SLOTS:
+        value = answer.slots.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and not _number_said(value, plain):
+            return key
     for key in _SAID_SLOTS:
         value = answer.slots.get(key)
         if not isinstance(value, str) or value in _WHOLE_HOME_AREAS:
@@ -430,8 +453,9 @@ def _says(text: str, domain: str) -> bool:
 _WHOLE_HOME_AREAS = frozenset({sp.ALL_AREAS, "all areas", "all rooms", "every room", "everywhere", "house",
                                "whole house", "entire house", "home", "whole home", "all the rooms"})
 """What the model writes for the whole home besides area=all."""
-_SPECIFIC_KINDS = frozenset({"media_player"})
-"""Domains whose nouns name different things (a tv is not a speaker): the noun must be in the device's names."""
+_SPECIFIC_KINDS = frozenset({"media_player", "cover"})
+"""Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
+in the device's names or its device class."""
 
 
 def _is_a(entity: Any, spoken: Any) -> bool:
@@ -439,7 +463,7 @@ def _is_a(entity: Any, spoken: Any) -> bool:
     if not spoken or entity.domain not in _SPECIFIC_KINDS:
         return True
     said = set(names.words(str(spoken)))
-    return any(said & set(names.words(n)) for n in entity.names)
+    return any(said & set(names.words(n)) for n in (*entity.names, entity.device_class or ""))
 
 
 _SWITCH_OF_VACUUM = {"HassVacuumStart": "HassTurnOn", "HassVacuumReturnToBase": "HassTurnOff"}

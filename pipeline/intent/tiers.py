@@ -21,7 +21,7 @@ from .intents import is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
-from .verbs import DEVICE_INTENTS, asks_for_nothing, verb_of
+from .verbs import DEVICE_INTENTS, asks_for_nothing, leaves_out, verb_of
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
 ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as it is. You can ask me when it's time."
 """Said to a command for later on a condition ("if it gets cold, turn on the heater")."""
 """Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
+NOT_ALL_BUT = "Sorry, I can't leave things out. Please ask for the rooms or devices one by one."
+"""Said to "all the lights except the kitchen": acting on the words would do the opposite for the place named."""
 _ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
 """A reply that is (or holds) a line of the language model's answer language: never spoken."""
 _WAKE_PHRASE = re.compile(r"^\W*(?:(?:hey|hi)[\s,]+(?:jarvis|mycroft|rhasspy)|(?:okay|ok)[\s,]+nabu|alexa)\b[\s,.!?]*",
@@ -100,6 +102,8 @@ class IntentTiers:
         if nothing is not None:
             return Understanding(None, {"negated": LEAVE_AS_IS, "hypothetical": NO_ADVICE}.get(nothing, ON_A_CONDITION),
                                  "none")
+        if leaves_out(text):
+            return Understanding(None, NOT_ALL_BUT, "none")
         parts = several.split(text, self.home)
         if parts is not None:
             return several.combine([self._one(p, transcript_confidence) for p in parts], self.home)
@@ -168,8 +172,9 @@ class IntentTiers:
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""
         text = without_wake_phrase(text)
-        if not self.tiers or not text or asks_for_nothing(text) or several.split(text, self.home) is not None:
-            return None  # the whole way: negations, several targets
+        if (not self.tiers or not text or asks_for_nothing(text) or leaves_out(text)
+                or several.split(text, self.home) is not None):
+            return None  # the whole way: negations, exclusions, several targets
         found = self.tiers[0].understand(text)
         if found is None or check(text, found, self.home) is not found:
             return None  # anything the check would change goes the whole way too

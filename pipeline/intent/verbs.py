@@ -212,3 +212,51 @@ def asks_for_nothing(text: str) -> Literal["negated", "hypothetical", "condition
     if _CONDITIONAL.match(said):
         return "conditional"
     return None
+
+
+_LEAVES_OUT = re.compile(r"\b(?:except|excepting|excluding|apart from|other than|besides|save for|but not|not the|"
+                         r"(?:all|every|everything|each)\b.*\bbut|but (?:leave|keep)|and (?:leave|keep) \w+(?: \w+)* "
+                         r"(?:on|off|open|closed|running|going))\b")
+"""A command that leaves something out ("all the lights except the kitchen"): no intent here can, and acting on
+the rest of the words does the opposite of what was asked for the place named."""
+
+
+def leaves_out(text: str) -> bool:
+    """Whether the sentence asks for everything but something ("turn on every light but the bedroom")."""
+    return _LEAVES_OUT.search(words_of(text)) is not None
+
+
+_PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "that one", "this one", "it back", "that back",
+                       "them back", "it all", "that thing", "this thing"})
+
+
+def names_no_target(text: str) -> bool:
+    """Whether the verb's object is only a pronoun ("switch it on", "turn that off"): with no conversation to point
+    back to, the device is a guess."""
+    verb = verb_of(text)
+    said = _LEAD.sub("", words_of(text))
+    rest = target_words(text, verb) if verb is not None else said.split(" ", 1)[-1] if " " in said else ""
+    words = re.sub(r"\b(?:please|now|for me|again|right now|thanks|thank you|up|down|on|off|a bit|a little)\b", " ",
+                   rest)
+    return " ".join(words.split()) in _PRONOUNS
+
+
+_TIME_UNIT = re.compile(r"\b(?:sec|secs|second|seconds|min|mins|minute|minutes|hour|hours|hr|hrs|half an hour|"
+                        r"quarter of an hour|an hour|half hour)\b")
+
+
+def says_a_time_unit(text: str) -> bool:
+    """Whether a timer's length was said with its unit ("set a timer for 5" was not: minutes or seconds?)."""
+    return _TIME_UNIT.search(words_of(text)) is not None
+
+
+_LIST_WORDS = re.compile(r"\b(?:add|adding|put|write|list|lists|need|needs|buy|get|grab|pick up|out of|low on|"
+                         r"run out|running out|ran out|remember|note|include|stock up|tasks?|to ?dos?|groceries|"
+                         r"shopping)\b")
+
+
+def asks_to_add(text: str, list_names: tuple[str, ...] = ()) -> bool:
+    """Whether the words ask to put something on a list ("add milk", "we're out of eggs", "trader joes: apples"),
+    not, say, "make me a tea"."""
+    said = words_of(text)
+    return _LIST_WORDS.search(said) is not None or any(n and words_of(n) in said for n in list_names)

@@ -424,3 +424,8 @@ def test_what_the_words_do_say_still_acts(line: str, text: str, intent: str) -> 
                 satellite_area=FLAT.satellite_area)
     u = understand(home, line, text)
     assert u.intent is not None and u.intent.name == intent, u
+
+
+def test_a_list_the_home_lacks_is_called_a_list() -> None:
+    u = understand(HOUSE, "add|item=eggs|list=groceries", "add eggs to groceries")
+    assert u.intent is None and u.reply == "Sorry, I don't know a list called groceries."

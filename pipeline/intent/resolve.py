@@ -128,7 +128,8 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         what = f"the {named[0].name}" if len(named) == 1 else f"the {name}"
         return Resolution(problem=f"Sorry, I'm not sure what you want me to do with {what}.")
     if not found:
-        return Resolution(problem=f"Sorry, I don't know a device called {name}.")
+        kind = "list" if domains is not None and set(domains) <= {"todo"} else "device"
+        return Resolution(problem=f"Sorry, I don't know a {kind} called {name}.")
     if area:
         found = [e for e in found if e.area in area_set]
         if not found:

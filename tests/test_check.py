@@ -429,3 +429,29 @@ def test_what_the_words_do_say_still_acts(line: str, text: str, intent: str) -> 
 def test_a_list_the_home_lacks_is_called_a_list() -> None:
     u = understand(HOUSE, "add|item=eggs|list=groceries", "add eggs to groceries")
     assert u.intent is None and u.reply == "Sorry, I don't know a list called groceries."
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("vacuum", "can the vacuum clean upstairs"),
+    ("vacuum", "how long does the vacuum take"),
+    ("on|name=garage door", "tell me how to open the garage door"),
+    ("clock", "what time does the sun set"),
+    ("date", "what day is christmas"),
+])
+def test_a_question_is_answered_never_carried_out(line: str, text: str) -> None:
+    home = Home(areas=HOUSE.areas, entities=(*HOUSE.entities, Entity("vacuum.robot", "robot", (), "hallway")))
+    u = understand(home, line, text)
+    assert u.intent is None and u.confirm is None, u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|name=kitchen light", "can you turn on the kitchen light"),
+    ("on|name=kitchen light", "could I have the kitchen light on"),
+    ("light|name=kitchen light|color=green", "can the kitchen light be changed to green"),
+    ("on|name=kitchen light", "is it possible to turn on the kitchen light"),
+    ("clock", "what time is it"),
+    ("volume|level=100", "turn the speaker to the loudest setting"),
+])
+def test_a_request_put_as_a_question_is_still_done(line: str, text: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is not None, u

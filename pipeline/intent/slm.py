@@ -403,9 +403,10 @@ def _domains_of(hass: str) -> tuple[str, ...]:
 _SAID_SLOTS = ("name", "area", "floor", "item", "list")
 """Slots whose words are copied from what the user said."""
 _NUMBER_SLOTS = ("temperature", "percentage", "position", "level", "brightness", "hours", "minutes", "seconds")
-_IMPLIED = {100: ("full", "fully", "max", "maximum", "highest", "all the way", "completely"), 0: ("zero", "minimum",
-            "lowest", "off", "closed"), 50: ("half", "halfway"), 30: ("half",), 15: ("quarter",), 25: ("quarter",),
-            1: ("a", "an", "one"), 2: ("couple",), 90: ("hour and a half",)}
+_IMPLIED = {100: ("full", "fully", "max", "maximum", "highest", "all the way", "completely", "loudest", "brightest",
+                  "top"), 0: ("zero", "minimum", "lowest", "off", "closed", "quietest", "dimmest"),
+            50: ("half", "halfway"), 30: ("half",), 15: ("quarter",), 25: ("quarter",), 1: ("a", "an", "one"),
+            2: ("couple",), 90: ("hour and a half",)}
 """Words that say a number without its digits ("full brightness", "halfway", "in an hour")."""
 _RBNF = RbnfEngine.for_language("en")
 

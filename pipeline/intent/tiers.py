@@ -17,11 +17,11 @@ from dataclasses import replace
 from . import several
 from .answers import SourcedAnswers, small_talk
 from .check import check, second_reading
-from .intents import is_risky
+from .intents import BY_NAME, is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
-from .verbs import DEVICE_INTENTS, asks_for_nothing, leaves_out, verb_of
+from .verbs import DEVICE_INTENTS, asks_about, asks_for_nothing, asks_the_clock, leaves_out, verb_of
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
 ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as it is. You can ask me when it's time."
 """Said to a command for later on a condition ("if it gets cold, turn on the heater")."""
 """Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
+A_QUESTION = "I can only answer that by doing it, so I'll leave everything as it is. Ask me to, if you want it done."
+"""Said to a question that only an action would answer ("can the vacuum clean upstairs")."""
+_CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate"})
 NOT_ALL_BUT = "Sorry, I can't leave things out. Please ask for the rooms or devices one by one."
 """Said to "all the lights except the kitchen": acting on the words would do the opposite for the place named."""
 _ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
@@ -112,7 +115,7 @@ class IntentTiers:
     def _one(self, text: str, transcript_confidence: float | None) -> Understanding:
         """One command through the tiers and the check; an unsure transcript is never acted on without a verb that
         was heard, and its refusals are "didn't catch that" (not "I don't know a device called front")."""
-        u = self._tiers(text, transcript_confidence)
+        u = self._as_asked(text, self._tiers(text, transcript_confidence))
         if transcript_confidence is None or transcript_confidence >= self.risky_transcript:
             return u
         if u.intent is None and u.confirm is None and not u.open_question and u.tier != "none":
@@ -120,6 +123,19 @@ class IntentTiers:
         if u.intent is not None and u.intent.name in DEVICE_INTENTS and verb_of(text) is None:
             # "build the office heater" (was it "kill"?): the action is asked about, never guessed
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
+        return u
+
+    def _as_asked(self, text: str, u: Understanding) -> Understanding:
+        """A question is answered, never carried out ("can the vacuum clean upstairs" does not start it), and the
+        clock answers only for the time here and now ("what time does the sun set" is looked up, from sources)."""
+        acting = u.intent or (u.confirm.intent if u.confirm is not None else None)
+        if acting is None:
+            return u
+        spec = BY_NAME.get(acting.name)
+        if acting.name in _CLOCK_INTENTS and not asks_the_clock(text):
+            return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)
+        if spec is not None and not spec.query and spec.where == "home" and asks_about(text):
+            return Understanding(None, A_QUESTION, u.tier, confidence=u.confidence)
         return u
 
     def _tiers(self, text: str, transcript_confidence: float | None) -> Understanding:

@@ -190,7 +190,8 @@ _HYPOTHETICAL = re.compile(
     r"do we need to|would it be|is it ok to|is it okay to|is it safe to|is it a good idea to|"
     r"how do i|how can i|how would i|why did you|why would you|why do you|why should|when should i|"
     r"would you recommend|i wonder if|i wonder whether|i was wondering|i'm thinking about|i am thinking about|"
-    r"i'm thinking of|i am thinking of|i might|i may|maybe i should|maybe we should|i think i'll|i'll)\b")
+    r"i'm thinking of|i am thinking of|i might|i may|maybe i should|maybe we should|i think i'll|i'll|"
+    r"(?:tell me|show me|explain|do you know|can you tell me|teach me) how (?:to|do i|can i|you))\b")
 
 
 _CONDITIONAL = re.compile(r"^(?:if|whenever|as soon as|once|in case|unless|when (?:it|i|we|you|they|he|she|the|someone|"
@@ -260,3 +261,35 @@ def asks_to_add(text: str, list_names: tuple[str, ...] = ()) -> bool:
     not, say, "make me a tea"."""
     said = words_of(text)
     return _LIST_WORDS.search(said) is not None or any(n and words_of(n) in said for n in list_names)
+
+
+_QUESTION = re.compile(
+    r"^(?:can|could|does|do|did|is|are|was|were|will|would|has|have|had|how|why|when|who|which|what|where|whose)\b"
+    r"(?! (?:you|u|ya|ye|me|i get|i have|i please|we get|we have|somebody|someone|anyone|about|it possible|"
+    r"there (?:any|a) way)\b)"
+    r"(?! (?:don't|dont|not) you\b)")
+"""A question about the home or a device ("can the vacuum clean upstairs", "how long does the vacuum take"), not
+a request put as one ("can you turn on the fan", "could I have the lights on", "how about some light")."""
+
+
+_PASSIVE_REQUEST = re.compile(r"^(?:can|could|would|will)\b.{0,60}?\bbe (?:\w+ed|put|set|shut|switched|turned|made)\b")
+"""A request put as a question in the passive ("can the lights be changed to green")."""
+
+
+def asks_about(text: str) -> bool:
+    """Whether the sentence is a question, not a request: it may be answered, never carried out."""
+    said = _LEAD.sub("", words_of(text))
+    return _QUESTION.match(said) is not None and _PASSIVE_REQUEST.match(said) is None
+
+
+_OTHER_TIME = re.compile(
+    r"\b(?:does|do|did|will|was|were|until|till|since|sun|sunset|sunrise|dawn|dusk|christmas|easter|birthday|"
+    r"holiday|holidays|weekend|open|opens|close|closes|start|starts|end|ends|game|match|show|train|bus|flight|"
+    r"(?:is it |it is )?in (?!here\b)[a-z]+)\b")
+"""What makes a time or date question about something else ("what time does the sun set", "what day is
+christmas", "what time is it in tokyo"): not the clock's to answer."""
+
+
+def asks_the_clock(text: str) -> bool:
+    """Whether a sentence read as the time or the date asks the time or date here and now."""
+    return _OTHER_TIME.search(_LEAD.sub("", words_of(text))) is None

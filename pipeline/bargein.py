@@ -6,7 +6,9 @@ hey_mycroft, okay_nabu; pyopen-wakeword 1.1.0: the same plus hey_rhasspy), so:
 
 - the wake word itself barges in (it fires ~0.1-0.3 s after it is said, on every frame, at no extra cost); a
   command may follow it at once, as after any wake word;
-- the stop words are heard by a short Whisper check of each speech burst while it speaks (StopWords).
+- the stop words are heard by a short Whisper check of each speech burst while it speaks (StopWords), with the
+  played audio subtracted from the burst first (stopword_echo: over its own echo tiny.en missed "stop" now and
+  then); pymicro-wakeword 1.0.0-2.5.0 and its ovos plugin ship no "stop" model either (ESPHome's is a download).
 
 Echo. The assistant knows what it plays, so a hit must not be explained by it (EchoReference): every synthesized
 chunk is run through a second wake word detector (the same engine and word, ~0.25 ms per 80 ms for microWakeWord)
@@ -31,6 +33,7 @@ import numpy as np
 from .frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, OutputAudio
 from .pcm import RateMatcher
 from .roles import WakeWord
+from .stopword_echo import EchoCanceller, PlayedAudio
 
 STOP_PHRASES = ("stop", "cancel", "be quiet")
 """Words that stop the assistant while it speaks (heard by speech-to-text in a speech burst)."""
@@ -75,6 +78,10 @@ class EchoReference:
         self._end = 0.0
         """time.monotonic() when the audio handed to the sink so far ends."""
         self._hits: deque[float] = deque(maxlen=64)
+        self.audio = PlayedAudio()
+        """What plays, at 16 kHz on the monotonic clock: subtracted from a burst before the stop-word check."""
+        self.keep_audio = False
+        """Set by a Bursts that subtracts it (the conversion is not paid for otherwise)."""
 
     def scan(self, audio: OutputAudio) -> list[float]:
         """Seconds into the chunk where the reference detector fires (the chunk alone, from a fresh state)."""
@@ -96,11 +103,15 @@ class EchoReference:
             start = max(now, self._end)
             self._end = start + len(audio.pcm) / 2 / audio.sample_rate
             self._hits.extend(start + h for h in hits)
+        if self.keep_audio:
+            match = RateMatcher(SAMPLE_RATE)
+            self.audio.add(start, np.concatenate([match.convert(audio), match.flush()]))
 
     def stopped(self) -> None:
         """Playback was cut: nothing queued plays any more."""
         with self._lock:
             self._end = min(self._end, time.monotonic())
+            self.audio.cut(self._end)
 
     def explains(self, heard_at: float) -> bool:
         """Whether a wake hit from the microphone at heard_at (monotonic) is the assistant's own voice."""
@@ -134,8 +145,12 @@ class Bursts:
     its last BURST_WINDOW_S every BURST_HOP_S (so a short word is whole in one window). While a check is still
     running (ready=False) nothing is handed back; the next window then reaches back to cover what was skipped."""
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, echo: EchoReference | None = None) -> None:
         self.threshold = threshold
+        self.canceller = EchoCanceller(echo.audio) if echo is not None else None
+        if echo is not None:
+            echo.keep_audio = True
+        """Removes the assistant's own voice from what goes to Whisper (None: the microphone as it is)."""
         self._window = round(BURST_WINDOW_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._hop = round(BURST_HOP_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._end = round(BURST_END_S * SAMPLE_RATE / FRAME_SAMPLES)
@@ -148,6 +163,8 @@ class Bursts:
         self._new = 0
 
     def observe(self, frame: AudioFrame, probability: float, *, ready: bool = True) -> bytes | None:
+        if self.canceller is not None:  # every frame: the filter follows the echo path all along
+            frame = self.canceller.process(frame)
         if probability >= self.threshold:
             self._silent = 0
         elif not self._frames:

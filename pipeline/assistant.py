@@ -7,7 +7,10 @@ reports its own compute as StageTimed events: the log, MQTT and the benchmark ar
 
 A turn reads: transcribe -> understand -> act -> reply. The steps' mechanics live beside it: hearing.py (speech to
 text, speculative and rechecked), acting.py (timers, the executor's deadline), speaking.py (synthesis and playback
-threads, the say queue), compute.py (the model thread and the stages' timing).
+threads, the say queue), compute.py (the model thread and the stages' timing). Its other parts are mixed in, each
+in its own module: arbitrating.py (which satellite answers), interrupting.py (barge-in), announcing.py (say,
+announce, ask), timer_turns.py (turns without audio) and loading.py (start-up, shut-down); turn.py holds a
+turn's bookkeeping.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import Executor as ThreadExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from .acting import Acting
-from .asking import Answer, AnswerStatus, Question, match
-from .bargein import ECHO_TAIL_S, STOP_PHRASES, BargeIn, Bursts, EchoReference, StopWords
+from .announcing import Announcing
+from .arbitrating import Arbitrating
+from .assistant_options import AssistantOptions
+from .bargein import ECHO_TAIL_S, BargeIn, Bursts, EchoReference, StopWords
 from .compute import FrameClock, ModelThread
-from .earcon import earcon as make_chime
 from .events import (
     Event,
     IntentRecognized,
@@ -40,10 +43,12 @@ from .events import (
     WakeDetected,
     ms,
 )
-from .frames import AudioFrame, OutputAudio
+from .frames import AudioFrame
 from .hearing import Heard, Hearing
 from .intent.model import Home, Understanding
+from .interrupting import Interrupting
 from .level import LevelMeter
+from .loading import Loading
 from .roles import (
     AlwaysMine,
     Arbiter,
@@ -54,12 +59,15 @@ from .roles import (
     Transcriber,
     Transcription,
     Understander,
-    WakeEvidence,
     WakeWord,
 )
 from .speaking import SayQueue, Voice
-from .timers import Timer, Timers
+from .timer_turns import TimerTurns
+from .timers import Timers
+from .turn import Turn
 from .vad import Endpoint
+
+__all__ = ["FAILED", "NOT_CONFIRMED", "Assistant", "AssistantOptions", "Observer"]
 
 log = logging.getLogger(__name__)
 Observer = Callable[[Event], None]
@@ -70,59 +78,11 @@ NOT_CONFIRMED = "Okay, I won't."
 VERDICT_WAIT_S = 2.0
 """Longest an ended command waits for the arbiter's verdict; then this satellite answers (an arbiter must settle
 sooner: this only keeps a broken one from hanging the turn)."""
+DEFAULT_OPTIONS = AssistantOptions()
+"""Frozen: one instance serves every assistant built without options."""
 
 
-@dataclass(frozen=True)
-class AssistantOptions:
-    """How turns behave (plain values: the daemon fills them from config)."""
-
-    wake_word_required: bool = True
-    """False: listen for a command without a wake word (each input is one command)."""
-    earcon: OutputAudio | None = None
-    """Played when the wake word is heard; None: silent."""
-    follow_up: bool = False
-    """After replying, listen for another command without the wake word."""
-    follow_up_timeout_s: float = 4.0
-    """How long follow-up listening (and the answer to "Did you mean ...?") waits for speech."""
-    speculative_stt: bool = True
-    """Transcribe at a short pause; keep the result when no speech follows."""
-    semantic_endpoint: bool = True
-    """Commit the command early when the speculative transcript is a complete template command."""
-    reply_cache: bool = True
-    """Reuse synthesized audio for short replies said before."""
-    recheck_stt: bool = False
-    """When templates find nothing in the transcript, ask the transcriber's second hearing (Whisper: its 30 s
-    window after a short-window transcript) before the language model: the two mishear different commands."""
-    stream_reply: bool = True
-    """Play each sentence as soon as it is synthesized; False: synthesize the whole reply first (as Home
-    Assistant's pipeline does), for the benchmark's baseline."""
-    action_timeout_s: float = 10.0
-    """Longest wait for an executor's answer before the reply says the action may not have happened."""
-    barge_in: bool = True
-    """The wake word (a command may follow) or a stop word said while it speaks or a timer rings stops it
-    (bargein.py); its own voice never does."""
-    stop_words: tuple[str, ...] = STOP_PHRASES
-    """Heard by speech-to-text in speech bursts while it speaks; () turns the check off (the wake word still
-    barges in)."""
-
-
-@dataclass
-class _Turn:
-    id: str
-    wake_word: str | None
-    started: float = field(default_factory=time.monotonic)
-    spec_task: asyncio.Task[Heard | None] | None = None
-    spec_end_s: float | None = None
-    """Audio position of speech end the speculative transcript covers; None once speech resumed."""
-    awaiting: Understanding | None = None
-    """An action waiting for the yes or no of this turn (asked "Did you mean ...?" in the turn before)."""
-    mine: asyncio.Future[bool] | None = None
-    """After a wake word: whether this satellite answers (roles.Arbiter); None: it does (no wake word)."""
-    asked: tuple[Question, Callable[[Answer], None]] | None = None
-    """The question (ask()) whose answer this turn hears, and who is told it; None: a command."""
-
-
-class Assistant:
+class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
     """Runs turns over a stream of frames. Controls (say, listen, mute, ...) must be called on the event loop."""
 
     def __init__(
@@ -135,7 +95,7 @@ class Assistant:
         tts: Synthesizer,
         sink: Sink,
         executor: Executor | None = None,
-        options: AssistantOptions = AssistantOptions(),
+        options: AssistantOptions = DEFAULT_OPTIONS,
         observers: Iterable[Observer] = (),
         heartbeat: Callable[[], None] | None = None,
         arbiter: Arbiter | None = None,
@@ -168,11 +128,11 @@ class Assistant:
         self._bursts = Bursts()
         self._stop_words = StopWords(options.stop_words)
         self._checking = False
-        self._quiet_turn: _Turn | None = None
+        self._quiet_turn: Turn | None = None
         self.hearing = Hearing(stt, intents, self.models, self._emit, recheck=options.recheck_stt)
         self.state = TurnState.IDLE
         self.muted = False
-        self._turn: _Turn | None = None
+        self._turn: Turn | None = None
         self._awaiting: Understanding | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._says = SayQueue()
@@ -182,35 +142,6 @@ class Assistant:
         self.timers = Timers(self._timer_done, on_missed=self._timer_missed)
         """The satellite's timers (they ring, or carry out a delayed command, when they end)."""
         self.acting = Acting(self.timers, executor, self._emit, timeout_s=options.action_timeout_s)
-
-    # ---- start-up -------------------------------------------------------------------------------------------
-
-    @property
-    def stages(self) -> list[Any]:
-        """Every stage with a model, in the order they load."""
-        return [s for s in (self.wake, self.echo_wake, self.endpointer, self.stt, self.intents, self.tts) if s]
-
-    def load(self) -> dict[str, float]:
-        """Load and warm every model once; returns seconds per stage (blocking: call from a thread at start-up)."""
-        took: dict[str, float] = {}
-        for stage in self.stages:
-            t0 = time.perf_counter()
-            stage.load()
-            stage.warm()
-            took[stage.name] = time.perf_counter() - t0
-        return took
-
-    def close(self, *, wait: bool = True) -> None:
-        """Stop timers and the worker threads (wait=False: a stop during loading does not wait for a model call)."""
-        self.timers.close()
-        self.models.close(wait=wait)
-        self.voice.close(wait=wait)
-
-    @property
-    def model_thread(self) -> ThreadExecutor:
-        """The one thread every model call runs in: whoever else calls the models (the Wyoming server) queues there,
-        so two model calls never share the cores."""
-        return self.models.executor
 
     # ---- the frame loop -------------------------------------------------------------------------------------
 
@@ -283,38 +214,6 @@ class Assistant:
                 else:
                     self._barge_in(BargeIn("wake", hits[0].word, hits[0].stream_s, hits[0].probability))
 
-    # ---- barge-in (bargein.py) ------------------------------------------------------------------------------
-
-    def _listen_for_stop(self, frame: AudioFrame) -> None:
-        burst = self._bursts.observe(frame, self.endpointer.probability, ready=not self._checking)
-        if burst is not None:  # one check at a time; the next one covers what came meanwhile
-            self._checking = True
-            self._spawn(self._check_stop(burst, frame.end_s, time.monotonic()))
-
-    async def _check_stop(self, burst: bytes, end_s: float, ended_at: float) -> None:
-        """Whisper on a speech burst heard while speaking: a stop word its own words do not explain stops it."""
-        try:
-            heard, stt_s = await self.models.timed("", StageName.STT, "stop", self.stt.transcribe, burst,
-                                                   audio_s=len(burst) / 32000)
-        except Exception:
-            log.warning("stop word check failed", exc_info=True)
-            return
-        finally:
-            self._checking = False
-        phrase = self._stop_words.heard(heard.text, self.voice.saying)
-        log.debug("stop word check: heard %r (%.0f ms)", heard.text, 1000 * stt_s)
-        if phrase is None or self.state != TurnState.SPEAKING or self._barge is not None:
-            return
-        log.info("stop word %r heard (%r): stopped %.0f ms after the burst ended (speech-to-text %.0f ms)",
-                 phrase, heard.text, 1000 * (time.monotonic() - ended_at), 1000 * stt_s)
-        self._barge_in(BargeIn("stop", phrase, end_s))
-
-    def _barge_in(self, barge: BargeIn) -> None:
-        """Stop speaking now; the turn (reply, say, timer ring) ends and, after the wake word, a command is heard."""
-        log.info("barge-in: %s %r at %.2f s; stop speaking", barge.kind, barge.word, barge.stream_s)
-        self._barge = barge
-        self._bursts.reset()
-        self.voice.interrupt()
 
     # ---- controls -------------------------------------------------------------------------------------------
 
@@ -323,30 +222,6 @@ class Assistant:
         if self.state in (TurnState.IDLE, TurnState.MUTED):
             self._start_listening(None)
 
-    def say(self, text: str) -> bool:
-        """Speak a text (from MQTT say/set), after any turn in progress; False (and a warning) when
-        speaking.MAX_QUEUED_SAYS texts already wait: a flood of them must not keep the assistant talking for minutes."""
-        if not self._says.admit():
-            return False
-        self._spawn(self._say(text))
-        return True
-
-    def announce(self, text: str, *, chime: bool = True) -> bool:
-        """say() with the chime first (MQTT announce/set, as Home Assistant's assist_satellite.announce)."""
-        if not self._says.admit():
-            return False
-        self._spawn(self._say(text, chime=chime))
-        return True
-
-    def ask(self, question: Question, on_answer: Callable[[Answer], None]) -> bool:
-        """Speak a question after any turn in progress, listen for the answer without the wake word and tell
-        on_answer (on the event loop) what it was (asking.match), or that nothing was heard; queued with say()'s
-        texts (False, and on_answer told BUSY, when too many wait)."""
-        if not self._says.admit():
-            on_answer(Answer(question, AnswerStatus.BUSY))
-            return False
-        self._spawn(self._ask(question, on_answer))
-        return True
 
     def set_muted(self, muted: bool) -> None:
         """Stop (or resume) listening for the wake word."""
@@ -367,7 +242,7 @@ class Assistant:
     def _start_listening(self, wake_word: str | None, *, stream_s: float = 0.0, timeout_s: float | None = None,
                          probability: float = 1.0, barged_in: bool = False) -> None:
         self._barge = None
-        turn = self._turn = _Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
+        turn = self._turn = Turn(uuid.uuid4().hex[:12], wake_word, awaiting=self._awaiting)
         # After a barge-in the reply stopping says it was heard; a chime would only play over the command.
         self._quiet_turn = turn if barged_in else None
         self._awaiting = None
@@ -375,46 +250,14 @@ class Assistant:
         if wake_word is not None:
             self._emit(WakeDetected(turn.id, wake_word=wake_word, stream_s=stream_s))
             self._set_state(TurnState.AWAKE)
-            # Other satellites may have heard it too: the command is heard meanwhile, the earcon waits for the
-            # verdict (at once for a lone satellite) and the turn's steps wait for it before transcribing.
-            evidence = WakeEvidence(wake_word, probability, self.level.speech_db(), self.level.noise_db())
-            try:
-                turn.mine = self.arbiter.claim(turn.id, evidence)
-            except Exception:  # a broken arbiter must not cost the user the command
-                log.exception("turn %s: arbitration failed; answering alone", turn.id)
-                turn.mine = AlwaysMine().claim(turn.id, evidence)
-            if turn.mine.done():
-                if not _is_mine(turn.mine):  # a better claim was already in
-                    self._drop(turn)
-                    return
-                self._on_verdict(turn, turn.mine)
-            else:
-                turn.mine.add_done_callback(lambda mine: self._on_verdict(turn, mine))
+            if not self._claim(turn, wake_word, probability):
+                return  # another satellite's claim was better: the turn is dropped
         self._set_state(TurnState.LISTENING)
         # After a wake word, the command may have begun before the detection: start it at the pause after it.
         # Over its own voice the echo left no pause to find: the command is what follows the wake hit.
         after_s = stream_s + ECHO_TAIL_S if barged_in else None
         for endpoint in self.endpointer.begin(timeout_s, look_back=wake_word is not None, after_s=after_s):
             self._on_endpoint(endpoint)
-
-    def _on_verdict(self, turn: _Turn, mine: asyncio.Future[bool]) -> None:
-        """The arbiter decided: the earcon now, or (another satellite answers) back to idle without a sound."""
-        if self._turn is not turn:
-            return
-        if _is_mine(mine):
-            quiet = self._quiet_turn is turn
-            if self.options.earcon is not None and not quiet and self.state in (TurnState.AWAKE, TurnState.LISTENING):
-                self.voice.play_soon(self.options.earcon)
-        elif self.state == TurnState.LISTENING:
-            self.endpointer.finish("arbitration")  # the command heard so far is dropped
-            self._drop(turn)
-        # THINKING: _steps() sees the verdict before it transcribes.
-
-    def _drop(self, turn: _Turn) -> None:
-        log.info("turn %s: another satellite heard the wake word better and answers; back to idle", turn.id)
-        if self._turn is turn:
-            self._turn = None
-        self._back_to_idle()
 
     def _on_endpoint(self, ep: Endpoint) -> None:
         turn = self._turn
@@ -450,7 +293,7 @@ class Assistant:
         self._set_state(TurnState.THINKING)
         self._spawn(self._complete(turn, ep, time.monotonic()))
 
-    async def _speculate(self, turn: _Turn, ep: Endpoint) -> Heard | None:
+    async def _speculate(self, turn: Turn, ep: Endpoint) -> Heard | None:
         """Transcribe at a pause; with semantic endpointing, commit at once if the text is a template command.
         None when it failed: the turn then transcribes the command the ordinary way."""
         try:
@@ -466,7 +309,7 @@ class Assistant:
 
     # ---- the turn: transcribe -> understand -> act -> reply ---------------------------------------------------
 
-    async def _complete(self, turn: _Turn, ep: Endpoint, endpoint_at: float) -> None:
+    async def _complete(self, turn: Turn, ep: Endpoint, endpoint_at: float) -> None:
         try:
             await self._steps(turn, ep, endpoint_at)
         except Exception:
@@ -485,19 +328,11 @@ class Assistant:
                 log.exception("turn %s: the apology could not be spoken either", turn.id)
             self._back_to_idle()
 
-    async def _steps(self, turn: _Turn, ep: Endpoint, endpoint_at: float) -> None:
+    async def _steps(self, turn: Turn, ep: Endpoint, endpoint_at: float) -> None:
         speech_end_at = ep.arrived
         timings: dict[str, float] = {Timing.ENDPOINT: ms(endpoint_at - speech_end_at)}
-        if turn.mine is not None:
-            t0 = time.monotonic()
-            if not turn.mine.done():  # a command shorter than the arbitration window
-                await asyncio.wait([turn.mine], timeout=VERDICT_WAIT_S)
-            timings[Timing.ARBITRATION] = ms(time.monotonic() - t0)
-            if not turn.mine.done():
-                log.warning("turn %s: no arbitration verdict within %.0f s; answering", turn.id, VERDICT_WAIT_S)
-            elif not _is_mine(turn.mine):
-                self._drop(turn)
-                return
+        if not await self._verdict(turn, timings, VERDICT_WAIT_S):
+            return  # another satellite answers
         self._emit(SpeechEnded(turn.id, stream_s=ep.stream_s, reason=ep.reason, audio=ep.audio))
         milestones = {Milestone.SPEECH_END: speech_end_at, Milestone.ENDPOINT: endpoint_at}
 
@@ -547,7 +382,7 @@ class Assistant:
         else:
             self._back_to_idle()
 
-    async def _understand(self, turn: _Turn, heard: Transcription, quick: Understanding | None,
+    async def _understand(self, turn: Turn, heard: Transcription, quick: Understanding | None,
                           timings: dict[str, float]) -> Understanding:
         """What the words mean; the answer to a pending "Did you mean ...?" first."""
         if turn.awaiting is not None:
@@ -577,109 +412,6 @@ class Assistant:
             return first_audio_at, replace(u, reply=" ".join(spoken))
         first_audio_at, _ = await self._speak(turn_id, [u.reply])
         return first_audio_at, u
-
-    async def _say(self, text: str, *, chime: bool = False) -> None:
-        try:
-            await self.wait_idle_turn()
-        finally:
-            self._says.leave()
-        self._idle.clear()
-        if chime:
-            await self._chime()
-        await self._speak("", [text])
-        self._back_to_idle()
-
-    async def _chime(self) -> None:
-        """The chime before an announcement or a question (the earcon, also when the wake word goes without)."""
-        self._set_state(TurnState.SPEAKING)
-        await self.voice.play(self.options.earcon or make_chime())
-
-    async def _ask(self, question: Question, on_answer: Callable[[Answer], None]) -> None:
-        try:
-            await self.wait_idle_turn()
-        finally:
-            self._says.leave()
-        self._idle.clear()
-        try:
-            if question.preannounce:
-                await self._chime()
-            await self._speak("", [question.text])
-        except Exception:
-            log.exception("ask: the question could not be spoken")
-            on_answer(Answer(question, AnswerStatus.FAILED))
-            self._back_to_idle()
-            return
-        if self.muted:  # the microphone is off: nobody is listened to
-            on_answer(Answer(question, AnswerStatus.MUTED))
-            self._back_to_idle()
-            return
-        self._start_listening(None, timeout_s=question.timeout_s)
-        if self._turn is not None:
-            self._turn.asked = (question, on_answer)
-
-    def _answer(self, turn: _Turn, text: str | None) -> None:
-        """Tell an asked turn's caller its answer (text: what was heard; None: the turn failed), once."""
-        if turn.asked is None:
-            return
-        (question, on_answer), turn.asked = turn.asked, None
-        if text is None:
-            answer = Answer(question, AnswerStatus.FAILED)
-        else:
-            status, answer_id = match(text, question.choices)
-            answer = Answer(question, status, answer_id, text.strip())
-        try:
-            on_answer(answer)
-        except Exception:
-            log.exception("ask: the answer could not be told")
-
-    # ---- timers and turns without audio ----------------------------------------------------------------------
-
-    def _timer_done(self, timer: Timer) -> None:
-        self._spawn(self._timer_turn(timer))
-
-    def _timer_missed(self, timer: Timer) -> None:
-        what = f"to {timer.command}" if timer.command else timer.describe()
-        self.say(f"While I was not running, your timer {what} ended. I didn't do anything." if timer.command
-                 else f"While I was not running, your {what} ended.")
-
-    async def _timer_turn(self, timer: Timer) -> None:
-        """A timer ended: carry its command out as if it were said now, or ring."""
-        if timer.command:
-            await self.command_turn(timer.command)
-            return
-        await self.wait_idle_turn()
-        self._idle.clear()
-        self._set_state(TurnState.SPEAKING)  # the ring can be stopped as a reply can
-        epoch = self.voice.epoch
-        try:
-            if self.options.earcon is not None:
-                for _ in range(3):
-                    await self.voice.play(self.options.earcon, epoch=epoch)
-            if self.voice.epoch == epoch:
-                await self._speak("", [f"Your {timer.describe()} is done."])
-        finally:
-            self._back_to_idle()
-
-    async def command_turn(self, text: str) -> Understanding:
-        """A turn from text instead of speech (a delayed command): understand -> act -> reply, with its events."""
-        await self.wait_idle_turn()
-        turn_id = uuid.uuid4().hex[:12]
-        self._idle.clear()
-        self._set_state(TurnState.THINKING)
-        try:
-            understanding, intent_s = await self.models.timed(turn_id, StageName.INTENT, "understand",
-                                                              self.intents.understand, text)
-            timings = {Timing.INTENT: ms(intent_s)}
-            recognized = IntentRecognized(turn_id, text=text, understanding=understanding, timings_ms=dict(timings))
-            self._emit(recognized)
-            understanding = await self._act(recognized, timings)
-            _, understanding = await self._reply(turn_id, text, understanding)
-            self._emit(TurnFinished(turn_id, wake_word=None, transcript=text, understanding=understanding,
-                                    speech_end_s=None, timings_ms=timings))
-            return understanding
-        finally:
-            self._back_to_idle()
-
     async def set_home(self, home: Home) -> None:
         """Serve a changed home from now on (the understander rebuilds its lists and speech-to-text its hotwords in
         the model worker, between turns' model calls)."""
@@ -739,14 +471,3 @@ class Assistant:
                 observer(event)
             except Exception:  # an observer's bug must never stop the audio loop
                 log.exception("observer %r failed on %s", observer, type(event).__name__)
-
-
-
-def _is_mine(mine: asyncio.Future[bool]) -> bool:
-    """The arbiter's verdict; an arbiter that failed leaves the turn to this satellite."""
-    if mine.cancelled():
-        return True
-    if mine.exception() is not None:
-        log.warning("arbitration failed; answering alone", exc_info=mine.exception())
-        return True
-    return bool(mine.result())

@@ -455,3 +455,30 @@ def test_a_question_is_answered_never_carried_out(line: str, text: str) -> None:
 def test_a_request_put_as_a_question_is_still_done(line: str, text: str) -> None:
     u = understand(FLAT, line, text)
     assert u.intent is not None, u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("off|name=kitchen light", "later turn off the kitchen light"),
+    ("on|name=kitchen light", "tomorrow morning turn on the kitchen light"),
+    ("on|name=kitchen light", "every evening turn on the kitchen light"),
+    ("vacuum", "after dinner start the vacuum"),
+    ("off|name=kitchen light", "remind me to turn off the kitchen light"),
+    ("on|name=coffee maker", "at 7 turn on the coffee maker"),
+    ("on|name=coffee maker", "should the coffee maker be on"),
+])
+def test_a_command_for_later_or_a_question_is_not_done_now(line: str, text: str) -> None:
+    home = Home(areas=FLAT.areas, entities=(*FLAT.entities, Entity("vacuum.robot", "robot", (), "kitchen")),
+                satellite_area=FLAT.satellite_area)
+    u = understand(home, line, text)
+    assert u.intent is None and u.confirm is None, u
+
+
+def test_an_intention_is_asked_about_and_a_delay_said_first_is_the_delayed_command() -> None:
+    u = understand(FLAT, "off|name=kitchen light", "I'd better turn off the kitchen light")
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("light.kitchen",)
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    for text in ("in an hour turn off the kitchen light", "turn off the kitchen light in an hour"):
+        u = tiers.understand(text)
+        assert u.intent is not None and u.intent.name == "HassStartTimer", (text, u)
+    u = understand(FLAT, "light|name=kitchen light|brightness=50", "set the kitchen light at 50 percent")
+    assert u.intent is not None  # "at 50 percent" is no time

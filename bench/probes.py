@@ -67,7 +67,8 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.intent.model import Home, Intent, Understanding
-from .evaluate import _item, _same, _step_goes, json_lines
+from .eval_cases import json_lines
+from .eval_scoring import _item, _same, _step_goes
 
 PROBES_DIR = Path(__file__).resolve().parent / "data" / "probes"
 """The packaged suite: cases.jsonl and homes/<home>.yaml."""

@@ -482,3 +482,20 @@ def test_an_intention_is_asked_about_and_a_delay_said_first_is_the_delayed_comma
         assert u.intent is not None and u.intent.name == "HassStartTimer", (text, u)
     u = understand(FLAT, "light|name=kitchen light|brightness=50", "set the kitchen light at 50 percent")
     assert u.intent is not None  # "at 50 percent" is no time
+
+
+def test_a_room_said_without_in_is_still_honoured_and_a_remark_acts_only_on_what_it_is_about() -> None:
+    u = understand(HOUSE, "light|area=all|brightness=down", "dim the kitchen")
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("light.kitchen",)
+    u = understand(FLAT, "on|area=kitchen|domain=light", "it's too hot in the kitchen")
+    assert u.intent is None and u.confirm is None  # no light for the heat
+    u = understand(FLAT, "volume|step=down", "make it cooler in here")
+    assert u.intent is None and u.confirm is None
+    u = understand(FLAT, "on|area=kitchen|domain=light", "it's too dark in the kitchen")
+    assert u.intent is not None and u.intent.entity_ids == ("light.kitchen",)
+
+
+def test_a_template_that_reads_an_action_as_a_state_question_gives_the_model_its_turn() -> None:
+    tiers = IntentTiers([TemplateTier(FLAT), Replay(FLAT, "on|area=all|domain=light")], home=FLAT)
+    u = tiers.understand("turn every light on")
+    assert u.intent is not None and u.intent.name == "HassTurnOn", u

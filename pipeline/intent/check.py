@@ -35,6 +35,7 @@ from .verbs import (
     Action,
     Verb,
     asks_to_add,
+    condition_domains,
     names_no_target,
     says_a_time_unit,
     target_words,
@@ -46,6 +47,7 @@ _FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumSt
          "HassMediaUnpause": "HassMediaPause", "HassMediaPlayerMute": "HassMediaPlayerUnmute",
          "HassMediaPlayerUnmute": "HassMediaPlayerMute"}
 _GUARDED_DOMAINS = RISKY_DOMAINS | {"valve"}
+_ACTS = frozenset({"on", "off", "lock", "unlock", "open", "close", "start", "stop", "dock", "water"})
 _ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
@@ -90,10 +92,16 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     wider = _whole_home_left_out(text, intent, entities, home)
     if wider is not None:  # "the lights in the house" answered with one room's: ask about the whole home
         return _ask(u, wider, home)
-    if spec.query:
-        return u
-
     verb = verb_of(text)
+    if spec.query:
+        if verb is not None and verb.action in _ACTS and u.tier == "template":
+            # "turn every light on" matched as a state question: the verb asks for an action; the model reads it
+            return replace(_refuse(u, "Sorry, I didn't understand."), unresolved=True)
+        return u
+    wanted = condition_domains(text) if verb is None else None
+    if wanted is not None and not domains & wanted:  # "it's too hot in the living room" is no light to turn on
+        return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")
+
     if verb is not None and spec.where == "home" and (intent.name in DEVICE_INTENTS or verb.action in GUARDED_ACTIONS):
         done = {(intent.name, d) for d in domains}
         if not done <= ALLOWED[verb.action]:
@@ -163,10 +171,15 @@ def _place_left_out(text: str, entities: list[Entity], home: Home) -> str | list
         for n in e.names:
             said = said.replace(" " + " ".join(names.words(n)) + " ", " ")
     areas = {e.area for e in entities}
+    named: set[str] = set()
     for area in home.areas:
         spoken = [area] + [alias for alias, a in home.area_aliases if a == area]
-        if any(f" {' '.join(names.words(w))} " in said for w in spoken if names.words(w)) and area not in areas:
-            return f"Sorry, I can't find that in the {area}."
+        if any(f" {' '.join(names.words(w))} " in said for w in spoken if names.words(w)):
+            if area not in areas:
+                return f"Sorry, I can't find that in the {area}."
+            named.add(area)
+    if named and not areas <= named and not _HOUSE.search(text.casefold()):
+        return [e for e in entities if e.area in named]  # "dim the office" answered for every room
     for m in _LOCATIVE.finditer(said):  # "in the hall": a place said as people say it (the hallway)
         named = set(names.match_areas(home, m.group("place")))
         if named and not areas <= named:

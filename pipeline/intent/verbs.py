@@ -346,3 +346,25 @@ _INTENDS = re.compile(r"^(?:i'd better|i had better|we'd better|we had better|i 
 def intends(text: str) -> bool:
     """Whether the sentence says what the user means to do rather than asking for it."""
     return _INTENDS.match(words_of(text)) is not None
+
+
+_LIGHTING, _COOLING = frozenset({"light", "cover"}), frozenset({"fan", "climate", "cover", "switch"})
+_HEATING, _SOUND = frozenset({"climate", "fan", "switch"}), frozenset({"media_player"})
+_CONDITIONS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("dark", "dim", "gloomy", "bright", "darker", "brighter", "lighter"), _LIGHTING),
+    **dict.fromkeys(("hot", "warm", "stuffy", "humid", "cooler"), _COOLING),
+    **dict.fromkeys(("cold", "chilly", "freezing", "warmer"), _HEATING),
+    **dict.fromkeys(("loud", "quiet", "louder", "quieter"), _SOUND), "noisy": _SOUND | {"fan"},
+}
+"""What a remark about the room can ask of it: "it's too dark" the lights or the blinds, "too hot" a fan, the
+climate, the blinds or a switched heater, "too loud" a speaker."""
+_CONDITION = re.compile(r"\b(?:it's|it is|its|getting|too|so|very|really|bit|little|make it|feels|is|way)\s+"
+                        r"(?:too |so |very |really |a bit |a little |kind of |way too )?(" + "|".join(_CONDITIONS) +
+                        r")\b")
+
+
+def condition_domains(text: str) -> frozenset[str] | None:
+    """The domains a remark about the room may act on ("it's too hot in here": fans, climate, covers, switches), or
+    None when the sentence is no such remark."""
+    m = _CONDITION.search(words_of(text))
+    return _CONDITIONS[m.group(1)] if m else None

@@ -10,20 +10,19 @@ is never delivered after the user was told it could not be sent. With MQTT 5 eac
 
 Reconnecting: paho's doubling back-off, capped at reconnect_max_s (1 s by default) and jittered (0.5-1x), so a
 broker that comes back is found again within about a second and many satellites do not knock in step.
+
+The parts beside it: mqtt_topics.py (Topics, ONLINE, OFFLINE), mqtt_paho.py (paho's client with a jittered
+reconnect and forget(), the CONNECT checks), mqtt_limits.py (the size and rate limits on commands in).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
-import re
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -31,208 +30,20 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from .mqtt_limits import COMMAND_BURST, COMMANDS_PER_S, MAX_PAYLOAD, RateLimit
+from .mqtt_paho import SAFE_CLIENT_ID, PahoClient, check_client_fields, no_delay, protocol_for
+from .mqtt_topics import OFFLINE, ONLINE, Topics
 from .settings import ConfigError, MqttSettings
+
+__all__ = [
+    "COMMAND_BURST", "COMMANDS_PER_S", "MAX_PAYLOAD", "MAX_QUEUED", "OFFLINE", "ONLINE", "SAFE_CLIENT_ID",
+    "MessageHandler", "MqttLink", "Topics", "protocol_for",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_PAYLOAD = 16 * 1024
-"""Longest command message accepted (a say/set text is at most 2,000 characters); longer ones are ignored."""
-COMMANDS_PER_S = 5.0
-"""Commands per second accepted on one topic (bursts of COMMAND_BURST); more are dropped with a warning."""
-COMMAND_BURST = 10
-
-
-class _RateLimit:
-    """A token bucket per topic: any MQTT client may publish commands, none may flood the assistant."""
-
-    def __init__(self, per_s: float = COMMANDS_PER_S, burst: int = COMMAND_BURST) -> None:
-        self.per_s, self.burst = per_s, burst
-        self._tokens: dict[str, tuple[float, float]] = {}
-        self._warned: dict[str, float] = {}
-
-    def allow(self, topic: str) -> bool:
-        now = time.monotonic()
-        tokens, last = self._tokens.get(topic, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.per_s)
-        if tokens < 1.0:
-            self._tokens[topic] = (tokens, now)
-            if now - self._warned.get(topic, -60.0) > 10.0:  # said once per 10 s, not per message
-                self._warned[topic] = now
-                log.warning("MQTT: %s: more than %g commands a second; dropping the excess", topic, self.per_s)
-            return False
-        self._tokens[topic] = (tokens - 1.0, now)
-        return True
-
-
 MAX_QUEUED = 200
 """QoS 1 messages kept while the broker is down (discovery, state); beyond this publish() drops rather than grows."""
-
-ONLINE = "online"
-OFFLINE = "offline"
-
-
-@dataclass(frozen=True)
-class Topics:
-    """Every topic the daemon publishes or listens to, below one base topic."""
-
-    base: str
-    """Topic prefix, e.g. slm-voice/living_room."""
-
-    @classmethod
-    def for_device(cls, settings: MqttSettings, device_id: str) -> Topics:
-        base = (settings.base_topic or f"slm-voice/{device_id}").rstrip("/")
-        if not base or any(c in base for c in "+#\0"):
-            raise ValueError(f"mqtt.base_topic {base!r}: must be non-empty and contain no +, # or NUL")
-        return cls(base)
-
-    def _t(self, leaf: str) -> str:
-        return f"{self.base}/{leaf}"
-
-    # Published.
-    @property
-    def intent(self) -> str:
-        return self._t("intent")
-
-    @property
-    def event(self) -> str:
-        return self._t("event")
-
-    @property
-    def state(self) -> str:
-        return self._t("state")
-
-    @property
-    def transcript(self) -> str:
-        return self._t("transcript")
-
-    @property
-    def reply(self) -> str:
-        return self._t("reply")
-
-    @property
-    def last_turn_ms(self) -> str:
-        return self._t("last_turn_ms")
-
-    @property
-    def availability(self) -> str:
-        return self._t("availability")
-
-    @property
-    def mute(self) -> str:
-        return self._t("mute")
-
-    @property
-    def wake_threshold(self) -> str:
-        return self._t("wake_threshold")
-
-    @property
-    def wake_word(self) -> str:
-        return self._t("wake_word")
-
-    @property
-    def answer(self) -> str:
-        return self._t("answer")
-
-    # Commands in.
-    @property
-    def say_set(self) -> str:
-        return self._t("say/set")
-
-    @property
-    def announce_set(self) -> str:
-        return self._t("announce/set")
-
-    @property
-    def ask_set(self) -> str:
-        return self._t("ask/set")
-
-    @property
-    def listen_set(self) -> str:
-        return self._t("listen/set")
-
-    @property
-    def mute_set(self) -> str:
-        return self._t("mute/set")
-
-    @property
-    def wake_threshold_set(self) -> str:
-        return self._t("wake_threshold/set")
-
-    @property
-    def wake_word_set(self) -> str:
-        return self._t("wake_word/set")
-
-
-def _no_delay(client: paho.Client) -> None:
-    """Disable Nagle: an intent, its event and device commands go out back to back, and without this the
-    later ones wait for the broker's delayed ACK (~40 ms on Linux)."""
-    sock = client.socket()
-    try:
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as e:
-        log.debug("MQTT: cannot set TCP_NODELAY: %s", e)
-
-
-SAFE_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,23}")
-"""What every broker must take as a client id (MQTT 3.1.1 3.1.3-5); others may be refused."""
-
-
-def _check_client_fields(client_id: str, settings: MqttSettings) -> None:
-    """What paho packs into CONNECT: a NUL is closed on without a word, an unencodable or over-long string kills
-    paho's network thread. Checked here too (the settings refuse them) so no caller can start a link that is dead."""
-    for key, value in (("mqtt.client_id", client_id), ("mqtt.username", settings.username),
-                       ("mqtt.password", settings.password)):
-        if value is None:
-            continue
-        try:
-            size = len(value.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise ConfigError(f"{key}: not valid Unicode text") from None
-        if size > 65535 or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ConfigError(f"{key}: control characters or more than 65535 bytes cannot be sent to a broker")
-
-
-def protocol_for(settings: MqttSettings) -> str:
-    """The MQTT version to speak: mqtt.protocol, where auto is 5 with an external broker and 3.1.1 with the
-    embedded one (amqtt speaks 3.1.1 only)."""
-    if settings.protocol != "auto":
-        return settings.protocol
-    return "3.1.1" if settings.broker == "embedded" else "5"
-
-
-class _Client(paho.Client):
-    """paho's client, remembering why the last connection attempt failed (paho's callback is not told), with a
-    jittered reconnect wait."""
-
-    last_error: OSError | None = None
-
-    def reconnect(self) -> MQTTErrorCode:
-        try:
-            return super().reconnect()
-        except OSError as e:  # includes ssl.SSLError: a TLS failure is reported like a refused port
-            self.last_error = e
-            raise
-
-    def _reconnect_wait(self) -> None:
-        # paho's doubling delay (reset on every accepted connection), capped, times a random 0.5-1.
-        with self._reconnect_delay_mutex:
-            if self._reconnect_delay is None:
-                self._reconnect_delay = self._reconnect_min_delay
-            else:
-                self._reconnect_delay = min(self._reconnect_delay * 2, self._reconnect_max_delay)
-            wait = self._reconnect_delay * random.uniform(0.5, 1.0)
-        until = time.monotonic() + wait
-        while not self._thread_terminate and (left := until - time.monotonic()) > 0:
-            time.sleep(min(left, 0.1))
-
-    def forget(self, mids: Sequence[int]) -> int:
-        """Take unacknowledged messages out of paho's queue so they are never (re)sent; returns how many."""
-        # paho has no public call for one message (drop_out_messages() drops all): its queue is
-        # _out_messages, guarded by _out_message_mutex (paho 2.x, pinned <3 in pyproject).
-        with self._out_message_mutex:
-            return sum(self._out_messages.pop(mid, None) is not None for mid in mids)
-
 
 MessageHandler = Callable[[str, bytes], None]
 """Called on paho's network thread with (topic, payload)."""
@@ -262,7 +73,7 @@ class MqttLink:
         self.broker = f"{settings.host}:{settings.port}"
         self._on_connected = on_connected
         self._handlers: dict[str, MessageHandler] = {}
-        self._rate = _RateLimit()
+        self._rate = RateLimit()
         self.closed_early = 0
         """Connections the broker closed before its CONNACK (a TLS mismatch), since the start."""
         self._answered = False  # the broker sent a CONNACK (accepting or refusing) on this connection
@@ -283,11 +94,11 @@ class MqttLink:
         self.last_connected_at: float | None = None
         """time.monotonic() of the last accepted connection."""
 
-        _check_client_fields(client_id, settings)
+        check_client_fields(client_id, settings)
         if self.protocol == "5":
-            c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+            c = PahoClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
         else:
-            c = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+            c = PahoClient(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
         if settings.username is not None:
             c.username_pw_set(settings.username, settings.password)
         if settings.tls.enabled:
@@ -453,7 +264,7 @@ class MqttLink:
                     f" (check mqtt.client_id: {self.client_id!r})" if rc.value in (2, 133) else "",
                 )
             return
-        _no_delay(client)
+        no_delay(client)
         first = self.connects == 0
         self.refused = self.unreachable = 0
         self.connects += 1

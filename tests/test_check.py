@@ -499,3 +499,17 @@ def test_a_template_that_reads_an_action_as_a_state_question_gives_the_model_its
     tiers = IntentTiers([TemplateTier(FLAT), Replay(FLAT, "on|area=all|domain=light")], home=FLAT)
     u = tiers.understand("turn every light on")
     assert u.intent is not None and u.intent.name == "HassTurnOn", u
+
+
+@pytest.mark.parametrize(("line", "text", "asked"), [
+    ("on|name=coffee maker", "coffee maker", True),  # a name alone: turn it on or off?
+    ("on|domain=light", "lights", True),
+    ("on|domain=light", "on", False),  # nothing named: which device?
+    ("on|name=coffee maker", "coffee maker on", None),  # said in full: done
+])
+def test_a_name_alone_is_asked_about_and_a_lone_on_asks_which_device(line: str, text: str, asked: bool | None) -> None:
+    u = understand(FLAT, line, text)
+    if asked is None:
+        assert u.intent is not None
+    else:
+        assert u.intent is None and (u.confirm is not None) == asked, u

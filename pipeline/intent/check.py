@@ -98,6 +98,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
             # "turn every light on" matched as a state question: the verb asks for an action; the model reads it
             return replace(_refuse(u, "Sorry, I didn't understand."), unresolved=True)
         return u
+    if verb is None and intent.name in DEVICE_INTENTS and _only_names(text, home):
+        # "kettle", "the desk lamp": a name alone says nothing of what to do with it
+        return _ask(u, intent, home)
     wanted = condition_domains(text) if verb is None else None
     if wanted is not None and not domains & wanted:  # "it's too hot in the living room" is no light to turn on
         return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")
@@ -215,6 +218,19 @@ def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | 
     if not named or any(e in entities for e in named) or any(e.domain in domains for e in named):
         return None
     return max(named, key=lambda e: max(len(n) for n in e.names))
+
+
+_FILLER_WORDS = frozenset({"please", "now", "thanks", "thank", "you", "hey", "ok", "okay", "um", "uh", "so", "the"})
+
+
+def _only_names(text: str, home: Home) -> bool:
+    """Whether the words are nothing but names of the home's devices, areas or kinds ("kettle", "lights")."""
+    said = [w for w in names.words(text) if w not in _FILLER_WORDS]
+    if not said:
+        return False
+    known = {w for e in home.entities for n in e.names for w in names.words(n)}
+    known |= {w for a in home.areas for w in names.words(a)} | set(names.NOUN_DOMAINS)
+    return all(w in known for w in said)
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

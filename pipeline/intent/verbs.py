@@ -236,6 +236,8 @@ def names_no_target(text: str) -> bool:
     back to, the device is a guess."""
     verb = verb_of(text)
     said = _LEAD.sub("", words_of(text))
+    if re.fullmatch(r"(?:turn |switch )?(?:on|off|up|down|open|close|start|stop)(?: please| now)?", said):
+        return True  # "on", "off please": nothing named at all
     rest = target_words(text, verb) if verb is not None else said.split(" ", 1)[-1] if " " in said else ""
     words = re.sub(r"\b(?:please|now|for me|again|right now|thanks|thank you|up|down|on|off|a bit|a little)\b", " ",
                    rest)

@@ -1,8 +1,11 @@
 """Which engine serves a speech stage: one registry line per engine, chosen by stt.engine (tts.engine).
 
 A new speech-to-text engine is its stage in pipeline/ (a Transcriber: transcribe, recheck, set_home), a builder
-here that reads its settings, one line in STT_ENGINES and its name in SttSettings.engine; text-to-speech alike
-(a Synthesizer, TTS_ENGINES, TtsSettings.engine). The factory asks the registry and names no engine.
+here that reads its settings and one line in STT_ENGINES; text-to-speech alike (a Synthesizer, TTS_ENGINES). The
+factory asks the registry and names no engine, and the settings take their allowed stt.engine and tts.engine from
+it (settings_engines.py, run by parse_settings): no list of names to keep in step.
+
+This module imports the settings' tree (settings_tree.py), never settings.py, which imports it back for that check.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..models import catalog
 from ..models.locate import ModelError, locate, models_dir
-from ..pipeline.intent.model import Home
-from ..pipeline.roles import Synthesizer, Transcriber
-from .settings import Settings
+from .settings_tree import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: parse_settings imports the registry, so it stays light (no numpy, no asyncio)
+    from ..pipeline.intent.model import Home
+    from ..pipeline.roles import Synthesizer, Transcriber
     from ..pipeline.stt import SpeechToText
     from ..pipeline.tts import TextToSpeech
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from .settings_checks import check_home, check_strings, describe
+from .settings_engines import check_engines
 from .settings_home import AreaSettings, EntitySettings, HomeSettings, area_names
 from .settings_links import (
     ArbitrationSettings,
@@ -81,4 +82,5 @@ def parse_settings(raw: Any, source: str = "config") -> Settings:
         raise ConfigError(f"{source}: " + "; ".join(describe(err) for err in e.errors())) from None
     check_strings(s, source)
     check_home(s, source)
+    check_engines(s, source)
     return s

@@ -75,8 +75,9 @@ class VadSettings:
 class SttSettings:
     """Speech-to-text (faster-whisper)."""
 
-    engine: Literal["faster-whisper"] = "faster-whisper"
-    """The speech-to-text engine (daemon/engines.py STT_ENGINES); the settings below are faster-whisper's."""
+    engine: str = "faster-whisper"
+    """The speech-to-text engine: a name in daemon/engines.py STT_ENGINES (parse_settings checks it there, see
+    settings_engines.py); the settings below are faster-whisper's."""
     model: str = "tiny.en"
     """Model name from the catalog (tiny.en) or a path to a CTranslate2 Whisper folder."""
     device: Literal["cpu", "cuda"] = "cpu"
@@ -120,8 +121,9 @@ class SttSettings:
 class TtsSettings:
     """Text-to-speech (Piper)."""
 
-    engine: Literal["piper"] = "piper"
-    """The text-to-speech engine (daemon/engines.py TTS_ENGINES); the settings below are Piper's."""
+    engine: str = "piper"
+    """The text-to-speech engine: a name in daemon/engines.py TTS_ENGINES (parse_settings checks it there, see
+    settings_engines.py); the settings below are Piper's."""
     voice: str = "en_US-joe-medium"
     """Voice name from the catalog or a path to a Piper .onnx voice (with its .onnx.json beside it)."""
     length_scale: float = Field(1.0, gt=0.0)

@@ -513,3 +513,22 @@ def test_a_name_alone_is_asked_about_and_a_lone_on_asks_which_device(line: str, 
         assert u.intent is not None
     else:
         assert u.intent is None and (u.confirm is not None) == asked, u
+
+
+def test_a_device_the_words_name_in_full_is_found_when_the_answer_dropped_its_name() -> None:
+    home = Home(areas=("kitchen", "front yard", "utility room"), satellite_area="kitchen", entities=(
+        Entity("valve.front_yard", "front yard valve", ("sprinklers",), "front yard"),
+        Entity("valve.water_main", "water main", (), "utility room")))
+    u = understand(home, "on|domain=valve", "start the sprinklers")
+    assert u.intent is not None and u.intent.entity_ids == ("valve.front_yard",)
+    u = understand(home, "off|domain=valve", "stop watering")
+    assert u.intent is None and u.reply.startswith("Which one")
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|domain=light", "it's way too bright in here"), ("volume|step=up", "it's too loud"),
+    ("off|domain=light", "it's too dark in here"), ("on|name=garage door", "roll in the garage door"),
+])
+def test_a_remark_or_a_phrasal_verb_is_never_answered_the_other_way(line: str, text: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is None and (u.confirm is None or u.confirm.intent.name == "HassTurnOff"), u

@@ -36,6 +36,7 @@ from .verbs import (
     Verb,
     asks_to_add,
     condition_domains,
+    condition_wants,
     names_no_target,
     says_a_time_unit,
     target_words,
@@ -104,6 +105,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     wanted = condition_domains(text) if verb is None else None
     if wanted is not None and not domains & wanted:  # "it's too hot in the living room" is no light to turn on
         return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")
+    wants = condition_wants(text) if verb is None else None
+    if wants is not None and _goes(intent) == {"less": "more", "more": "less"}[wants]:
+        return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")  # "too bright" is never "on"
 
     if verb is not None and spec.where == "home" and (intent.name in DEVICE_INTENTS or verb.action in GUARDED_ACTIONS):
         done = {(intent.name, d) for d in domains}
@@ -231,6 +235,18 @@ def _only_names(text: str, home: Home) -> bool:
     known = {w for e in home.entities for n in e.names for w in names.words(n)}
     known |= {w for a in home.areas for w in names.words(a)} | set(names.NOUN_DOMAINS)
     return all(w in known for w in said)
+
+
+_MORE = frozenset({"HassTurnOn", "HassMediaUnpause", "HassMediaPlayerUnmute"})
+_LESS = frozenset({"HassTurnOff", "HassMediaPause", "HassMediaPlayerMute"})
+
+
+def _goes(intent: Intent) -> str | None:
+    """Whether an action gives the room more light or sound ("more"), less ("less"), or neither says (None)."""
+    step = intent.slots.get("brightness_step") or intent.slots.get("volume_step")
+    if intent.name in _MORE or step == "up":
+        return "more"
+    return "less" if intent.name in _LESS or step == "down" else None
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

@@ -342,6 +342,18 @@ class LanguageModelTier:
             elif len(only) > 1 and slots.get("name"):
                 return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in only[:-1]) + \
                     f" or the {only[-1].name}?"
+        if res.problem is not None and said and not slots.get("name") and not slots.get("area"):
+            # "start the sprinklers" answered with domain=valve alone: the device the words name in full
+            kinds = _target_domains(hass) or ()
+            domain = slots.get("domain") or (kinds[0] if len(kinds) == 1 else None)
+            named = _named_in_full(self.home, said, domain)
+            if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
+                named = [e for e in self.home.entities if e.domain == domain]
+                if len(named) > 1:
+                    return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in named[:-1]) + \
+                        f" or the {named[-1].name}?"
+            if len(named) == 1:
+                res = resolve(hass, {**slots, "name": named[0].name}, self.home, domains=_target_domains(hass))
         if res.problem is not None:
             return res.problem
         hass = _for_the_device(hass, res.entity_ids)
@@ -457,6 +469,13 @@ _WHOLE_HOME_AREAS = frozenset({sp.ALL_AREAS, "all areas", "all rooms", "every ro
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""
+
+
+def _named_in_full(home: Home, said: str, domain: Any) -> list[Any]:
+    """The devices (of the domain, when one is given) whose whole name or alias is in the words."""
+    words = " " + " ".join(names.words(said)) + " "
+    return [e for e in home.entities if (not domain or e.domain == domain)
+            and any((w := names.words(n)) and f" {' '.join(w)} " in words for n in e.names)]
 
 
 def _is_a(entity: Any, spoken: Any) -> bool:

@@ -47,8 +47,6 @@ ON_A_CONDITION = "I can't do things on a condition, so I'll leave everything as 
 FOR_LATER = ("I can't do that later, only now or in so many minutes, so I'll leave everything as it is. "
              "Say, for example, turn it off in ten minutes.")
 """Said to a command for later ("tomorrow morning open the blinds", "remind me to turn off the oven")."""
-A_QUESTION = "I can only answer that by doing it, so I'll leave everything as it is. Ask me to, if you want it done."
-"""Said to a question that only an action would answer ("can the vacuum clean upstairs")."""
 _CLOCK_INTENTS = frozenset({"HassGetCurrentTime", "HassGetCurrentDate"})
 NOT_ALL_BUT = "Sorry, I can't leave things out. Please ask for the rooms or devices one by one."
 """Said to "all the lights except the kitchen": acting on the words would do the opposite for the place named."""
@@ -151,8 +149,8 @@ class IntentTiers:
             return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)
         if spec is None or spec.query or spec.where != "home":
             return u
-        if asks_about(text):
-            return Understanding(None, A_QUESTION, u.tier, confidence=u.confidence)
+        if asks_about(text):  # answered from sources (small talk, Home Assistant's agent), never by doing it
+            return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)
         if for_later(text):
             return self._delayed(text, transcript_confidence) or Understanding(None, FOR_LATER, u.tier,
                                                                               confidence=u.confidence)

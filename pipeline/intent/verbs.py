@@ -64,8 +64,8 @@ _LEAD = re.compile(
     r"can you|could you|would you|will you|can u|would you mind|i want you to|i'd like you to|i would like you to|"
     r"i need you to|i want to|i'd like to|i need to|let's|lets|let us|time to|you can|you should|try to|help me)"
     r"\s+)*")
-_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start|take|cross|strike)\b"
-                       r"(?:\s+(?!(?:on|off|up|down|out)\b)\S+){0,5}?\s+(on|off|up|down|out)\b")
+_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start|take|cross|strike|roll|pull)"
+                       r"\b(?:\s+(?!(?:on|off|up|down|out|in)\b)\S+){0,5}?\s+(on|off|up|down|out|in)\b")
 """A phrasal verb with its particle, possibly after its object: "turn the kitchen light off"."""
 
 _PHRASAL: dict[tuple[str, str], Action] = {
@@ -76,6 +76,8 @@ _PHRASAL: dict[tuple[str, str], Action] = {
     ("cut", "off"): "off", ("knock", "off"): "off", ("turn", "out"): "off",
     ("shut", "up"): "mute", ("take", "off"): "remove", ("cross", "off"): "remove", ("strike", "off"): "remove",
     ("take", "out"): "remove",
+    ("roll", "in"): "close", ("roll", "out"): "open", ("roll", "up"): "open", ("roll", "down"): "close",
+    ("pull", "in"): "close", ("pull", "up"): "open", ("pull", "down"): "close",
 }
 _SINGLE: dict[str, Action] = {
     "activate": "on", "enable": "on", "energize": "on",
@@ -83,7 +85,7 @@ _SINGLE: dict[str, Action] = {
     "snuff": "off",
     "lock": "lock", "bolt": "lock", "secure": "lock",
     "unlock": "unlock", "unbolt": "unlock",
-    "open": "open", "close": "close", "shut": "close",
+    "open": "open", "close": "close", "shut": "close", "retract": "close", "extend": "open",
     "start": "start", "begin": "start", "launch": "start", "run": "start",
     "stop": "stop", "halt": "stop", "end": "stop", "cease": "stop",
     "dock": "dock", "return": "dock", "recall": "dock",
@@ -182,6 +184,7 @@ _NEGATED = re.compile(
     r"^(?:please\s+)?(?:don't|dont|do not|never|no need to|there's no need to|there is no need to|you don't need to|"
     r"you do not need to|you don't have to|you do not have to|no don't|i don't want you to|i do not want you to|"
     r"i don't need you to|i do not need you to|don't bother to|don't bother|no need|stop trying to|you shouldn't|"
+    r"i don't want (?:the|any|my|it|that|them)|i do not want (?:the|any|my|it|that|them)|"
     r"you should not|we don't need to|we do not need to|i don't want to|i do not want to|let's not|lets not)\b")
 _NOT_NEGATED = re.compile(r"^(?:please\s+)?(?:(?:don't|do not|never) (?:forget|hesitate)\b|never ?mind\b)")
 """Negations that still ask for something: "don't forget to add milk", "never mind" (take back what was asked)."""
@@ -370,3 +373,16 @@ def condition_domains(text: str) -> frozenset[str] | None:
     None when the sentence is no such remark."""
     m = _CONDITION.search(words_of(text))
     return _CONDITIONS[m.group(1)] if m else None
+
+
+_TOO_MUCH = re.compile(r"\b(?:too|so|very|really|way too|overly)\s+(bright|loud|noisy)\b|\b(blinding|deafening)\b")
+_TOO_LITTLE = re.compile(r"\b(?:too|so|very|really|way too)\s+(dark|dim|quiet|gloomy)\b|\bcan'?t (?:see|hear)\b")
+
+
+def condition_wants(text: str) -> str | None:
+    """"less" for a remark that the room has too much ("it's way too bright in here", "too loud"), "more" for too
+    little ("too dark", "I can't hear"), else None: an answer going the other way is inverted."""
+    said = words_of(text)
+    if _TOO_MUCH.search(said):
+        return "less"
+    return "more" if _TOO_LITTLE.search(said) else None

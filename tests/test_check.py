@@ -532,3 +532,14 @@ def test_a_device_the_words_name_in_full_is_found_when_the_answer_dropped_its_na
 def test_a_remark_or_a_phrasal_verb_is_never_answered_the_other_way(line: str, text: str) -> None:
     u = understand(FLAT, line, text)
     assert u.intent is None and (u.confirm is None or u.confirm.intent.name == "HassTurnOff"), u
+
+
+def test_a_yes_no_question_matched_as_a_command_is_never_carried_out() -> None:
+    """Home Assistant's templates read "is the heater on" as "turn the heater on"."""
+    tiers = IntentTiers([TemplateTier(FLAT), Replay(FLAT, "state|name=heater")], home=FLAT)
+    u = tiers.understand("is the heater on")
+    assert u.intent is not None and u.intent.name == "HassGetState", u
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    assert tiers.understand("is the heater on").intent is None
+    u = understand(FLAT, "state|domain=cover", "will it rain tomorrow")
+    assert u.intent is None and u.confirm is None and u.open_question  # no cover was asked about

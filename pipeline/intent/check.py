@@ -34,6 +34,7 @@ from .verbs import (
     READING,
     Action,
     Verb,
+    asks_about,
     asks_to_add,
     condition_domains,
     condition_wants,
@@ -94,6 +95,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if wider is not None:  # "the lights in the house" answered with one room's: ask about the whole home
         return _ask(u, wider, home)
     verb = verb_of(text)
+    if not spec.query and u.tier == "template" and asks_about(text):
+        # "is the heating on" matched as "turn the heating on": a question; the model reads it as one
+        return replace(_refuse(u, "Sorry, I didn't understand."), unresolved=True)
     if spec.query:
         if verb is not None and verb.action in _ACTS and u.tier == "template":
             # "turn every light on" matched as a state question: the verb asks for an action; the model reads it

@@ -290,6 +290,11 @@ class LanguageModelTier:
             # invention; never spoken back ("I don't know an area called ...") and never acted on.
             _log.info("slm: %s=%r was not said in %r", invented, answer.slots[invented], said)
             return Understanding(None, SAY_AGAIN, "slm", confidence=confidence)
+        if (said and answer.key == "state" and answer.slots.get("domain")
+                and not any(answer.slots.get(k) for k in ("name", "area", "floor"))
+                and not _says(said, str(answer.slots["domain"]))):
+            # "will it rain tomorrow" read as the state of the covers: a question about no device said is looked up
+            return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         found = self._intent_of(answer, said)
         if isinstance(found, str):
             return Understanding(None, found, "slm", confidence=confidence)

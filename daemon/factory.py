@@ -245,7 +245,7 @@ def slm_dir(settings: Settings) -> Path:
 
 
 def build_slm(settings: Settings, home: Home) -> IntentTier:
-    from ..models.tune.merge import adapter_dir
+    from ..models.merge import adapter_dir
     from ..pipeline.intent.slm import CONFIDENCE_THRESHOLD, LanguageModelTier
 
     s = settings.slm

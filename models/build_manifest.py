@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import ModelSpec
-from .tune.merge import adapter_dir, adapter_sha256
+from .merge import adapter_dir, adapter_sha256
 
 MANIFEST = "slm-voice-build.json"
 """Written last into a finished build; its presence (and matching content) means the folder is complete."""

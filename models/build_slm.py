@@ -57,7 +57,7 @@ from .build_steps import (
 from .catalog import ModelSpec
 from .locate import ModelError
 from .locate import models_dir as models_dir_of
-from .tune.merge import adapter_sha256
+from .merge import adapter_sha256
 
 __all__ = [
     "MANIFEST", "RECIPE", "STEPS", "BuildError", "adapter_sha256", "fix_tokenizer", "gguf_sha256", "gguf_to_hf",

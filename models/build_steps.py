@@ -16,7 +16,7 @@ from typing import Any
 from .build_manifest import gguf_sha256
 from .build_process import BuildError, run_logged
 from .catalog import ModelSpec
-from .tune.merge import adapter_dir
+from .merge import adapter_dir
 
 STEPS = 6
 
@@ -197,7 +197,7 @@ def merge_tuned_adapter(model: str, hf_dir: Path) -> None:
     adapter = adapter_dir(model)
     t0 = step(3, f"merging the fine-tune's LoRA adapter ({adapter})" if adapter else "no fine-tune adapter: as is")
     if adapter is not None:
-        from .tune.merge import merge_into
+        from .merge import merge_into
 
         try:
             merged = merge_into(hf_dir, adapter)

@@ -29,7 +29,7 @@ from slm_voice.models.build_slm import (
     read_manifest,
 )
 from slm_voice.models.locate import models_dir as default_models_dir
-from slm_voice.models.tune.merge import adapter_sha256
+from slm_voice.models.merge import adapter_sha256
 from slm_voice.pipeline.intent import slm_prompt as sp
 from slm_voice.pipeline.intent.answers import CANNOT_LOOK_UP, JOKES
 from slm_voice.pipeline.intent.model import Home, Understanding

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from slm_voice.models.merge import adapter_dir, adapter_sha256
 from slm_voice.models.tune import generate as gen
 from slm_voice.models.tune import patterns as pt
-from slm_voice.models.tune.merge import adapter_dir, adapter_sha256
 from slm_voice.models.tune.numbers import number_words
 from slm_voice.models.tune.sampler import sample
 from slm_voice.pipeline.intent import intents
@@ -140,7 +140,7 @@ def test_the_adapter_merge_computes_what_peft_computes(tmp_path: Path) -> None:
         sys.path.insert(0, {str(tmp_path / "pkg")!r})
         from transformers import LlamaConfig, LlamaForCausalLM
         from peft import LoraConfig, get_peft_model
-        from slm_voice.models.tune.merge import merge_into
+        from slm_voice.models.merge import merge_into
         torch.manual_seed(0)
         cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                           num_attention_heads=4, num_key_value_heads=2)

@@ -16,7 +16,7 @@ from typing import TextIO
 from .. import catalog
 from ..build_process import run_streamed
 from ..build_slm import find_build_python
-from .merge import ADAPTERS
+from ..merge import ADAPTERS
 
 DEFAULTS = {"smollm2-135m": {"examples": 8000, "epochs": 1.5, "batch": 32, "lr": 1e-3, "rank": 16},
             "qwen2.5-coder-0.5b": {"examples": 4000, "epochs": 1.0, "batch": 32, "lr": 5e-4, "rank": 16}}

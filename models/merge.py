@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-ADAPTERS = Path(__file__).with_name("adapters")
+ADAPTERS = Path(__file__).with_name("tune") / "adapters"
 """The committed adapters: adapters/<model>/{adapter_config.json, adapter_model.safetensors, tune.json}."""
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 _PREFIX = "base_model.model."

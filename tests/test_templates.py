@@ -338,3 +338,10 @@ def test_a_word_before_the_command_that_names_a_place_or_changes_it_is_never_dro
     """Left to the language model, which reads the whole sentence."""
     u = tier.understand(heard)
     assert u is None or u.intent is None, u
+
+
+def test_add_heard_as_and_is_read_as_a_list_item_only(tier: TemplateTier) -> None:
+    u = tier.understand("and milk to my shopping list.")
+    assert u is not None and u.intent is not None and u.intent.name in ("HassListAddItem", "HassShoppingListAddItem")
+    u = tier.understand("and the garage door open")
+    assert u is None or u.intent is None or u.intent.name != "HassListAddItem"

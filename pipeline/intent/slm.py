@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +36,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from unicode_rbnf import RbnfEngine
 
 from . import names
 from . import slm_prompt as sp
@@ -46,7 +44,7 @@ from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for
 from .resolve import resolve
-from .verbs import ALLOWED, verb_of
+from .said import WHOLE_HOME_AREAS, named_in_full, says, unsaid
 
 _log = logging.getLogger(__name__)
 
@@ -285,14 +283,14 @@ class LanguageModelTier:
             return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         if answer.key == sp.NOT_FOR_ME:
             return Understanding(None, NOT_FOR_ME, "slm", confidence=confidence)
-        if said and (invented := _unsaid(answer, said)) is not None:
+        if said and (invented := unsaid(answer, said)) is not None:
             # "make it warmer" read as temperature|area=allude to increase: words nobody said are the model's
             # invention; never spoken back ("I don't know an area called ...") and never acted on.
             _log.info("slm: %s=%r was not said in %r", invented, answer.slots[invented], said)
             return Understanding(None, SAY_AGAIN, "slm", confidence=confidence)
         if (said and answer.key == "state" and answer.slots.get("domain")
                 and not any(answer.slots.get(k) for k in ("name", "area", "floor"))
-                and not _says(said, str(answer.slots["domain"]))):
+                and not says(said, str(answer.slots["domain"]))):
             # "will it rain tomorrow" read as the state of the covers: a question about no device said is looked up
             return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         found = self._intent_of(answer, said)
@@ -311,12 +309,12 @@ class LanguageModelTier:
         assert hass is not None
         slots = answer.hass_slots()
         domain = slots.get("domain")
-        if said and domain and not any(e.domain == domain for e in self.home.entities) and not _says(said, domain):
+        if said and domain and not any(e.domain == domain for e in self.home.entities) and not says(said, domain):
             # a domain nobody said and the home lacks ("desk lamp one off" read with domain=valve): the model's
             # noise, not the user's meaning. One the words name ("lock the door") is kept, and refused.
             del slots["domain"]
         area_fallback = self.home.satellite_area
-        if str(slots.get("area", "")).removeprefix("the ") in _WHOLE_HOME_AREAS:
+        if str(slots.get("area", "")).removeprefix("the ") in WHOLE_HOME_AREAS:
             del slots["area"]  # the whole home: no area, and not the satellite's either
             area_fallback = None
         if hass == "HassStartTimer" and not any(slots.get(u) for u in ("hours", "minutes", "seconds")):
@@ -351,7 +349,7 @@ class LanguageModelTier:
             # "start the sprinklers" answered with domain=valve alone: the device the words name in full
             kinds = _target_domains(hass) or ()
             domain = slots.get("domain") or (kinds[0] if len(kinds) == 1 else None)
-            named = _named_in_full(self.home, said, domain)
+            named = named_in_full(self.home, said, domain)
             if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
                 named = [e for e in self.home.entities if e.domain == domain]
                 if len(named) > 1:
@@ -417,70 +415,9 @@ def _domains_of(hass: str) -> tuple[str, ...]:
     return spec.domains if spec is not None and spec.target != "required" else ()
 
 
-_SAID_SLOTS = ("name", "area", "floor", "item", "list")
-"""Slots whose words are copied from what the user said."""
-_NUMBER_SLOTS = ("temperature", "percentage", "position", "level", "brightness", "hours", "minutes", "seconds")
-_IMPLIED = {100: ("full", "fully", "max", "maximum", "highest", "all the way", "completely", "loudest", "brightest",
-                  "top"), 0: ("zero", "minimum", "lowest", "off", "closed", "quietest", "dimmest"),
-            50: ("half", "halfway"), 30: ("half",), 15: ("quarter",), 25: ("quarter",), 1: ("a", "an", "one"),
-            2: ("couple",), 90: ("hour and a half",)}
-"""Words that say a number without its digits ("full brightness", "halfway", "in an hour")."""
-_RBNF = RbnfEngine.for_language("en")
-
-
-def _number_said(n: int, words: str) -> bool:
-    """Whether the number is in the words: as digits, in words ("twenty two") or by a word that implies it."""
-    if re.search(rf"\b{n}\b", words):
-        return True
-    spoken = " ".join(_RBNF.format_number(n).text.replace("-", " ").split())
-    return re.search(rf"\b{spoken}\b", words) is not None or any(
-        re.search(rf"\b{w}\b", words) for w in _IMPLIED.get(n, ()))
-
-
-def _unsaid(answer: sp.Answer, said: str) -> str | None:
-    """The first slot the user did not say, or None. Of a slot of words (name, area, ...) at least half must be
-    in the sentence, or all of it with the spaces taken out ("bed room" for "bedroom"); a number must be said as
-    digits or words ("set the heat to 100" for "turn up the heat" was the model's guess)."""
-    heard = set(names.words(said))
-    joined = "".join(c for c in said.casefold() if c.isalnum())
-    plain = " ".join(re.sub(r"[^\w ]+", " ", said.casefold().replace("-", " ")).split())
-    for key in _NUMBER_SLOTS:
-        value = answer.slots.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and not _number_said(value, plain):
-            return key
-    for key in _SAID_SLOTS:
-        value = answer.slots.get(key)
-        if not isinstance(value, str) or value in _WHOLE_HOME_AREAS:
-            continue
-        words = names.words(value)
-        if not words or "".join(c for c in value.casefold() if c.isalnum()) in joined:
-            continue
-        if 2 * sum(w in heard for w in words) < len(words):
-            return key
-    return None
-
-
-def _says(text: str, domain: str) -> bool:
-    """Whether the words name the domain: one of its device nouns, or a verb that acts on it alone ("lock")."""
-    if any(names.NOUN_DOMAINS.get(w) == domain for w in names.words(text)):
-        return True
-    verb = verb_of(text)
-    return verb is not None and {d for _, d in ALLOWED[verb.action]} == {domain}
-
-
-_WHOLE_HOME_AREAS = frozenset({sp.ALL_AREAS, "all areas", "all rooms", "every room", "everywhere", "house",
-                               "whole house", "entire house", "home", "whole home", "all the rooms"})
-"""What the model writes for the whole home besides area=all."""
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""
-
-
-def _named_in_full(home: Home, said: str, domain: Any) -> list[Any]:
-    """The devices (of the domain, when one is given) whose whole name or alias is in the words."""
-    words = " " + " ".join(names.words(said)) + " "
-    return [e for e in home.entities if (not domain or e.domain == domain)
-            and any((w := names.words(n)) and f" {' '.join(w)} " in words for n in e.names)]
 
 
 def _is_a(entity: Any, spoken: Any) -> bool:

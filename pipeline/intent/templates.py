@@ -37,6 +37,9 @@ _NOTIFY_ME = re.compile(r"(please )?(alert|remind|wake|ping|notify|buzz|call|tel
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "&": " and "})
 
 
+_LIST_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
+
+
 def normalize_transcript(text: str) -> str:
     """Tidy a transcript for template matching.
 
@@ -158,6 +161,10 @@ class TemplateTier:
             # ("kitchen, turn off the light" is not "turn off the light").
             if before and not set(names.words(before)) & self._home_words():
                 result = self._recognize(start)
+        if result is None and text.strip().casefold().startswith("and "):
+            # Whisper hears "add" as "and" ("and milk to my shopping list"): only a list template may take it
+            added = self._recognize("add " + text.strip()[4:])
+            result = added if added is not None and added.intent.name in _LIST_INTENTS else None
         if result is None:
             return None
         slots = _slots(result)

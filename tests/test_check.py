@@ -543,3 +543,24 @@ def test_a_yes_no_question_matched_as_a_command_is_never_carried_out() -> None:
     assert tiers.understand("is the heater on").intent is None
     u = understand(FLAT, "state|domain=cover", "will it rain tomorrow")
     assert u.intent is None and u.confirm is None and u.open_question  # no cover was asked about
+
+
+@pytest.mark.parametrize(("line", "text", "asked"), [
+    ("on|name=garage door", "quick question, should I open the garage door", False),
+    ("off|name=heater", "out of curiosity, what happens if I turn off the heater", False),
+    ("off|name=kitchen light", "imagine turning off the kitchen light", False),
+    ("off|domain=light", "would you mind if I turned off the lights", False),
+    ("off|domain=light", "pretend I said turn off the lights", False),
+    ("off|name=kitchen light", "maybe turn off the kitchen light", True),
+    ("on|name=coffee maker", "we could turn on the coffee maker", True),
+])
+def test_a_hypothetical_anywhere_in_the_sentence_is_never_acted_on(line: str, text: str, asked: bool) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is None and (u.confirm is not None) == asked, u
+
+
+@pytest.mark.parametrize("text", ["would you mind turning off the kitchen light",
+                                  "do you think you could turn off the kitchen light"])
+def test_a_polite_request_still_acts(text: str) -> None:
+    u = understand(FLAT, "off|name=kitchen light", text)
+    assert u.intent is not None, u

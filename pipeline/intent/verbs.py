@@ -202,6 +202,15 @@ _CONDITIONAL = re.compile(r"^(?:if|whenever|as soon as|once|in case|unless|when 
 """A command for later, on a condition ("if it gets cold later turn on the heater"): nothing here waits for one."""
 
 
+_WONDERING = re.compile(
+    r"\b(?:should i|should we|what happens if|what would happen if|what if|i wonder|wondering|curious|curiosity|"
+    r"in theory|theoretically|hypothetically|imagine|suppose|supposing|pretend|let's say|lets say|were i to|"
+    r"how would i|how do i|how can i|mind if i|mind if we|i guess i could|the point of|a good idea|a bad idea|"
+    r"do you (?:think|reckon)(?! you (?:could|can|would))|is it (?:ok|okay|safe|wise|worth|better))\b")
+"""A hypothetical or a question of advice anywhere in the sentence ("quick question, should I open the garage
+door", "out of curiosity, what happens if I turn off the heater", "imagine turning off the kitchen light")."""
+
+
 def asks_for_nothing(text: str) -> Literal["negated", "hypothetical", "conditional"] | None:
     """Whether the sentence asks for no action now: a negation ("don't turn on the lights", "no need to start the
     coffee maker"), a hypothetical or advice question ("should I open the window", "what happens if I unlock the
@@ -211,7 +220,7 @@ def asks_for_nothing(text: str) -> Literal["negated", "hypothetical", "condition
         return None
     if _NEGATED.match(said):
         return "negated"
-    if _HYPOTHETICAL.match(said):
+    if _HYPOTHETICAL.match(said) or _WONDERING.search(said):
         return "hypothetical"
     if _CONDITIONAL.match(said):
         return "conditional"
@@ -344,7 +353,7 @@ def delay_last(text: str) -> str | None:
 
 _INTENDS = re.compile(r"^(?:i'd better|i had better|we'd better|we had better|i should|we should|i ought to|"
                       r"we ought to|i must|we must|i have to|we have to|i forgot to|we forgot to|i meant to|"
-                      r"i wanted to|i gotta|we gotta)\b")
+                      r"i wanted to|i gotta|we gotta|maybe|perhaps|we could|i could|you could|assuming|i guess)\b")
 """What the user says they mean to do ("I'd better turn off the kitchen light"): a request, perhaps, or a remark."""
 
 

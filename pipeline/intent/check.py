@@ -26,6 +26,7 @@ from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for
 from .resolve import resolve
+from .said import named_in_full
 from .verbs import (
     ALLOWED,
     DEVICE_INTENTS,
@@ -219,10 +220,8 @@ def _whole_home_left_out(text: str, intent: Intent, entities: list[Entity], home
 def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | None:
     """A device the words name in full (its name or an alias) when the answer acts on another kind of device
     instead ("turn the heating up" answered with the garage door); None when the answer is of its kind."""
-    said = " " + " ".join(names.words(text)) + " "
     domains = {e.domain for e in entities}
-    named = [e for e in home.entities
-             if any(n_words and f" {' '.join(n_words)} " in said for n in e.names if (n_words := names.words(n)))]
+    named = named_in_full(home, text, None)
     if not named or any(e in entities for e in named) or any(e.domain in domains for e in named):
         return None
     return max(named, key=lambda e: max(len(n) for n in e.names))

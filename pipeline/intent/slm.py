@@ -343,8 +343,7 @@ class LanguageModelTier:
             if len(only) == 1:
                 res = resolve(hass, {**slots, "name": only[0].name}, self.home)
             elif len(only) > 1 and slots.get("name"):
-                return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in only[:-1]) + \
-                    f" or the {only[-1].name}?"
+                return _which_of(only)
         if res.problem is not None and said and not slots.get("name") and not slots.get("area"):
             # "start the sprinklers" answered with domain=valve alone: the device the words name in full
             kinds = _target_domains(hass) or ()
@@ -353,8 +352,7 @@ class LanguageModelTier:
             if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
                 named = [e for e in self.home.entities if e.domain == domain]
                 if len(named) > 1:
-                    return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in named[:-1]) + \
-                        f" or the {named[-1].name}?"
+                    return _which_of(named)
             if len(named) == 1:
                 res = resolve(hass, {**slots, "name": named[0].name}, self.home, domains=_target_domains(hass))
         if res.problem is not None:
@@ -418,6 +416,12 @@ def _domains_of(hass: str) -> tuple[str, ...]:
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""
+
+
+def _which_of(devices: list[Any]) -> str:
+    """The question that names every candidate, in the home's order."""
+    return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in devices[:-1]) + \
+        f" or the {devices[-1].name}?"
 
 
 def _is_a(entity: Any, spoken: Any) -> bool:

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     frames = [AudioFrame(audio[i:i + FRAME_SAMPLES].tobytes(), i / SAMPLE_RATE)
               for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
 
-    wake = factory.build_wake(settings)
+    wake = engines.build_wake(settings)
     wake.load()
 
     def listen() -> None:

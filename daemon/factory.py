@@ -20,9 +20,8 @@ from ..pipeline.intent.answers import SourcedAnswers
 from ..pipeline.intent.model import Entity, Home, IntentTier
 from ..pipeline.intent.tiers import IntentTiers
 from ..pipeline.vad import Endpointer, SileroVad
-from ..pipeline.wake import WakeWordDetector
 from . import preflight
-from .engines import build_stt, build_tts, catalog_spec, is_path
+from .engines import build_stt, build_tts, build_wake, catalog_spec, is_path, model_path
 from .settings import AreaSettings, ConfigError, HomeSettings, Settings, state_dir
 
 _log = logging.getLogger(__name__)
@@ -149,14 +148,10 @@ def _check(settings: Settings, listening: Collection[tuple[str, int]]) -> None:
     home = home_from_settings(s.home)
     _named("wake", lambda: build_wake(s))
     _named("vad", lambda: build_endpointer(s))
-    if s.stt.engine == "faster-whisper":  # a CTranslate2 folder; faster-whisper takes any other name for a hub id
-        _model_path(s.stt.model, "stt.model", "model.bin")
     _named("stt", lambda: build_stt(s, home))
-    if s.tts.engine == "piper":
-        _model_path(s.tts.voice, "tts.voice", None)
     _named("tts", lambda: build_tts(s))
     if s.slm.enabled:
-        _model_path(str(slm_dir(s)), "slm.model", "genai_config.json")
+        model_path(str(slm_dir(s)), "slm.model", "genai_config.json")
     preflight.writable_dir(state_dir(s), "state_dir")
     if s.debug.record_dir:
         preflight.writable_dir(Path(s.debug.record_dir).expanduser(), "debug.record_dir")
@@ -180,28 +175,9 @@ def _named(section: str, build: Callable[[], Any]) -> None:
         raise ConfigError(f"{section}: {e}") from None
 
 
-def _model_path(value: str, key: str, inside: str | None) -> None:
-    """A model given as a path exists (with `inside` in it when it is a folder; a Piper voice with its .json)."""
-    if not is_path(value):
-        return
-    path = Path(value).expanduser()
-    needed = path / inside if inside else path
-    if not needed.is_file():
-        raise ModelError(f"{key}: no such model: {needed} does not exist")
-    if inside is None and not Path(f"{path}.json").is_file():
-        raise ModelError(f"{key}: no such model: {path}.json (the voice's config) does not exist")
-
-
 def models_dir(settings: Settings) -> Path:
     """Where built models live: models.dir, else $SLM_VOICE_MODELS_DIR, else the user cache."""
     return configured_models_dir(settings.models.dir)
-
-
-def build_wake(settings: Settings) -> WakeWordDetector:
-    w = settings.wake
-    files = {word: locate(catalog_spec("wake", f"{w.engine}:{word}", "wake.words")) for word in w.words}
-    # openWakeWord lists [word, mel, embedding]; microWakeWord [tflite, json]. The detector takes them as listed.
-    return WakeWordDetector(files, engine=w.engine, threshold=w.threshold, refractory_s=w.refractory_s)
 
 
 def build_endpointer(settings: Settings) -> Endpointer:

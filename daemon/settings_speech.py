@@ -47,8 +47,9 @@ class AudioSettings:
 class WakeSettings:
     """Wake word detection."""
 
-    engine: Literal["micro", "open"] = "micro"
-    """micro: microWakeWord (pymicro-wakeword); open: openWakeWord (pyopen-wakeword)."""
+    engine: str = "micro"
+    """A name in daemon/engines.py WAKE_ENGINES: micro: microWakeWord (pymicro-wakeword); open: openWakeWord
+    (pyopen-wakeword)."""
     words: tuple[str, ...] = ("hey_jarvis",)
     """Wake words to listen for: hey_jarvis, okay_nabu, alexa, hey_mycroft (open also: hey_rhasspy)."""
     threshold: float | None = Field(None, ge=0.0, le=1.0)

@@ -1,15 +1,16 @@
-"""Wake word stage: microWakeWord or openWakeWord models over a shared streaming front end."""
+"""Wake word stage: the detector every wake engine shares (threshold, refractory time, which words listen).
+
+An engine is a subclass in its own file (wake_micro.py, wake_open.py) that loads its models and gives each word's
+probabilities for one block of features; daemon/engines.py WAKE_ENGINES names it for wake.engine.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from .frames import AudioFrame
-
-OPEN_DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -28,19 +29,14 @@ class WakeWordDetector:
     """Stage: AudioFrame -> WakeHit. Runs every configured word on each frame, with a refractory time."""
 
     name = "wake"
+    engine = ""
+    """The wake.engine name this detector serves (a subclass sets it)."""
 
-    def __init__(
-        self,
-        models: dict[str, list[Path]],
-        *,
-        engine: Literal["micro", "open"] = "micro",
-        threshold: float | None = None,
-        refractory_s: float = 2.0,
-    ) -> None:
-        """models maps a wake word id to its catalog files: micro [tflite, json]; open [tflite, mel, embedding]."""
+    def __init__(self, models: dict[str, list[Path]], *, threshold: float | None = None,
+                 refractory_s: float = 2.0) -> None:
+        """models maps a wake word id to its catalog files, in the order the engine lists them."""
         if not models:
             raise ValueError("at least one wake word is needed")
-        self.engine = engine
         self.refractory_s = refractory_s
         self._paths = models
         self._threshold = threshold
@@ -50,6 +46,21 @@ class WakeWordDetector:
         self._last_hit_s = -1e9
         self._enabled: set[str] = set(models)
 
+    # ---- what an engine provides --------------------------------------------------------------------------------
+
+    def _load(self) -> tuple[object, dict[str, object], dict[str, float]]:
+        """The shared feature front end, each word's model and each word's recommended cutoff."""
+        raise NotImplementedError
+
+    def _probabilities(self, model: object, features: object) -> Iterable[float | None]:
+        """A word model's probabilities for one block of features (None: not ready yet)."""
+        raise NotImplementedError
+
+    def _cutoff_changed(self, model: object, cutoff: float) -> None:
+        """Tell a word model its cutoff, for engines whose models keep one of their own."""
+
+    # ---- shared -------------------------------------------------------------------------------------------------
+
     @property
     def words(self) -> list[str]:
         return list(self._paths)
@@ -57,22 +68,7 @@ class WakeWordDetector:
     def load(self) -> None:
         if self._words:
             return
-        if self.engine == "micro":
-            from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
-
-            self._features = MicroWakeWordFeatures()
-            for word, (_tflite, config) in ((w, p[:2]) for w, p in self._paths.items()):
-                ww = MicroWakeWord.from_config(config)
-                self._words[word] = ww
-                self._cutoffs[word] = ww.probability_cutoff
-        else:
-            from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
-
-            mel = next(iter(self._paths.values()))[1]
-            self._features = OpenWakeWordFeatures.from_builtin(models_dir=mel.parent)
-            for word, paths in self._paths.items():
-                self._words[word] = OpenWakeWord.from_model(paths[0])
-                self._cutoffs[word] = OPEN_DEFAULT_THRESHOLD
+        self._features, self._words, self._cutoffs = self._load()
         self.set_threshold(self._threshold)
 
     def warm(self) -> None:
@@ -91,9 +87,7 @@ class WakeWordDetector:
         """Change the threshold at run time (None: each model's recommended value)."""
         self._threshold = threshold
         for word, ww in self._words.items():
-            cutoff = threshold if threshold is not None else self._cutoffs[word]
-            if self.engine == "micro":
-                ww.probability_cutoff = cutoff  # type: ignore[attr-defined]
+            self._cutoff_changed(ww, self.threshold_for(word))
 
     def threshold_for(self, word: str) -> float:
         return self._threshold if self._threshold is not None else self._cutoffs[word]
@@ -109,11 +103,7 @@ class WakeWordDetector:
         best: WakeHit | None = None
         for feats in self._features.process_streaming(item.pcm):  # type: ignore[attr-defined]
             for word, ww in self._words.items():
-                if self.engine == "micro":
-                    probs = [ww.process_streaming_prob(feats)]  # type: ignore[attr-defined]
-                else:
-                    probs = list(ww.process_streaming(feats))  # type: ignore[attr-defined]
-                for p in probs:
+                for p in self._probabilities(ww, feats):
                     if p is None or word not in self._enabled or p <= self.threshold_for(word):
                         continue
                     if best is None or p > best.probability:

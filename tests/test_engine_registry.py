@@ -47,3 +47,29 @@ def test_reading_the_settings_loads_no_engine() -> None:
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_registered_wake_engine_is_a_valid_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"wake\.engine: Input should be 'micro' or 'open' \(got 'fake'\)"):
+        parse_settings({"wake": {"engine": "fake"}})
+    monkeypatch.setitem(engines.WAKE_ENGINES, "fake", lambda s: f"fake detector for {s.wake.words}")
+    s = parse_settings({"wake": {"engine": "fake"}})
+    assert engines.build_wake(s) == "fake detector for ('hey_jarvis',)"
+
+
+def test_each_wake_engine_serves_the_name_it_is_registered_under() -> None:
+    """The registry's builders locate each engine's own catalog files ("<engine>:<word>") and give its detector."""
+    for name in engines.WAKE_ENGINES:
+        detector = engines.build_wake(parse_settings({"wake": {"engine": name, "words": ["hey_jarvis"]}}))
+        assert detector.engine == name and detector.words == ["hey_jarvis"]
+
+
+def test_a_model_given_as_a_path_is_checked_by_its_engine(tmp_path) -> None:
+    """The factory names no engine: each builder checks the paths it reads, naming the key."""
+    from slm_voice.models.locate import ModelError
+
+    with pytest.raises(ModelError, match=r"stt\.model: no such model: .*model\.bin does not exist"):
+        engines.build_stt(parse_settings({"stt": {"model": str(tmp_path / "whisper")}}), Home())
+    with pytest.raises(ModelError, match=r"tts\.voice: no such model: .*voice\.onnx\.json \(the voice's config\)"):
+        (tmp_path / "voice.onnx").write_bytes(b"")
+        engines.build_tts(parse_settings({"tts": {"voice": str(tmp_path / "voice.onnx")}}))

@@ -117,11 +117,11 @@ def test_wake_word_stays_silent_on_speech_without_it_and_on_noise(
 
 
 def test_micro_wake_word_fires_on_piper_phrases_of_every_model(corpus_dir: Path) -> None:
-    from slm_voice.daemon import factory
+    from slm_voice.daemon import engines
     from slm_voice.pipeline.frames import AudioFrame
 
     words = {"hey_jarvis": "hey jarvis", "okay_nabu": "okay nabu", "alexa": "alexa", "hey_mycroft": "hey mycroft"}
-    wake = factory.build_wake(parse_settings(base_config(wake={"words": list(words)})))
+    wake = engines.build_wake(parse_settings(base_config(wake={"words": list(words)})))
     wake.load()
     for word, phrase in words.items():
         pcm = corpus.render("what time is it", wake=phrase, cache_dir=corpus_dir).samples().tobytes()

@@ -235,9 +235,7 @@ def _only_names(text: str, home: Home) -> bool:
     said = [w for w in names.words(text) if w not in _FILLER_WORDS]
     if not said:
         return False
-    known = {w for e in home.entities for n in e.names for w in names.words(n)}
-    known |= {w for a in home.areas for w in names.words(a)} | set(names.NOUN_DOMAINS)
-    return all(w in known for w in said)
+    return all(w in names.home_words(home) or w in names.NOUN_DOMAINS for w in said)
 
 
 _MORE = frozenset({"HassTurnOn", "HassMediaUnpause", "HassMediaPlayerUnmute"})

@@ -12,6 +12,7 @@ home's name inside the spoken words ("the wemo plug socket" contains "wemo plug"
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +44,14 @@ def words(text: str) -> list[str]:
     said = [w for w in cleaned.split() if w not in _FILLER]
     # A number after a word ("bedroom two") is part of a name; first ("the one light") it is not.
     return [(i and _NUMBERS.get(w)) or _singular(w.removesuffix("'s")) for i, w in enumerate(said)]
+
+
+@functools.lru_cache(maxsize=8)
+def home_words(home: Home) -> frozenset[str]:
+    """Every word of the home's entity names and aliases, areas, area aliases and floors (cached: the home is the
+    same object from one sentence to the next, and a reload makes a new one)."""
+    said = [*home.areas, *home.floors, *(a for a, _ in home.area_aliases), *(n for e in home.entities for n in e.names)]
+    return frozenset(w for text in said for w in words(text))
 
 
 def _singular(w: str) -> str:

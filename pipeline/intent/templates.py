@@ -159,7 +159,7 @@ class TemplateTier:
             start, before = command_start(text)
             # Words before the verb count for nothing only when none of them names a place or a device here
             # ("kitchen, turn off the light" is not "turn off the light").
-            if before and not set(names.words(before)) & self._home_words():
+            if before and not set(names.words(before)) & (names.home_words(self.home) - names.GENERIC_PLACES):
                 result = self._recognize(start)
         if result is None and text.strip().casefold().startswith("and "):
             # Whisper hears "add" as "and" ("and milk to my shopping list"): only a list template may take it
@@ -177,12 +177,6 @@ class TemplateTier:
         intent = Intent(name=result.intent.name, slots=slots, entity_ids=resolution.entity_ids)
         reply = reply_for(intent, self.home, now=self._clock(), states=self._states, question=result.response)
         return Understanding(intent=intent, reply=reply, tier="template", confidence=1.0)
-
-    def _home_words(self) -> set[str]:
-        """Every word of the home's area, floor and entity names and aliases but "room", "floor" and the like."""
-        said = [*self.home.areas, *self.home.floors, *(a for a, _ in self.home.area_aliases),
-                *(n for e in self.home.entities for n in (e.name, *e.aliases))]
-        return {w for text in said for w in names.words(text)} - names.GENERIC_PLACES
 
     def _delayed(self, slots: dict[str, Any]) -> Understanding:
         """"turn off the lights in 1 hour": a timer that carries the command out when it ends, as Home Assistant

@@ -564,3 +564,65 @@ def test_a_hypothetical_anywhere_in_the_sentence_is_never_acted_on(line: str, te
 def test_a_polite_request_still_acts(text: str) -> None:
     u = understand(FLAT, "off|name=kitchen light", text)
     assert u.intent is not None, u
+
+
+@pytest.mark.parametrize("text", ["what's the weather like", "will it rain tomorrow", "do I need an umbrella",
+                                  "tell me the forecast", "how cold is it outside", "is it going to snow"])
+def test_a_weather_question_is_never_answered_by_a_thermostat(text: str) -> None:
+    """The model reads "what's the weather like" as the temperature here: a question for a source instead."""
+    u = understand(FLAT, "temperature", text)
+    assert u.intent is None and u.confirm is None and u.open_question, u
+
+
+def test_a_weather_word_in_a_command_or_a_device_name_is_no_weather_question() -> None:
+    rainy = Home(areas=("garden",), entities=(Entity("binary_sensor.rain", "rain sensor", (), "garden"),
+                                               Entity("cover.blind", "blind", (), "garden", "blind")))
+    assert not understand(rainy, "state|name=rain sensor", "is the rain sensor on").open_question
+    u = understand(rainy, "off|name=blind|domain=cover", "it's sunny, close the blind")
+    assert u.intent is not None and u.intent.name == "HassTurnOff", u
+
+
+@pytest.mark.parametrize(("home_name", "line", "text", "asked", "reply"), [
+    ("house", "off|name=unlock", "unlock", None, "Which one do you mean: the front door or the back door?"),
+    ("flat", "on|name=lock", "lock", None, "Sorry, there is nothing here I can lock."),
+    ("flat", "on|name=open", "open", "cover.garage_door", None),
+])
+def test_a_verb_alone_is_asked_about_never_taken_for_a_name(home_name: str, line: str, text: str,
+                                                            asked: str | None, reply: str | None) -> None:
+    """ "unlock" read as a device called "unlock": the one device the verb can act on is asked about, several are
+    named, none is said plainly."""
+    u = understand(HOMES[home_name], line, text)
+    assert u.intent is None, u
+    if asked:
+        assert u.confirm is not None and u.confirm.intent.entity_ids == (asked,), u
+    else:
+        assert u.confirm is None and u.reply == reply, u
+
+
+@pytest.mark.parametrize(("line", "text", "position"), [
+    ("on|name=kitchen blind", "open the kitchen blind halfway", 50),
+    ("off|name=kitchen blind", "close the kitchen blind half way", 50),
+    ("on|name=kitchen blind", "open the kitchen blind to 30 percent", 30),
+    ("on|name=kitchen blind", "open the kitchen blind 30%", 30),
+    ("off|name=kitchen blind", "close the kitchen blind 30 percent", None),
+    ("on|name=kitchen blind", "open the kitchen blind a little", None),
+    ("on|name=kitchen blind", "open the kitchen blind", 100),
+])
+def test_an_amount_said_is_never_dropped_from_an_open_or_close(line: str, text: str, position: int | None) -> None:
+    """ "open the blinds halfway" answered as "open" would open them fully: the position said is set, and an
+    amount that is not plain is asked about."""
+    u = understand(HOUSE, line, text)
+    if position is None:
+        assert u.intent is None and u.confirm is None and u.reply.endswith("?"), u
+    elif position == 100:
+        assert u.intent is not None and u.intent.name == "HassTurnOn", u
+    else:
+        assert u.intent is not None and u.intent.name == "HassSetPosition", u
+        assert u.intent.slots["position"] == position and u.intent.entity_ids == ("cover.kitchen_blind",)
+
+
+def test_a_position_said_reaches_a_held_question_too() -> None:
+    """The door said in part is asked about: the question holds the position said, not a full open."""
+    u = understand(HOUSE, "on|name=garage", "open the garage halfway")
+    assert u.intent is None and u.confirm is not None, u
+    assert u.confirm.intent.name == "HassSetPosition" and u.confirm.intent.slots["position"] == 50

@@ -24,7 +24,7 @@ from datetime import datetime
 from . import names
 from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
-from .replies import ask_first, domain_noun, reply_for
+from .replies import ask_first, domain_noun, reply_for, which_of
 from .resolve import resolve
 from .said import named_in_full
 from .verbs import (
@@ -129,6 +129,15 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
                 return _ask(u, meant, home)
             return _refuse(u, _cannot(verb.action, verb.words, entities, home))
 
+    position = _position_said(text, intent, domains)
+    if isinstance(position, str):
+        return _refuse(u, position)
+    if position is not None and u.intent is None:  # already a question: about the position said
+        return _ask(u, position, home)
+    if position is not None:  # "open the blinds halfway" is no "open them fully"
+        intent = position
+        u = replace(u, intent=position, reply=reply_for(position, home, now=datetime.now()))
+
     guarded = [e for e in entities if _guarded(e)]
     name = intent.slots.get("name")
     if guarded and name and u.confirm is None and not all(_exact(str(name), e) for e in guarded):
@@ -147,8 +156,51 @@ def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
     if u.intent is not None or u.confirm is not None or u.open_question or u.reply.rstrip().endswith("?"):
         return u
     verb = verb_of(text)
-    meant = _reread(text, verb, home) if verb is not None else None
+    if verb is None:
+        return u
+    if verb.action in READING and verb.action not in ("on", "off") and not target_words(text, verb):
+        return _verb_alone(u, verb, home)
+    meant = _reread(text, verb, home)
     return _ask(u, meant, home) if meant is not None else u
+
+
+_PERCENT = re.compile(r"\b(\d{1,3}) ?(?:%|percent\b|per cent\b)|\b(percent|per cent)\b")
+_HALFWAY = re.compile(r"\b(?:halfway|half way|half)\b")
+_PARTLY = re.compile(r"\b(?:a little|a bit|slightly|a crack|a touch|a tad|partly|partially|part way|partway|"
+                     r"some of the way|a few inches)\b")
+
+
+def _position_said(text: str, intent: Intent, domains: set[str]) -> Intent | str | None:
+    """The position an open or close of a cover or valve said ("open the blinds halfway", "to 30 percent"), as
+    Home Assistant's set position; a question when the amount is not plain ("close them thirty percent": closed
+    by 30 or to 30?); None when no amount was said."""
+    if intent.name not in ("HassTurnOn", "HassTurnOff") or not domains or not domains <= {"cover", "valve"}:
+        return None
+    said = text.casefold()
+    amount = _PERCENT.search(said)
+    if amount is not None and amount.group(1) and intent.name == "HassTurnOn" and int(amount.group(1)) <= 100:
+        return Intent("HassSetPosition", {**intent.slots, "position": int(amount.group(1))}, intent.entity_ids)
+    if amount is not None:
+        return "How far open should it be, in percent?"
+    if _HALFWAY.search(said):
+        return Intent("HassSetPosition", {**intent.slots, "position": 50}, intent.entity_ids)
+    if _PARTLY.search(said):  # "open the window a little": how far is a guess
+        return "How far open should it be, in percent?"
+    return None
+
+
+def _verb_alone(u: Understanding, verb: Verb, home: Home) -> Understanding:
+    """ "unlock", "open": the one device the verb can act on is asked about, several are named in a question, and
+    none is said plainly; never a device called "unlock"."""
+    intent_name, domains = READING[verb.action]
+    found = [e for e in home.entities if e.domain in domains]
+    if len(found) == 1:
+        return _ask(u, Intent(intent_name, {}, (found[0].id,)), home)
+    if 2 <= len(found) <= 4:
+        return _refuse(u, which_of(found))
+    if found:
+        return _refuse(u, f"What should I {verb.words}?")
+    return _refuse(u, f"Sorry, there is nothing here I can {verb.words}.")
 
 
 def _reread(text: str, verb: Verb, home: Home) -> Intent | None:

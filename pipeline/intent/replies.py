@@ -391,3 +391,9 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def which_of(devices: Sequence[Entity]) -> str:
+    """The question that names every candidate, in the home's order."""
+    return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in devices[:-1]) + \
+        f" or the {devices[-1].name}?"

@@ -42,7 +42,7 @@ from . import slm_prompt as sp
 from .intents import BY_NAME, is_risky
 from .model import Home, Intent, Understanding
 from .names import names_a_kind
-from .replies import StateLookup, ask_first, reply_for
+from .replies import StateLookup, ask_first, reply_for, which_of
 from .resolve import resolve
 from .said import WHOLE_HOME_AREAS, named_in_full, says, unsaid
 
@@ -343,7 +343,7 @@ class LanguageModelTier:
             if len(only) == 1:
                 res = resolve(hass, {**slots, "name": only[0].name}, self.home)
             elif len(only) > 1 and slots.get("name"):
-                return _which_of(only)
+                return which_of(only)
         if res.problem is not None and said and not slots.get("name") and not slots.get("area"):
             # "start the sprinklers" answered with domain=valve alone: the device the words name in full
             kinds = _target_domains(hass) or ()
@@ -352,7 +352,7 @@ class LanguageModelTier:
             if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
                 named = [e for e in self.home.entities if e.domain == domain]
                 if len(named) > 1:
-                    return _which_of(named)
+                    return which_of(named)
             if len(named) == 1:
                 res = resolve(hass, {**slots, "name": named[0].name}, self.home, domains=_target_domains(hass))
         if res.problem is not None:
@@ -416,12 +416,6 @@ def _domains_of(hass: str) -> tuple[str, ...]:
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""
-
-
-def _which_of(devices: list[Any]) -> str:
-    """The question that names every candidate, in the home's order."""
-    return "Which one do you mean: " + ", ".join(f"the {e.name}" for e in devices[:-1]) + \
-        f" or the {devices[-1].name}?"
 
 
 def _is_a(entity: Any, spoken: Any) -> bool:

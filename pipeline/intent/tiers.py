@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from . import several
+from . import names, several
 from .answers import SourcedAnswers, small_talk
 from .check import check, second_reading
 from .intents import BY_NAME, is_risky
@@ -26,6 +26,7 @@ from .verbs import (
     asks_about,
     asks_for_nothing,
     asks_the_clock,
+    asks_the_weather,
     delay_last,
     for_later,
     intends,
@@ -118,6 +119,9 @@ class IntentTiers:
                                  "none")
         if leaves_out(text):
             return Understanding(None, NOT_ALL_BUT, "none")
+        if asks_the_weather(text, names.home_words(self.home)):
+            # a thermostat's reading is no forecast: answered from sources, or "I can't look that up"
+            return Understanding(None, "", "none", open_question=True)
         parts = several.split(text, self.home)
         if parts is not None:
             return several.combine([self._one(p, transcript_confidence) for p in parts], self.home)

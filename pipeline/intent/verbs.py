@@ -10,6 +10,7 @@ whose verb is not here ("brew some coffee") is not constrained by this module (t
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -295,6 +296,26 @@ def asks_about(text: str) -> bool:
     """Whether the sentence is a question, not a request: it may be answered, never carried out."""
     said = _LEAD.sub("", words_of(text))
     return _QUESTION.match(said) is not None and _PASSIVE_REQUEST.match(said) is None
+
+
+_WEATHER = re.compile(r"\b(?:weather|forecast|rain|raining|rainy|snow|snowing|sunny|cloudy|windy|storm|stormy|"
+                      r"umbrella|humid|humidity outside|degrees outside|temperature outside|cold outside|"
+                      r"hot outside|warm outside|(?:cold|hot|warm|chilly|freezing) is it outside|"
+                      r"outside temperature)\b")
+
+
+_ASKS_FOR = re.compile(r"^(?:tell me|give me|get me|read me|check|what's|whats|any|(?:the )?(?:weather|forecast))\b")
+
+
+def asks_the_weather(text: str, home_words: Collection[str] = ()) -> bool:
+    """Whether the sentence asks about the weather ("what's the weather like", "will it rain tomorrow"): a question
+    for a source (Home Assistant's agent), never a thermostat's reading. A command with a weather remark in it
+    ("it's sunny, close the blinds") is no such question, nor one about a device named so ("is the rain sensor
+    wet": "rain" among the home's words)."""
+    said = _LEAD.sub("", words_of(text))
+    found = _WEATHER.search(said)
+    return (found is not None and found.group().split()[0] not in home_words
+            and (asks_about(said) or _ASKS_FOR.match(said) is not None))
 
 
 _OTHER_TIME = re.compile(

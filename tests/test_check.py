@@ -626,3 +626,55 @@ def test_a_position_said_reaches_a_held_question_too() -> None:
     u = understand(HOUSE, "on|name=garage", "open the garage halfway")
     assert u.intent is None and u.confirm is not None, u
     assert u.confirm.intent.name == "HassSetPosition" and u.confirm.intent.slots["position"] == 50
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|name=awning in|domain=cover", "bring the awning in"), ("on|name=awning|domain=cover", "wind in the awning"),
+    ("on|name=awning|domain=cover", "reel the awning in"),
+])
+def test_an_awning_brought_in_is_never_opened(line: str, text: str) -> None:
+    awning = Home(areas=("patio",), entities=(Entity("cover.awning", "awning", (), "patio", "awning"),))
+    u = understand(awning, line, text)
+    for done in (u.intent, u.confirm.intent if u.confirm else None):
+        assert done is None or done.name == "HassTurnOff", u
+
+
+@pytest.mark.parametrize("text", ["lock the front door at 10pm", "lock the front door at 10 pm",
+                                  "at 7am open the kitchen blind"])
+def test_a_clock_time_said_with_am_or_pm_is_for_later(text: str) -> None:
+    line = "on|name=kitchen blind" if "blind" in text else "on|name=front door|domain=lock"
+    u = understand(HOUSE, line, text)
+    assert u.intent is None and u.confirm is None and "later" in u.reply, u
+
+
+TWO_OF_A_KIND = Home(
+    areas=("kitchen", "bedroom", "office"),
+    entities=(Entity("cover.bedroom_blinds", "bedroom blinds", (), "bedroom", "blind"),
+              Entity("cover.office_blinds", "office blinds", (), "office", "blind"),
+              Entity("fan.ceiling", "ceiling fan", (), "bedroom"), Entity("fan.desk", "desk fan", (), "office"),
+              Entity("light.kitchen", "kitchen light", (), "kitchen")),
+    satellite_area="kitchen",
+)
+
+
+@pytest.mark.parametrize(("line", "text", "every"), [
+    ("off|name=blinds|domain=cover", "close all the blinds", True),
+    ("off|domain=fan", "turn off both fans", True),
+    ("off|name=blinds|domain=cover", "close the blinds", False),
+    ("off|domain=fan", "turn off the fan", False),
+])
+def test_all_of_a_kind_is_each_of_them_and_one_of_several_is_asked(line: str, text: str, every: bool) -> None:
+    u = understand(TWO_OF_A_KIND, line, text)
+    if every:
+        assert u.intent is not None and len(u.intent.entity_ids) == 2, u
+    else:
+        assert u.intent is None and u.reply.startswith("Which one do you mean"), u
+
+
+def test_the_models_which_question_beats_the_templates_nothing_here() -> None:
+    """ "close the blinds" in a kitchen without blinds: the templates say there are none in the kitchen, the model
+    found two elsewhere and asks which: the question is the better answer."""
+    tiers = IntentTiers([TemplateTier(TWO_OF_A_KIND), Replay(TWO_OF_A_KIND, "off|name=blinds|domain=cover")],
+                        home=TWO_OF_A_KIND)
+    u = tiers.understand("close the blinds")
+    assert u.intent is None and u.reply == "Which one do you mean: the bedroom blinds or the office blinds?", u

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from .intents import BY_NAME, is_risky
 from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for, which_of
-from .resolve import resolve
+from .resolve import Resolution, resolve
 from .said import WHOLE_HOME_AREAS, named_in_full, says, unsaid
 
 _log = logging.getLogger(__name__)
@@ -342,6 +343,8 @@ class LanguageModelTier:
             only = [e for e in self.home.entities if e.domain in spec_domains and _is_a(e, slots.get("name"))]
             if len(only) == 1:
                 res = resolve(hass, {**slots, "name": only[0].name}, self.home)
+            elif len(only) > 1 and _EVERY.search(said.casefold()):
+                res = Resolution(tuple(sorted(e.id for e in only)))  # "close all the blinds": each of them
             elif len(only) > 1 and slots.get("name"):
                 return which_of(only)
         if res.problem is not None and said and not slots.get("name") and not slots.get("area"):
@@ -351,7 +354,9 @@ class LanguageModelTier:
             named = named_in_full(self.home, said, domain)
             if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
                 named = [e for e in self.home.entities if e.domain == domain]
-                if len(named) > 1:
+                if len(named) > 1 and _EVERY.search(said.casefold()):  # "turn off both fans"
+                    res = Resolution(tuple(sorted(e.id for e in named)))
+                elif len(named) > 1:
                     return which_of(named)
             if len(named) == 1:
                 res = resolve(hass, {**slots, "name": named[0].name}, self.home, domains=_target_domains(hass))
@@ -413,6 +418,8 @@ def _domains_of(hass: str) -> tuple[str, ...]:
     return spec.domains if spec is not None and spec.target != "required" else ()
 
 
+_EVERY = re.compile(r"\b(?:all|every|each|both)\b")
+"""Words that ask for every device of a kind ("close all the blinds", "both fans")."""
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""

@@ -184,8 +184,10 @@ class IntentTiers:
             if found.unresolved and unresolved is None:
                 unresolved = found  # the template matched but found nothing here: the model may read it better
                 continue
-            if unresolved is not None and found.intent is None and found.confirm is None:
-                found = unresolved  # neither acts: the template's reason is the better-typed one
+            if (unresolved is not None and found.intent is None and found.confirm is None
+                    and not found.reply.startswith("Which ")):
+                found = unresolved  # neither acts: the template's reason is the better-typed one, unless the
+                # model's answer asks which of this home's devices was meant (it found them, the template did not)
             found = second_reading(text, found, self.home)
             return self._spoken(text, self.confirm_risky(found, transcript_confidence))
         if unresolved is not None:

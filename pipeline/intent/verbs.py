@@ -65,7 +65,8 @@ _LEAD = re.compile(
     r"can you|could you|would you|will you|can u|would you mind|i want you to|i'd like you to|i would like you to|"
     r"i need you to|i want to|i'd like to|i need to|let's|lets|let us|time to|you can|you should|try to|help me)"
     r"\s+)*")
-_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start|take|cross|strike|roll|pull)"
+_PARTICLE = re.compile(r"^(?:turn|switch|power|flip|click|shut|cut|knock|fire|boot|start|take|cross|strike|roll|pull|"
+                       r"bring|draw|wind|reel)"
                        r"\b(?:\s+(?!(?:on|off|up|down|out|in)\b)\S+){0,5}?\s+(on|off|up|down|out|in)\b")
 """A phrasal verb with its particle, possibly after its object: "turn the kitchen light off"."""
 
@@ -79,6 +80,8 @@ _PHRASAL: dict[tuple[str, str], Action] = {
     ("take", "out"): "remove",
     ("roll", "in"): "close", ("roll", "out"): "open", ("roll", "up"): "open", ("roll", "down"): "close",
     ("pull", "in"): "close", ("pull", "up"): "open", ("pull", "down"): "close",
+    ("bring", "in"): "close", ("draw", "in"): "close", ("wind", "in"): "close", ("reel", "in"): "close",
+    ("wind", "out"): "open", ("draw", "out"): "open",
 }
 _SINGLE: dict[str, Action] = {
     "activate": "on", "enable": "on", "energize": "on",
@@ -337,8 +340,8 @@ _FOR_LATER = re.compile(
     r"this (?:evening|afternoon|morning|weekend)|in the (?:morning|evening|afternoon|night)|"
     r"(?:every|each) (?:morning|day|night|evening|afternoon|hour|time|" + _DAYS + r")|"
     r"(?:on|next|this) (?:" + _DAYS + r")|next (?:week|time|month)|"
-    r"at (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight|night|dawn|dusk|sunset|"
-    r"sunrise|bedtime)(?! (?:percent|per cent|degrees?|%))|"
+    r"at (?:\d+(?:[ap]m)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight|night|dawn|"
+    r"dusk|sunset|sunrise|bedtime)(?! (?:percent|per cent|degrees?|%))|"
     r"in (?:an?|one|two|three|four|five|ten|fifteen|twenty|thirty|forty|\d+|half an?|a few|a couple of?) "
     r"(?:\w+ )?(?:hours?|minutes?|mins?|seconds?|secs?)|"
     r"after (?:dinner|lunch|breakfast|work|school|the (?:movie|show|game|news)|i|we)|"

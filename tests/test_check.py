@@ -678,3 +678,35 @@ def test_the_models_which_question_beats_the_templates_nothing_here() -> None:
                         home=TWO_OF_A_KIND)
     u = tiers.understand("close the blinds")
     assert u.intent is None and u.reply == "Which one do you mean: the bedroom blinds or the office blinds?", u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("light|name=kitchen light|brightness=up", "make the kitchen light warmer"),
+    ("light|name=kitchen light|color=cold white", "set the kitchen light to cool white"),
+    ("light|name=kitchen light|brightness=down", "make the kitchen light a bit cooler"),
+])
+def test_a_lights_warmth_is_never_read_as_its_brightness(line: str, text: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is None and u.confirm is None and "warm or cool" in u.reply, u
+
+
+def test_on_here_and_off_there_is_never_one_action() -> None:
+    """ "switch on the kitchen light and off the living room light" was asked as "turn on the lights" for both: a
+    yes would have turned on the light asked to go off."""
+    tiers = IntentTiers([TemplateTier(FLAT)], home=FLAT)
+    for text in ("switch on the kitchen light and off the living room light",
+                 "turn off the kitchen light and on the living room light"):
+        u = tiers.understand(text)
+        assert u.intent is None and u.confirm is None, (text, u)
+
+
+def test_a_name_the_model_misspelt_while_copying_is_read_as_said() -> None:
+    """qwen copies "dishwasher" as "diswasher": one letter off a said word is that word, never a new name."""
+    from slm_voice.pipeline.intent.said import respelled
+
+    assert respelled(sp.parse("on|name=diswasher"), "run the dishwasher").slots == {"name": "dishwasher"}
+    assert respelled(sp.parse("on|name=kitchen lamp"), "turn on the kitchen light").slots["name"] == "kitchen lamp"
+    assert respelled(sp.parse("on|name=coffee"), "start the coffee maker").slots == {"name": "coffee"}
+    dish = Home(areas=("kitchen",), entities=(Entity("switch.dishwasher", "dishwasher", (), "kitchen"),))
+    u = understand(dish, "on|name=diswasher", "run the dishwasher")
+    assert (u.intent or u.confirm.intent).entity_ids == ("switch.dishwasher",), u

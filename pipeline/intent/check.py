@@ -55,6 +55,9 @@ _ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
 WHICH_DEVICE = "Which device do you mean?"
+WARMTH = "Sorry, I can't change how warm or cool a light's colour is, only its brightness and colour."
+_COLOUR_WARMTH = re.compile(r"\b(?:warmer|cooler|colder|warm white|cool white|cold white|daylight|warm light|"
+                            r"cool light|colou?r temperature|kelvin)\b")
 _WHOLE_HOME = re.compile(r"\b(all|every|everything|everywhere|whole|entire|house|home|apartment|flat)\b")
 _VERB_WORD: dict[Action, str] = {"on": "turn on", "off": "turn off", "dock": "send home", "resume": "resume",
                                  "water": "water", "remove": "take things off"}
@@ -81,6 +84,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     other = _named_elsewhere(text, entities, home)
     if other is not None:  # "turn the heating up" read as the garage door
         return _refuse(u, f"Sorry, I'm not sure what you want me to do with the {other.name}.")
+
+    if intent.name == "HassLightSet" and _COLOUR_WARMTH.search(text.casefold()):
+        return _refuse(u, WARMTH)  # "make the light warmer" is its colour, not its brightness
 
     if spec.domains and not domains <= set(spec.domains):
         return _refuse(u, f"Sorry, I can't do that with {_target(entities)}.")

@@ -57,6 +57,33 @@ def unsaid(answer: sp.Answer, said: str) -> str | None:
     return None
 
 
+def respelled(answer: sp.Answer, said: str) -> sp.Answer:
+    """The answer with a word the model misspelt while copying it put back as said ("diswasher" for "dishwasher":
+    one letter off a said word of five letters or more, and no other said word as near); anything else as it is."""
+    heard = [w for w in re.findall(r"[a-z0-9']+", said.casefold()) if len(w) >= 5]
+    slots = dict(answer.slots)
+    for key in SAID_SLOTS:
+        value = slots.get(key)
+        if not isinstance(value, str):
+            continue
+        fixed = []
+        for word in value.split():
+            near = {h for h in heard if word not in heard and _one_letter_off(word, h)}
+            fixed.append(near.pop() if len(near) == 1 else word)
+        slots[key] = " ".join(fixed)
+    return answer if slots == answer.slots else sp.Answer(answer.key, slots)
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    """One letter left out, added or changed."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
 def says(text: str, domain: str) -> bool:
     """Whether the words name the domain: one of its device nouns, or a verb that acts on it alone ("lock")."""
     if any(names.NOUN_DOMAINS.get(w) == domain for w in names.words(text)):

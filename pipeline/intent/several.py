@@ -27,6 +27,7 @@ _VERB = re.compile(
     r"pause|mute|unmute|dim|brighten|activate|deactivate|kill))\s+(?P<rest>.+)$")
 _PARTICLE_LAST = re.compile(r"^(?P<verb>turn|switch|power)\s+(?P<rest>.+?)\s+(?P<particle>on|off)$")
 _AND = re.compile(r"\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+as well as\s+")
+_OTHER_PARTICLE = re.compile(r"^(on|off)\s+(.+)$")
 _WHERE = re.compile(r"\s(?:in|on|at) (?:the )?[\w' ]+$|\s(?:upstairs|downstairs)$")
 _NOT_A_LIST = re.compile(r"\b(timer|minutes?|hours?|seconds?|list|add|put|percent|degrees?)\b")
 
@@ -64,6 +65,10 @@ def split(text: str, home: Home | None = None) -> list[str] | None:
     for part in parts:
         if verb_of(part) is not None:  # "... and open the blinds": a command of its own
             commands.append(part)
+            continue
+        if (flip := _OTHER_PARTICLE.match(part)) is not None and " " in verb:
+            # "switch on the kitchen light and off the office light": the second part has its own particle
+            commands.append(f"{verb.split()[-2]} {flip.group(1)} {flip.group(2)}")
             continue
         if noun and _last_noun(part) is None and home is not None and _only_an_area(home, part):
             part = f"{part} {noun}"  # "the kitchen and living room lights": the noun is shared

@@ -45,7 +45,7 @@ from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for, which_of
 from .resolve import Resolution, resolve
-from .said import WHOLE_HOME_AREAS, named_in_full, says, unsaid
+from .said import WHOLE_HOME_AREAS, named_in_full, respelled, says, unsaid
 
 _log = logging.getLogger(__name__)
 
@@ -284,6 +284,8 @@ class LanguageModelTier:
             return Understanding(None, "", "slm", confidence=confidence, open_question=True)
         if answer.key == sp.NOT_FOR_ME:
             return Understanding(None, NOT_FOR_ME, "slm", confidence=confidence)
+        if said:
+            answer = respelled(answer, said)  # "diswasher" copied from "dishwasher": the word as said
         if said and (invented := unsaid(answer, said)) is not None:
             # "make it warmer" read as temperature|area=allude to increase: words nobody said are the model's
             # invention; never spoken back ("I don't know an area called ...") and never acted on.

@@ -710,3 +710,8 @@ def test_a_name_the_model_misspelt_while_copying_is_read_as_said() -> None:
     dish = Home(areas=("kitchen",), entities=(Entity("switch.dishwasher", "dishwasher", (), "kitchen"),))
     u = understand(dish, "on|name=diswasher", "run the dishwasher")
     assert (u.intent or u.confirm.intent).entity_ids == ("switch.dishwasher",), u
+
+
+def test_taking_an_item_off_a_list_is_said_plainly_never_a_device_called_the_item() -> None:
+    u = understand(HOUSE, "off|name=oat milk", "remove oat milk from the costco list")
+    assert u.intent is None and u.confirm is None and u.reply == "Sorry, I can't take things off a list yet.", u

@@ -164,6 +164,8 @@ def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
     verb = verb_of(text)
     if verb is None:
         return u
+    if not ALLOWED[verb.action]:  # "remove oat milk from the list" is no device called oat milk
+        return _refuse(u, _cannot(verb.action, verb.words, [], home))
     if verb.action in READING and verb.action not in ("on", "off") and not target_words(text, verb):
         return _verb_alone(u, verb, home)
     meant = _reread(text, verb, home)

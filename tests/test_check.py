@@ -715,3 +715,20 @@ def test_a_name_the_model_misspelt_while_copying_is_read_as_said() -> None:
 def test_taking_an_item_off_a_list_is_said_plainly_never_a_device_called_the_item() -> None:
     u = understand(HOUSE, "off|name=oat milk", "remove oat milk from the costco list")
     assert u.intent is None and u.confirm is None and u.reply == "Sorry, I can't take things off a list yet.", u
+
+
+def test_a_floor_said_and_left_out_of_the_answer_is_the_one_asked_about() -> None:
+    """ "what's the temperature upstairs" answered with no place was the satellite room's thermostat (none there)."""
+    from slm_voice.pipeline.intent.resolve import floor_said
+
+    two = Home(areas=("lounge", "landing", "hall"), floors=("downstairs", "upstairs"),
+               area_floors=(("lounge", "downstairs"), ("hall", "downstairs"), ("landing", "upstairs")),
+               entities=(Entity("climate.up", "upstairs thermostat", (), "landing"),
+                         Entity("climate.down", "hall thermostat", (), "hall")), satellite_area="lounge")
+    assert floor_said(two, "what's the temperature upstairs") == "upstairs"
+    assert floor_said(HOUSE, "lights on the first floor") == "first floor"
+    assert floor_said(HOUSE, "turn on the lights") is None
+    for text, meant in (("what's the temperature upstairs", "climate.up"),
+                        ("how warm is it downstairs", "climate.down")):
+        u = understand(two, "temperature", text)
+        assert (u.intent or u.confirm.intent).entity_ids == (meant,), u

@@ -241,6 +241,14 @@ _DOWN = frozenset({"downstairs", "downstair", "down stairs", "down stair", "grou
                    "lower floor", "main floor"})
 
 
+def floor_said(home: Home, said: str) -> str | None:
+    """The one floor of the home the words name ("the temperature upstairs", "lights on the first floor"), or None."""
+    words = f" {' '.join(names.words(said))} "
+    found = {f for f in home.floors if f" {' '.join(names.words(f))} " in words}
+    found |= {f for w in ("upstairs", "downstairs") if f" {w} " in words and (f := _canonical_floor(home, w))}
+    return found.pop() if len(found) == 1 else None
+
+
 def _canonical_floor(home: Home, floor: Any) -> str | None:
     """The home's floor the words name: its name ("the first floor"), or as people say it: "downstairs" is the
     lowest floor (floors are listed from the ground up, as Home Assistant orders them by level), "upstairs" the one

@@ -44,7 +44,7 @@ from .intents import BY_NAME, is_risky
 from .model import Home, Intent, Understanding
 from .names import names_a_kind
 from .replies import StateLookup, ask_first, reply_for, which_of
-from .resolve import Resolution, resolve
+from .resolve import Resolution, floor_said, resolve
 from .said import WHOLE_HOME_AREAS, named_in_full, respelled, says, unsaid
 
 _log = logging.getLogger(__name__)
@@ -316,6 +316,8 @@ class LanguageModelTier:
             # a domain nobody said and the home lacks ("desk lamp one off" read with domain=valve): the model's
             # noise, not the user's meaning. One the words name ("lock the door") is kept, and refused.
             del slots["domain"]
+        if said and not any(slots.get(k) for k in ("name", "area", "floor")) and (floor := floor_said(self.home, said)):
+            slots["floor"] = floor  # "what's the temperature upstairs" answered without the floor: the one said
         area_fallback = self.home.satellite_area
         if str(slots.get("area", "")).removeprefix("the ") in WHOLE_HOME_AREAS:
             del slots["area"]  # the whole home: no area, and not the satellite's either

@@ -732,3 +732,26 @@ def test_a_floor_said_and_left_out_of_the_answer_is_the_one_asked_about() -> Non
                         ("how warm is it downstairs", "climate.down")):
         u = understand(two, "temperature", text)
         assert (u.intent or u.confirm.intent).entity_ids == (meant,), u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|area=living room|domain=light", "make the living room cosy"),
+    ("off|area=kitchen|domain=light", "the kitchen needs a change"),
+])
+def test_no_verb_no_device_and_no_condition_is_asked_never_done(line: str, text: str) -> None:
+    """ "make the living room cosy" opened its blinds: a wish that names only a place is a guess to ask about."""
+    u = understand(FLAT, line, text)
+    assert u.intent is None and u.confirm is not None, u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|name=coffee maker", "make some coffee"),
+    ("on|area=living room|domain=light", "it's too dark in the living room"), ("vacuum", "clean the hallway"),
+])
+def test_a_device_or_a_condition_said_still_acts(line: str, text: str) -> None:
+    home = Home(areas=("living room", "hallway", "kitchen"), satellite_area="living room", entities=(
+        Entity("switch.coffee_maker", "coffee maker", (), "kitchen"),
+        Entity("light.living_room", "living room light", (), "living room"),
+        Entity("vacuum.robot", "robot vacuum", (), "hallway")))
+    u = understand(home, line, text)
+    assert u.intent is not None, u

@@ -119,6 +119,10 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     wants = condition_wants(text) if verb is None else None
     if wants is not None and _goes(intent) == {"less": "more", "more": "less"}[wants]:
         return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")  # "too bright" is never "on"
+    if (verb is None and wanted is None and intent.name in DEVICE_INTENTS and u.intent is not None
+            and not _names_a_device(text, home)):
+        # "make the living room cosy" read as opening its blinds: no verb, no device said, no condition: a guess
+        return _ask(u, intent, home)
 
     if verb is not None and spec.where == "home" and (intent.name in DEVICE_INTENTS or verb.action in GUARDED_ACTIONS):
         done = {(intent.name, d) for d in domains}
@@ -288,6 +292,13 @@ def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | 
 
 
 _FILLER_WORDS = frozenset({"please", "now", "thanks", "thank", "you", "hey", "ok", "okay", "um", "uh", "so", "the"})
+
+
+def _names_a_device(text: str, home: Home) -> bool:
+    """Whether the words name a device or a kind of device ("coffee", "the lights"), not only places."""
+    places = {w for p in (*home.areas, *home.floors, *(a for a, _ in home.area_aliases)) for w in names.words(p)}
+    devices = {w for e in home.entities for n in e.names for w in names.words(n)} - places
+    return any(w in devices or w in names.NOUN_DOMAINS for w in names.words(text))
 
 
 def _only_names(text: str, home: Home) -> bool:

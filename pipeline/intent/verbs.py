@@ -90,7 +90,7 @@ _SINGLE: dict[str, Action] = {
     "lock": "lock", "bolt": "lock", "secure": "lock",
     "unlock": "unlock", "unbolt": "unlock",
     "open": "open", "close": "close", "shut": "close", "retract": "close", "extend": "open",
-    "start": "start", "begin": "start", "launch": "start", "run": "start",
+    "start": "start", "begin": "start", "launch": "start", "run": "start", "clean": "start", "hoover": "start",
     "stop": "stop", "halt": "stop", "end": "stop", "cease": "stop",
     "dock": "dock", "return": "dock", "recall": "dock",
     "pause": "pause", "resume": "resume", "unpause": "resume", "continue": "resume", "play": "resume",

@@ -114,13 +114,16 @@ class Connections:
         self.states = StateCache()
         self.router.homeassistant = HomeAssistantExecutor(self.link, self.states, lambda: self.home,
                                                           timeout_s=h.timeout_s)
-        if h.conversation_agent:
-            from ..pipeline.intent.answers import SourcedAnswers
-            from .homeassistant.conversation import ConversationAgent
+        from ..pipeline.intent.answers import SourcedAnswers
+        from .homeassistant.conversation import ConversationAgent
+        from .homeassistant.home_answers import ListItems, WeatherNow
 
-            agent = ConversationAgent(self.link, asyncio.get_running_loop(), h.conversation_agent,
-                                      timeout_s=h.timeout_s)
-            self.answers = SourcedAnswers(agent, h.conversation_agent_name)
+        loop = asyncio.get_running_loop()
+        agent = (ConversationAgent(self.link, loop, h.conversation_agent, timeout_s=h.timeout_s)
+                 if h.conversation_agent else None)
+        # Open questions: the home's own data first (the weather entity, its lists), then the agent if one is set.
+        self.answers = SourcedAnswers(agent, h.conversation_agent_name, sources=(
+            WeatherNow(self.states), ListItems(self.link, loop, lambda: self.home, timeout_s=h.timeout_s)))
         if h.import_home:
             self.sync = HomeSync(self.link, self.written_home, self._on_home,
                                  satellite_device=f"slm_voice_{self.settings.device_id}")

@@ -241,6 +241,44 @@ def test_open_questions_are_answered_by_the_configured_conversation_agent(homeas
     assert missing == "Sorry, the conversation agent didn't answer."
 
 
+def test_the_weather_and_a_list_are_answered_from_home_assistant(homeassistant: HomeAssistantServer) -> None:
+    """ "what's the weather like" is read from Home Assistant's weather entity and "what's on my shopping list"
+    from its to-do entity (todo.get_items), both through the tiers as a spoken question goes: never the model."""
+    # Home Assistant's shopping list, added as a user adds it (its config flow) and removed again at the end.
+    flow = homeassistant.rest("POST", "/api/config/config_entries/flow", {"handler": "shopping_list"})
+    entry = homeassistant.rest("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {})["result"]
+    try:
+        deadline = time.monotonic() + 20
+        while homeassistant.state("todo.shopping_list") is None:
+            assert time.monotonic() < deadline, "todo.shopping_list never appeared"
+            time.sleep(0.1)
+        homeassistant.call_service("todo", "add_item", {"item": "oat milk"},
+                                   target={"entity_id": "todo.shopping_list"})
+        heard = run(_weather_and_list(homeassistant))
+    finally:
+        homeassistant.rest("DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}")
+    assert heard["what's the weather like"] == "It's partly cloudy and 12.5 degrees outside."
+    assert heard["will it rain tomorrow"].startswith("I can only tell you the weather now: it's partly cloudy")
+    assert heard["what's on my shopping list"].casefold().startswith("your shopping list has ")
+    assert "oat milk" in heard["what's on my shopping list"]
+
+
+async def _weather_and_list(homeassistant: HomeAssistantServer) -> dict[str, str]:
+    from slm_voice.daemon.homeassistant.home_answers import ListItems, WeatherNow
+    from slm_voice.pipeline.intent.answers import SourcedAnswers
+
+    async with live(homeassistant) as lv:
+        await until(lambda: "todo.shopping_list" in {e.id for e in lv.homes[-1].entities})
+        sources = (WeatherNow(lv.states), ListItems(lv.link, asyncio.get_running_loop(), lambda: lv.homes[-1]))
+        tiers = IntentTiers([lv.tier], home=lv.homes[-1], answers=SourcedAnswers(sources=sources))
+        heard = {}
+        for text in ("what's the weather like", "will it rain tomorrow", "what's on my shopping list"):
+            u = tiers.understand(text)
+            assert u.open_question and u.intent is None, (text, u)
+            heard[text] = await asyncio.to_thread(lambda t=text: " ".join(tiers.stream_reply(t)))
+        return heard
+
+
 def test_a_refused_service_gets_an_honest_reply(homeassistant: HomeAssistantServer) -> None:
     async def go() -> None:
         async with live(homeassistant) as lv:

@@ -57,6 +57,10 @@ class StateCache:
 
     # ---- reading --------------------------------------------------------------------------------------------
 
+    def ids(self, domain: str) -> list[str]:
+        """Every entity id of a domain Home Assistant has, sorted ("weather.home", ...)."""
+        return sorted(e for e in list(self._states) if e.startswith(f"{domain}."))
+
     def has(self, entity_id: str) -> bool:
         return entity_id in self._states
 

@@ -22,6 +22,9 @@ NOT_AN_AGENT_ANSWER = "Sorry, the conversation agent didn't answer."
 
 AskAgent = Callable[[str], str | None]
 """Asks an outside conversation agent; its spoken reply, or None when it could not answer."""
+Source = Callable[[str], str | None]
+"""A source of the home's own data (the weather entity, a to-do list): its spoken answer to a question it knows,
+None to one it does not."""
 
 JOKES = (
     "Why did the smart light go to school? To get a little brighter.",
@@ -78,10 +81,20 @@ class SourcedAnswers:
     """An outside conversation agent (Home Assistant's conversation/process); None: there is none."""
     agent_name: str | None = None
     """How to name it when its answer is not local ("OpenAI"); None: say nothing about the source."""
+    sources: tuple[Source, ...] = ()
+    """The home's own data, asked before the agent (daemon/homeassistant/home_answers.py)."""
 
     def answer(self, text: str) -> Iterator[str]:
-        """The answer, sentence by sentence: small talk, else the agent's answer, else "I can't look that up"."""
+        """The answer, sentence by sentence: small talk, else the home's own data, else the agent's answer, else
+        "I can't look that up"."""
         reply = small_talk(text)
+        for source in self.sources:
+            if reply is not None:
+                break
+            try:
+                reply = source(text)
+            except Exception:  # a source failing is the next one's turn, never a made-up answer
+                _log.exception("answer source failed for %r", text[:80])
         if reply is not None:
             yield reply
             return

@@ -31,6 +31,7 @@ from .verbs import (
     for_later,
     intends,
     leaves_out,
+    reads_a_list,
     verb_of,
 )
 
@@ -119,6 +120,8 @@ class IntentTiers:
                                  "none")
         if leaves_out(text):
             return Understanding(None, NOT_ALL_BUT, "none")
+        if reads_a_list(text, [n for e in self.home.entities if e.domain == "todo" for n in e.names]):
+            return Understanding(None, "", "none", open_question=True)  # what is on a list: the list's to say
         if asks_the_weather(text, names.home_words(self.home)):
             # a thermostat's reading is no forecast: answered from sources, or "I can't look that up"
             return Understanding(None, "", "none", open_question=True)

@@ -321,6 +321,21 @@ def asks_the_weather(text: str, home_words: Collection[str] = ()) -> bool:
             and (asks_about(said) or _ASKS_FOR.match(said) is not None))
 
 
+_READS = re.compile(r"^(?:what's|whats|what is|what are|what do (?:i|we) (?:have|need)|what have (?:i|we) got|read|"
+                    r"read me|read out|tell me|check|list|show me|how many|how much|anything|is there anything)\b")
+_CHANGES_A_LIST = re.compile(r"\b(?:add|put|remove|delete|take|cross|clear|empty)\b")
+
+
+def reads_a_list(text: str, list_names: Collection[str] = ()) -> bool:
+    """Whether the sentence asks what is on a list ("what's on my shopping list", "read me my tasks"): a question
+    for the list itself (Home Assistant's to-do entity), never for the model."""
+    said = _LEAD.sub("", words_of(text))
+    if (_READS.match(said) is None and not asks_about(said)) or _CHANGES_A_LIST.search(said):
+        return False
+    return re.search(r"\blists?\b", said) is not None or any(
+        re.search(rf"\b{re.escape(n.casefold())}\b", said) for n in list_names)
+
+
 _OTHER_TIME = re.compile(
     r"\b(?:does|do|did|will|was|were|until|till|since|sun|sunset|sunrise|dawn|dusk|christmas|easter|birthday|"
     r"holiday|holidays|weekend|open|opens|close|closes|start|starts|end|ends|game|match|show|train|bus|flight|"

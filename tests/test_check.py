@@ -755,3 +755,8 @@ def test_a_device_or_a_condition_said_still_acts(line: str, text: str) -> None:
         Entity("vacuum.robot", "robot vacuum", (), "hallway")))
     u = understand(home, line, text)
     assert u.intent is not None, u
+
+
+def test_several_devices_of_a_kind_in_several_rooms_are_named_not_their_rooms() -> None:
+    u = understand(HOUSE, "on|domain=lock", "lock up for the night")
+    assert u.intent is None and u.reply == "Which one do you mean: the back door or the front door?", u

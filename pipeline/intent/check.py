@@ -155,6 +155,8 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
 
     if (not name and not intent.slots.get("area") and not intent.slots.get("floor") and not home.satellite_area
             and len({e.area for e in entities}) > 1 and not _WHOLE_HOME.search(text.casefold())):
+        if domains != {"light"} and 2 <= len(entities) <= 4:  # "lock up": which lock, not which room
+            return _refuse(u, which_of(entities))
         rooms = sorted({e.area for e in entities if e.area})
         return _refuse(u, _which_room(rooms))
     return u

@@ -22,7 +22,7 @@ from typing import Any
 from . import names
 from .intents import QUERIES, TARGETLESS, default_domain
 from .model import Entity, Home
-from .replies import device_class_noun, domain_noun, on_floor
+from .replies import device_class_noun, domain_noun, on_floor, which_of
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,10 @@ def _by_name(home: Home, name: str, area: str | None, *, domain: Any, domains: C
         return Resolution(problem=_which_one(found, name))
     rooms = sorted({e.area for e in found if e.area})
     if len(rooms) > 1 and not area_set and floor_areas is None and not _names_a_place(home, name):
-        # "open the blinds" with blinds in two rooms and none where the satellite stands: which room?
+        # "open the blinds" with blinds in two rooms and none where the satellite stands: which room? A few
+        # devices whose names do not say their room are named instead: "lock the doors" asks which lock.
+        if 2 <= len(found) <= 4 and any(e.area and e.area.casefold() not in e.name.casefold() for e in found):
+            return Resolution(problem=which_of(found))
         return Resolution(problem="Which room do you mean: " + _or(rooms) + "?")
     return Resolution(_ids(found))
 

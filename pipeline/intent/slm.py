@@ -347,7 +347,7 @@ class LanguageModelTier:
             only = [e for e in self.home.entities if e.domain in spec_domains and _is_a(e, slots.get("name"))]
             if len(only) == 1:
                 res = resolve(hass, {**slots, "name": only[0].name}, self.home)
-            elif len(only) > 1 and _EVERY.search(said.casefold()):
+            elif len(only) > 1 and _each_of(said, only):
                 res = Resolution(tuple(sorted(e.id for e in only)))  # "close all the blinds": each of them
             elif len(only) > 1 and slots.get("name"):
                 return which_of(only)
@@ -358,7 +358,7 @@ class LanguageModelTier:
             named = named_in_full(self.home, said, domain)
             if not named and domain:  # "stop watering", "stop the vacuum": none here, but some elsewhere
                 named = [e for e in self.home.entities if e.domain == domain]
-                if len(named) > 1 and _EVERY.search(said.casefold()):  # "turn off both fans"
+                if len(named) > 1 and _each_of(said, named):  # "turn off both fans", "the fans"
                     res = Resolution(tuple(sorted(e.id for e in named)))
                 elif len(named) > 1:
                     return which_of(named)
@@ -424,6 +424,16 @@ def _domains_of(hass: str) -> tuple[str, ...]:
 
 _EVERY = re.compile(r"\b(?:all|every|each|both)\b")
 """Words that ask for every device of a kind ("close all the blinds", "both fans")."""
+
+
+def _each_of(said: str, devices: list[Any]) -> bool:
+    """Whether the words ask for each of the devices: "all"/"both"/"every", or their kind in the plural when no
+    name has that plural in it ("the fans" is both fans; "the blinds" may be the one called "bedroom blinds")."""
+    words = re.findall(r"[a-z']+", said.casefold())
+    if _EVERY.search(" ".join(words)):
+        return True
+    in_names = {w for e in devices for n in e.names for w in re.findall(r"[a-z']+", n.casefold())}
+    return any(w.endswith("s") and w not in in_names and w[:-1] in names.NOUN_DOMAINS for w in words)
 _SPECIFIC_KINDS = frozenset({"media_player", "cover"})
 """Domains whose nouns name different things (a tv is not a speaker, blinds are no garage door): the noun must be
 in the device's names or its device class."""

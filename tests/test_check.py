@@ -773,3 +773,20 @@ def test_a_kind_in_the_plural_is_each_of_them_unless_a_name_says_it(line: str, t
         assert u.intent is not None and len(u.intent.entity_ids) == 2, u
     else:
         assert u.intent is None and u.reply == "Which one do you mean: the front door or the back door?", u
+
+
+@pytest.mark.parametrize(("line", "text", "acts"), [
+    ("set_temperature|name=heater|temperature=2", "turn the heater down two degrees", False),
+    ("set_temperature|name=heater|temperature=3", "raise the heater by 3", False),
+    ("set_temperature|name=heater|temperature=22", "turn the heater up to 22 degrees", True),
+    ("set_temperature|name=heater|temperature=18", "lower the heater to 18", True),
+])
+def test_a_change_by_so_many_degrees_is_never_a_setting_of_that_many(line: str, text: str, acts: bool) -> None:
+    u = understand(FLAT, line, text)
+    assert (u.intent is not None) == acts and u.confirm is None, u
+
+
+@pytest.mark.parametrize("line", ["off|name=it", "off|name=that"])
+def test_it_or_that_read_as_a_device_name_asks_which(line: str) -> None:
+    u = understand(FLAT, line, f"turn {line.split('=')[1]} off")
+    assert u.intent is None and u.confirm is None and u.reply == "Which device do you mean?", u

@@ -55,6 +55,11 @@ _ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
 WHICH_DEVICE = "Which device do you mean?"
+BY_DEGREES = "Sorry, I can only set the temperature to a number of degrees, for example: set the heating to 20."
+_BY_DEGREES = re.compile(r"\b(?:up|down|higher|lower|warmer|cooler|colder|raise|lower|increase|decrease|drop|bump)\b"
+                         r".*\b(?:degrees?|notch(?:es)?)\b|\bby (?:\d+|an?|one|two|three|four|five|a few|a couple)\b")
+_TO_DEGREES = re.compile(r"\bto (?:\d+|[a-z]+(?:[ -][a-z]+)?) degrees?\b|\bto \d+")
+"""A temperature to set ("up to 22 degrees"): no change by so many degrees."""
 WARMTH = "Sorry, I can't change how warm or cool a light's colour is, only its brightness and colour."
 _COLOUR_WARMTH = re.compile(r"\b(?:warmer|cooler|colder|warm white|cool white|cold white|daylight|warm light|"
                             r"cool light|colou?r temperature|kelvin)\b")
@@ -85,6 +90,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if other is not None:  # "turn the heating up" read as the garage door
         return _refuse(u, f"Sorry, I'm not sure what you want me to do with the {other.name}.")
 
+    if (intent.name == "HassClimateSetTemperature" and _BY_DEGREES.search(text.casefold())
+            and not _TO_DEGREES.search(text.casefold())):
+        return _refuse(u, BY_DEGREES)  # "turn the heating down two degrees" is no setting of 2 degrees
     if intent.name == "HassLightSet" and _COLOUR_WARMTH.search(text.casefold()):
         return _refuse(u, WARMTH)  # "make the light warmer" is its colour, not its brightness
 
@@ -167,6 +175,8 @@ def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
     the front yard valve): a question when exactly one device fits, else the refusal as it was."""
     if u.intent is not None or u.confirm is not None or u.open_question or u.reply.rstrip().endswith("?"):
         return u
+    if names_no_target(text):  # "turn it off" read as a device called "it"
+        return _refuse(u, WHICH_DEVICE)
     verb = verb_of(text)
     if verb is None:
         return u

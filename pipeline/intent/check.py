@@ -175,15 +175,16 @@ def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
     the front yard valve): a question when exactly one device fits, else the refusal as it was."""
     if u.intent is not None or u.confirm is not None or u.open_question or u.reply.rstrip().endswith("?"):
         return u
+    verb = verb_of(text)
+    if verb is not None and verb.action in READING and verb.action not in ("on", "off") and not target_words(
+            text, verb):
+        return _verb_alone(u, verb, home)
     if names_no_target(text):  # "turn it off" read as a device called "it"
         return _refuse(u, WHICH_DEVICE)
-    verb = verb_of(text)
     if verb is None:
         return u
     if not ALLOWED[verb.action]:  # "remove oat milk from the list" is no device called oat milk
         return _refuse(u, _cannot(verb.action, verb.words, [], home))
-    if verb.action in READING and verb.action not in ("on", "off") and not target_words(text, verb):
-        return _verb_alone(u, verb, home)
     meant = _reread(text, verb, home)
     return _ask(u, meant, home) if meant is not None else u
 

@@ -24,7 +24,7 @@ NOUN_DOMAINS: dict[str, str] = {
     "fan": "fan", "speaker": "media_player", "tv": "media_player", "television": "media_player",
     "blind": "cover", "curtain": "cover", "shutter": "cover", "shade": "cover",
     "plug": "switch", "socket": "switch", "outlet": "switch", "heater": "climate", "thermostat": "climate",
-    "heating": "climate", "ac": "climate", "aircon": "climate", "telly": "media_player", "tele": "media_player",
+    "heating": "climate", "heat": "climate", "ac": "climate", "aircon": "climate", "telly": "media_player", "tele": "media_player",
     "vacuum": "vacuum", "lock": "lock", "cleaner": "vacuum", "hoover": "vacuum", "robot": "vacuum",
     "music": "media_player", "stereo": "media_player", "radio": "media_player", "soundbar": "media_player",
     "valve": "valve", "sprinkler": "valve", "tap": "valve", "faucet": "valve",

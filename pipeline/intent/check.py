@@ -117,6 +117,12 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         if verb is not None and verb.action in _ACTS and u.tier == "template":
             # "turn every light on" matched as a state question: the verb asks for an action; the model reads it
             return replace(_refuse(u, "Sorry, I didn't understand."), unresolved=True)
+        if verb is not None and verb.action in _ACTS and not asks_about(text):
+            # "unlock the tv" answered with the tv's state: a command is never a question; what the verb alone
+            # means is asked about, else it is refused plainly
+            meant = _reread(text, verb, home)
+            return _ask(u, meant, home) if meant is not None else _refuse(u, _cannot(verb.action, verb.words,
+                                                                                      entities, home))
         return u
     if verb is None and intent.name in DEVICE_INTENTS and _only_names(text, home):
         # "kettle", "the desk lamp": a name alone says nothing of what to do with it

@@ -50,8 +50,9 @@ ALLOWED.update({
     "remove": frozenset(),  # taking things off a list: no supported intent does it
 })
 
-GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close", "water", "remove"})
-"""Verbs that constrain every answer, not only device actions: "lock the door" can never add "door" to a list."""
+GUARDED_ACTIONS: frozenset[Action] = frozenset({"lock", "unlock", "open", "close", "water", "remove", "off", "stop"})
+"""Verbs that constrain every answer, not only device actions: "lock the door" can never add "door" to a list, and
+"power down the speaker" is no volume step."""
 DEVICE_INTENTS: frozenset[str] = frozenset(i for pairs in ALLOWED.values() for i, _ in pairs)
 """The intents a verb speaks about; others (lists, timers, light settings) are not held against the verb."""
 

@@ -790,3 +790,8 @@ def test_a_change_by_so_many_degrees_is_never_a_setting_of_that_many(line: str, 
 def test_it_or_that_read_as_a_device_name_asks_which(line: str) -> None:
     u = understand(FLAT, line, f"turn {line.split('=')[1]} off")
     assert u.intent is None and u.confirm is None and u.reply == "Which device do you mean?", u
+
+
+def test_a_verb_said_later_in_the_sentence_still_acts() -> None:
+    u = understand(FLAT, "mute", "set mute until said otherwise")
+    assert u.intent is not None and u.intent.name == "HassMediaPlayerMute", u

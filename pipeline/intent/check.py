@@ -134,7 +134,7 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if wants is not None and _goes(intent) == {"less": "more", "more": "less"}[wants]:
         return _refuse(u, "Sorry, I'm not sure what you want me to do about that.")  # "too bright" is never "on"
     if (verb is None and wanted is None and intent.name in DEVICE_INTENTS and u.intent is not None
-            and not _names_a_device(text, home)):
+            and not _names_a_device(text, home) and not _verb_later(text)):
         # "make the living room cosy" read as opening its blinds: no verb, no device said, no condition: a guess
         return _ask(u, intent, home)
 
@@ -311,6 +311,12 @@ def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | 
 
 
 _FILLER_WORDS = frozenset({"please", "now", "thanks", "thank", "you", "hey", "ok", "okay", "um", "uh", "so", "the"})
+
+
+def _verb_later(text: str) -> bool:
+    """Whether a verb this module knows starts at a later word ("set mute until said otherwise")."""
+    words = text.casefold().split()
+    return any(verb_of(" ".join(words[i:])) is not None for i in range(1, len(words)))
 
 
 def _names_a_device(text: str, home: Home) -> bool:

@@ -795,3 +795,24 @@ def test_it_or_that_read_as_a_device_name_asks_which(line: str) -> None:
 def test_a_verb_said_later_in_the_sentence_still_acts() -> None:
     u = understand(FLAT, "mute", "set mute until said otherwise")
     assert u.intent is not None and u.intent.name == "HassMediaPlayerMute", u
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|name=kitchen light", "turn the kitchen light of"), ("off|name=kitchen light", "turn of the kitchen light"),
+    ("off|name=coffee maker", "switch of the coffee maker"),
+])
+def test_off_written_of_is_never_on(line: str, text: str) -> None:
+    """Speech-to-text writes "off" as "of" where only the particle can stand: "turn the kitchen light of" was read
+    as "on" (an inverted action)."""
+    for tiers in (IntentTiers([TemplateTier(FLAT), Replay(FLAT, line)], home=FLAT),
+                  IntentTiers([Replay(FLAT, line)], home=FLAT)):
+        u = tiers.understand(text)
+        done = u.intent or (u.confirm.intent if u.confirm else None)
+        assert done is not None and done.name == "HassTurnOff", (text, u)
+
+
+def test_two_verbs_in_one_sentence_are_two_actions_even_with_one_intent_name() -> None:
+    """ "open the garage door and turn on the lights" was asked as "turn on the covers?" for both."""
+    tiers = IntentTiers([TemplateTier(FLAT), Replay(FLAT, "on|name=garage door|domain=cover")], home=FLAT)
+    u = tiers.understand("open the garage door and turn on the kitchen light")
+    assert u.intent is None and u.confirm is None and "one kind of thing at a time" in u.reply, u

@@ -87,15 +87,18 @@ def _last_noun(part: str) -> str | None:
     return last if last in NOUN_DOMAINS or singular in NOUN_DOMAINS else None
 
 
-def combine(parts: Sequence[Understanding], home: Home) -> Understanding:
-    """One understanding for the whole sentence: the parts' one action on all their targets, else why not."""
+def combine(parts: Sequence[Understanding], home: Home, *, said: Sequence[str] = ()) -> Understanding:
+    """One understanding for the whole sentence: the parts' one action on all their targets, else why not. said:
+    the parts' words; two verbs that differ ("open the garage door and turn on the lights") are two actions even
+    where Home Assistant names both HassTurnOn."""
     tier = parts[0].tier
     for u in parts:
         if u.intent is None and u.confirm is None:
             reply = u.reply if u.reply.rstrip().endswith("?") else f"{u.reply} {NOTHING_DONE}"
             return Understanding(None, reply, u.tier, confidence=u.confidence)
     actions = [u.intent or u.confirm.intent for u in parts if (u.intent or (u.confirm and u.confirm.intent))]
-    if len(actions) != len(parts) or len({a.name for a in actions}) != 1:
+    verbs = {v.action for p in said if (v := verb_of(p)) is not None}
+    if len(actions) != len(parts) or len({a.name for a in actions}) != 1 or len(verbs) > 1:
         return Understanding(None, ONE_AT_A_TIME, tier)
     first = actions[0]
     slots = {k: v for k, v in first.slots.items() if k not in ("name", "area", "floor")}

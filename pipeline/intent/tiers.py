@@ -31,6 +31,7 @@ from .verbs import (
     for_later,
     intends,
     leaves_out,
+    particle_of,
     reads_a_list,
     verb_of,
 )
@@ -111,7 +112,7 @@ class IntentTiers:
     def understand(self, text: str, *, transcript_confidence: float | None = None) -> Understanding:
         """What to do and say: an action that passed the check, a question, or an honest reply (tier "none" when no
         tier understood)."""
-        text = without_wake_phrase(text)
+        text = particle_of(without_wake_phrase(text))
         if not text:
             return Understanding(None, self.fallback_reply, "none")
         nothing = asks_for_nothing(text)
@@ -127,7 +128,7 @@ class IntentTiers:
             return Understanding(None, "", "none", open_question=True)
         parts = several.split(text, self.home)
         if parts is not None:
-            return several.combine([self._one(p, transcript_confidence) for p in parts], self.home)
+            return several.combine([self._one(p, transcript_confidence) for p in parts], self.home, said=parts)
         return self._one(text, transcript_confidence)
 
     def _one(self, text: str, transcript_confidence: float | None) -> Understanding:
@@ -225,7 +226,7 @@ class IntentTiers:
 
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""
-        text = without_wake_phrase(text)
+        text = particle_of(without_wake_phrase(text))
         if (not self.tiers or not text or asks_for_nothing(text) or leaves_out(text)
                 or several.split(text, self.home) is not None):
             return None  # the whole way: negations, exclusions, several targets

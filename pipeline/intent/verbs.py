@@ -136,6 +136,19 @@ def target_words(text: str, verb: Verb) -> str:
     return rest
 
 
+_OF_FIRST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click|cut|knock))\s+of\b", re.IGNORECASE)
+_OF_LAST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click)\s.+)\s+of(\W*)$", re.IGNORECASE)
+
+
+def particle_of(text: str) -> str:
+    """ "turn of the light", "turn the kitchen light of": speech-to-text writes "off" as "of" where only the
+    particle can stand; read as "off" (left alone, "turn the light of" was read as "on")."""
+    text = _OF_FIRST.sub(r"\1 off", text.strip())
+    if re.search(r"\b(?:on|off)\b", text, re.IGNORECASE):  # "turn on the light of ...": the particle is said
+        return text
+    return _OF_LAST.sub(r"\1 off\2", text)
+
+
 def words_of(text: str) -> str:
     """Lower-case words with apostrophes kept and everything else a space ("Turn it OFF!" -> "turn it off")."""
     return " ".join(re.sub(r"[^\w' ]+", " ", text.replace("’", "'").casefold()).split())

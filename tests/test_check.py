@@ -816,3 +816,28 @@ def test_two_verbs_in_one_sentence_are_two_actions_even_with_one_intent_name() -
     tiers = IntentTiers([TemplateTier(FLAT), Replay(FLAT, "on|name=garage door|domain=cover")], home=FLAT)
     u = tiers.understand("open the garage door and turn on the kitchen light")
     assert u.intent is None and u.confirm is None and "one kind of thing at a time" in u.reply, u
+
+
+def test_speech_to_text_slips_are_read_as_the_word_meant() -> None:
+    """ "un lock the front door" was LOCKED; "clothes the garage door" was asked as "open"; "a timer for for
+    minutes" was one minute; "and lock" may be "unlock" misheard, so it is asked."""
+    from slm_voice.pipeline.intent.verbs import particle_of
+
+    assert particle_of("un lock the front door") == "unlock the front door"
+    assert particle_of("clothes the garage door") == "close the garage door"
+    assert particle_of("set a timer for for minutes") == "set a timer for four minutes"
+    assert particle_of("close the clothes drawer") == "close the clothes drawer"
+    u = IntentTiers([TemplateTier(HOUSE), Replay(HOUSE, "on|name=front door|domain=lock")],
+                    home=HOUSE).understand("and lock the front door")
+    assert u.intent is None and u.confirm is None and u.reply == "Sorry, did you say lock or unlock?", u
+    u = IntentTiers([TemplateTier(HOUSE)], home=HOUSE).understand("un lock the front door")
+    assert u.intent is not None and u.intent.name == "HassTurnOff", u
+
+
+@pytest.mark.parametrize("text", ["turn on the heater for 10 minutes", "switch the kettle on for a few minutes"])
+def test_a_device_on_for_a_while_only_is_refused_never_left_on(text: str) -> None:
+    line = "on|name=heater" if "heater" in text else "on|name=kettle"
+    home = Home(areas=("kitchen",), entities=(Entity("switch.heater", "heater", (), "kitchen"),
+                                              Entity("switch.kettle", "kettle", (), "kitchen")))
+    u = understand(home, line, text)
+    assert u.intent is None and u.confirm is None and "for a while" in u.reply, u

@@ -55,6 +55,11 @@ _ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
 WHICH_DEVICE = "Which device do you mean?"
+FOR_A_WHILE = ("Sorry, I can't do that for a while only. I can do it now, or in so many minutes: for example, turn "
+               "it off in ten minutes.")
+_FOR_A_WHILE = re.compile(r"\bfor (?:(?:another|the next|about|around) )?(?:\d+|an?|one|two|three|four|five|six|"
+                          r"seven|eight|nine|ten|fifteen|twenty|thirty|forty|half an?|a few|a couple of|some) "
+                          r"(?:more )?(?:minutes?|mins?|hours?|hrs?|seconds?|secs?)\b")
 BY_DEGREES = "Sorry, I can only set the temperature to a number of degrees, for example: set the heating to 20."
 _BY_DEGREES = re.compile(r"\b(?:up|down|higher|lower|warmer|cooler|colder|raise|lower|increase|decrease|drop|bump)\b"
                          r".*\b(?:degrees?|notch(?:es)?)\b|\bby (?:\d+|an?|one|two|three|four|five|a few|a couple)\b")
@@ -90,6 +95,8 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if other is not None:  # "turn the heating up" read as the garage door
         return _refuse(u, f"Sorry, I'm not sure what you want me to do with the {other.name}.")
 
+    if intent.name in DEVICE_INTENTS and _FOR_A_WHILE.search(text.casefold()):
+        return _refuse(u, FOR_A_WHILE)  # "turn on the heater for 10 minutes" would stay on
     if (intent.name == "HassClimateSetTemperature" and _BY_DEGREES.search(text.casefold())
             and not _TO_DEGREES.search(text.casefold())):
         return _refuse(u, BY_DEGREES)  # "turn the heating down two degrees" is no setting of 2 degrees
@@ -176,10 +183,17 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     return u
 
 
+_NOT_FOUND = ("Sorry, I don't know a", "Sorry, there is no", "Sorry, there's no", "Sorry, I can't find",
+              "Sorry, I'm not sure what you want me to do with", "Sorry, I can't do that with")
+"""Refusals of a target not found or of the wrong type, which the verb alone may read again."""
+
+
 def second_reading(text: str, u: Understanding, home: Home) -> Understanding:
     """A refusal ("I don't know a device called front yard") read again by the verb alone ("water the front yard":
     the front yard valve): a question when exactly one device fits, else the refusal as it was."""
     if u.intent is not None or u.confirm is not None or u.open_question or u.reply.rstrip().endswith("?"):
+        return u
+    if not u.reply.startswith(_NOT_FOUND):  # the check's own refusals ("for a while only") are final
         return u
     verb = verb_of(text)
     if verb is not None and verb.action in READING and verb.action not in ("on", "off") and not target_words(

@@ -31,6 +31,7 @@ from .verbs import (
     for_later,
     intends,
     leaves_out,
+    lock_or_unlock,
     particle_of,
     reads_a_list,
     verb_of,
@@ -115,6 +116,8 @@ class IntentTiers:
         text = particle_of(without_wake_phrase(text))
         if not text:
             return Understanding(None, self.fallback_reply, "none")
+        if (unclear := lock_or_unlock(text)) is not None:  # "and lock" may be "unlock" misheard: never guessed
+            return Understanding(None, f"Sorry, did you say {unclear} or un{unclear}?", "none")
         nothing = asks_for_nothing(text)
         if nothing is not None:
             return Understanding(None, {"negated": LEAVE_AS_IS, "hypothetical": NO_ADVICE}.get(nothing, ON_A_CONDITION),

@@ -140,10 +140,31 @@ _OF_FIRST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click
 _OF_LAST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click)\s.+)\s+of(\W*)$", re.IGNORECASE)
 
 
+_SLIPS = tuple((re.compile(p, re.IGNORECASE), r) for p, r in (
+    (r"\bun (lock|mute|pause|bolt)\b", r"un\1"),  # "un lock the front door" was LOCKED
+    (r"^(\W*(?:please\s+)?)clothes?\b", r"\1close"),  # "clothes the garage door" was asked as "open"
+    (r"\bfor for ((?:minutes?|hours?|seconds?)\b)", r"for four \1"),  # "a timer for for minutes" was 1 minute
+    (r"\bfor (?:to|too) ((?:minutes?|hours?|seconds?)\b)", r"for two \1"),
+))
+"""Words speech-to-text writes for the word said, where only that word can stand."""
+_LOCK_OR_UNLOCK = re.compile(r"^\W*(?:and|an|in|on)\s+(lock|mute)\b", re.IGNORECASE)
+
+
+def lock_or_unlock(text: str) -> str | None:
+    """ "and lock the front door": "unlock" heard as "and lock" (or "unmute" as "and mute"); the word meant is
+    unclear, so it is asked: the verb, else None."""
+    m = _LOCK_OR_UNLOCK.match(text)
+    return m.group(1).casefold() if m else None
+
+
 def particle_of(text: str) -> str:
     """ "turn of the light", "turn the kitchen light of": speech-to-text writes "off" as "of" where only the
-    particle can stand; read as "off" (left alone, "turn the light of" was read as "on")."""
-    text = _OF_FIRST.sub(r"\1 off", text.strip())
+    particle can stand; read as "off" (left alone, "turn the light of" was read as "on"). Other such slips
+    (_SLIPS: "un lock", "clothes the ...", "for for minutes") are read as the word meant too."""
+    text = text.strip()
+    for pattern, meant in _SLIPS:
+        text = pattern.sub(meant, text)
+    text = _OF_FIRST.sub(r"\1 off", text)
     if re.search(r"\b(?:on|off)\b", text, re.IGNORECASE):  # "turn on the light of ...": the particle is said
         return text
     return _OF_LAST.sub(r"\1 off\2", text)

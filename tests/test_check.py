@@ -841,3 +841,18 @@ def test_a_device_on_for_a_while_only_is_refused_never_left_on(text: str) -> Non
                                               Entity("switch.kettle", "kettle", (), "kitchen")))
     u = understand(home, line, text)
     assert u.intent is None and u.confirm is None and "for a while" in u.reply, u
+
+
+@pytest.mark.parametrize(("text", "reply", "done"), [
+    ("turn in the kitchen light", "Sorry, did you say on or off?", None),
+    ("turn the kitchen light in", "Sorry, did you say on or off?", None),
+    ("switch the kitchen light of please", None, "HassTurnOff"),
+    ("paws the music", None, "HassMediaPause"),
+    ("turn on the kitchen light and the living room light", None, "HassTurnOn"),
+])
+def test_a_verb_that_may_be_its_opposite_misheard_is_asked(text: str, reply: str | None, done: str | None) -> None:
+    u = IntentTiers([TemplateTier(FLAT)], home=FLAT).understand(text)
+    if reply is not None:
+        assert u.intent is None and u.confirm is None and u.reply == reply, u
+    else:
+        assert u.intent is not None and u.intent.name == done, u

@@ -117,7 +117,7 @@ class IntentTiers:
         if not text:
             return Understanding(None, self.fallback_reply, "none")
         if (unclear := lock_or_unlock(text)) is not None:  # "and lock" may be "unlock" misheard: never guessed
-            return Understanding(None, f"Sorry, did you say {unclear} or un{unclear}?", "none")
+            return Understanding(None, unclear, "none")
         nothing = asks_for_nothing(text)
         if nothing is not None:
             return Understanding(None, {"negated": LEAVE_AS_IS, "hypothetical": NO_ADVICE}.get(nothing, ON_A_CONDITION),

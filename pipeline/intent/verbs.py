@@ -137,24 +137,32 @@ def target_words(text: str, verb: Verb) -> str:
 
 
 _OF_FIRST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click|cut|knock))\s+of\b", re.IGNORECASE)
-_OF_LAST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click)\s.+)\s+of(\W*)$", re.IGNORECASE)
+_OF_LAST = re.compile(r"^(\W*(?:please\s+)?(?:turn|switch|shut|power|flip|click)\s.+)\s+of((?:\W+please)?\W*)$",
+                      re.IGNORECASE)
 
 
 _SLIPS = tuple((re.compile(p, re.IGNORECASE), r) for p, r in (
     (r"\bun (lock|mute|pause|bolt)\b", r"un\1"),  # "un lock the front door" was LOCKED
     (r"^(\W*(?:please\s+)?)clothes?\b", r"\1close"),  # "clothes the garage door" was asked as "open"
+    (r"^(\W*(?:please\s+)?)(?:paws|pours|pores)\b", r"\1pause"),  # "paws the music" was "volume up?"
     (r"\bfor for ((?:minutes?|hours?|seconds?)\b)", r"for four \1"),  # "a timer for for minutes" was 1 minute
     (r"\bfor (?:to|too) ((?:minutes?|hours?|seconds?)\b)", r"for two \1"),
 ))
 """Words speech-to-text writes for the word said, where only that word can stand."""
 _LOCK_OR_UNLOCK = re.compile(r"^\W*(?:and|an|in|on)\s+(lock|mute)\b", re.IGNORECASE)
+_ON_OR_OFF = re.compile(r"^\W*(?:please\s+)?(?:turn|switch)\s+(?:(?:in|and|an)\s+\S|.+\s(?:in|and)\W*$)",
+                        re.IGNORECASE)
 
 
 def lock_or_unlock(text: str) -> str | None:
-    """ "and lock the front door": "unlock" heard as "and lock" (or "unmute" as "and mute"); the word meant is
-    unclear, so it is asked: the verb, else None."""
-    m = _LOCK_OR_UNLOCK.match(text)
-    return m.group(1).casefold() if m else None
+    """The question when the verb heard may be its opposite misheard: "and lock the front door" ("unlock"?),
+    "turn in the kitchen light" / "turn the light in" ("on"? "off"?); else None."""
+    if (m := _LOCK_OR_UNLOCK.match(text)) is not None:
+        word = m.group(1).casefold()
+        return f"Sorry, did you say {word} or un{word}?"
+    if _ON_OR_OFF.match(text) is not None:
+        return "Sorry, did you say on or off?"
+    return None
 
 
 def particle_of(text: str) -> str:

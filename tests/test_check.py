@@ -856,3 +856,12 @@ def test_a_verb_that_may_be_its_opposite_misheard_is_asked(text: str, reply: str
         assert u.intent is None and u.confirm is None and u.reply == reply, u
     else:
         assert u.intent is not None and u.intent.name == done, u
+
+
+def test_a_device_named_beside_another_is_never_silently_dropped() -> None:
+    """ "turn the kitchen light blue and the living room light red" set the kitchen light alone and said so."""
+    u = understand(FLAT, "light|name=kitchen light|color=blue",
+                   "turn the kitchen light blue and the living room light red")
+    assert u.intent is None and u.confirm is None and "living room light" in u.reply, u
+    u = IntentTiers([TemplateTier(FLAT)], home=FLAT).understand("turn on the office light and of the kitchen light")
+    assert u.intent is None and u.reply == "Sorry, did you say on or off?", u

@@ -91,6 +91,9 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         return _refuse(u, CANNOT_DO)  # "make me a tea" is no shopping list item
     if not spec.query and names_no_target(text):
         return _refuse(u, WHICH_DEVICE)  # "switch it on": with nothing said before, "it" is a guess
+    left = _named_and_left_out(text, intent, home)
+    if left is not None:  # "turn the desk strip blue and the office light red": the office light was dropped
+        return _refuse(u, f"Sorry, I can only do one of those at a time. Please ask for the {left.name} again.")
     other = _named_elsewhere(text, entities, home)
     if other is not None:  # "turn the heating up" read as the garage door
         return _refuse(u, f"Sorry, I'm not sure what you want me to do with the {other.name}.")
@@ -325,6 +328,24 @@ def _named_elsewhere(text: str, entities: list[Entity], home: Home) -> Entity | 
 
 
 _FILLER_WORDS = frozenset({"please", "now", "thanks", "thank", "you", "hey", "ok", "okay", "um", "uh", "so", "the"})
+
+
+def _named_and_left_out(text: str, intent: Intent, home: Home) -> Entity | None:
+    """A device named in full beside another ("... and ...") that the answer leaves out, or None."""
+    if " and " not in f" {text.casefold()} ":
+        return None
+    named = named_in_full(home, text, None)
+    full = [e for e in named if not any(e is not o and _inside(e, o) for o in named)]
+    if len(full) < 2:
+        return None
+    return next((e for e in full if e.id not in intent.entity_ids), None)
+
+
+def _inside(entity: Entity, other: Entity) -> bool:
+    """Whether every name of the entity is part of one of the other's names ("kitchen light" in "kitchen light 2")."""
+    mine = [" ".join(names.words(n)) for n in entity.names]
+    theirs = [f" {' '.join(names.words(n))} " for n in other.names]
+    return all(any(f" {m} " in t for t in theirs) for m in mine)
 
 
 def _verb_later(text: str) -> bool:

@@ -150,8 +150,9 @@ _SLIPS = tuple((re.compile(p, re.IGNORECASE), r) for p, r in (
 ))
 """Words speech-to-text writes for the word said, where only that word can stand."""
 _LOCK_OR_UNLOCK = re.compile(r"^\W*(?:and|an|in|on)\s+(lock|mute)\b", re.IGNORECASE)
-_ON_OR_OFF = re.compile(r"^\W*(?:please\s+)?(?:turn|switch)\s+(?:(?:in|and|an)\s+\S|.+\s(?:in|and)\W*$)",
-                        re.IGNORECASE)
+_ON_OR_OFF = re.compile(r"^\W*(?:please\s+)?(?:turn|switch)\s+(?:(?:in|and|an)\s+\S|.+\s(?:in|and)\W*$|"
+                        r"(?:on|off)\s.+\sand\s+of\s)", re.IGNORECASE)
+"""... "turn on the office light and of the kitchen light" too: "of" may be "off", or "of the" may be what was said."""
 
 
 def lock_or_unlock(text: str) -> str | None:

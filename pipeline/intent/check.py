@@ -61,7 +61,7 @@ _FOR_A_WHILE = re.compile(r"\bfor (?:(?:another|the next|about|around) )?(?:\d+|
                           r"seven|eight|nine|ten|fifteen|twenty|thirty|forty|half an?|a few|a couple of|some) "
                           r"(?:more )?(?:minutes?|mins?|hours?|hrs?|seconds?|secs?)\b")
 BY_DEGREES = "Sorry, I can only set the temperature to a number of degrees, for example: set the heating to 20."
-_BY_DEGREES = re.compile(r"\b(?:up|down|higher|lower|warmer|cooler|colder|raise|lower|increase|decrease|drop|bump)\b"
+_BY_DEGREES = re.compile(r"\b(?:up|down|higher|lower|warmer|cooler|colder|raise|increase|decrease|drop|bump)\b"
                          r".*\b(?:degrees?|notch(?:es)?)\b|\bby (?:\d+|an?|one|two|three|four|five|a few|a couple)\b")
 _TO_DEGREES = re.compile(r"\bto (?:\d+|[a-z]+(?:[ -][a-z]+)?) degrees?\b|\bto \d+")
 """A temperature to set ("up to 22 degrees"): no change by so many degrees."""
@@ -356,8 +356,7 @@ def _verb_later(text: str) -> bool:
 
 def _names_a_device(text: str, home: Home) -> bool:
     """Whether the words name a device or a kind of device ("coffee", "the lights"), not only places."""
-    places = {w for p in (*home.areas, *home.floors, *(a for a, _ in home.area_aliases)) for w in names.words(p)}
-    devices = {w for e in home.entities for n in e.names for w in names.words(n)} - places
+    devices = names.device_words(home)
     return any(w in devices or w in names.NOUN_DOMAINS for w in names.words(text))
 
 

@@ -55,6 +55,14 @@ def home_words(home: Home) -> frozenset[str]:
     return frozenset(w for text in said for w in words(text))
 
 
+@functools.lru_cache(maxsize=8)
+def device_words(home: Home) -> frozenset[str]:
+    """The words of the home's entity names and aliases that are no words of its areas, area aliases or floors
+    ("blind" of "living room blinds"; cached like home_words)."""
+    places = {w for p in (*home.areas, *home.floors, *(a for a, _ in home.area_aliases)) for w in words(p)}
+    return frozenset(w for e in home.entities for n in e.names for w in words(n)) - places
+
+
 def _singular(w: str) -> str:
     if len(w) > 3 and w.endswith("ies"):
         return w[:-3] + "y"

@@ -47,10 +47,13 @@ ECHO_TAIL_S = 0.1
 (its buffer) and its echo end there."""
 BURST_WINDOW_S = 1.2
 """Speech heard while speaking is checked for a stop word over the last this-long ..."""
-BURST_HOP_S = 0.6
+BURST_HOP_S = 0.3
 """... every this-long while speech goes on (its own echo keeps the VAD busy), and at once when a burst ends."""
-BURST_END_S = 0.16
+BURST_END_S = 0.064
 """Silence that ends a burst."""
+BURST_PREROLL_S = 0.3
+"""Audio from before the VAD's first speech frame that a burst starts with: the VAD is late on a word's first
+sound (without it "stop" was heard as "star")."""
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,11 @@ class StopWords:
 
 class Bursts:
     """Speech in the microphone while the assistant speaks, from the VAD's per-frame probability, cut into windows
-    for the stop-word check: a burst is handed back when BURST_END_S of silence ends it, and while speech goes on
-    its last BURST_WINDOW_S every BURST_HOP_S (so a short word is whole in one window). While a check is still
-    running (ready=False) nothing is handed back; the next window then reaches back to cover what was skipped."""
+    for the stop-word check: a burst's last BURST_WINDOW_S is handed back when BURST_END_S of silence follows it,
+    and every BURST_HOP_S while speech goes on (so a short word is whole in one window). A burst that starts again
+    within BURST_WINDOW_S keeps what came before it: a word with a pause inside ("can-cel") is heard whole the
+    second time. While a check is still running (ready=False) nothing is handed back; the next window then reaches
+    back to cover what was skipped."""
 
     def __init__(self, threshold: float = 0.5, echo: EchoReference | None = None) -> None:
         self.threshold = threshold
@@ -155,33 +160,38 @@ class Bursts:
         self._hop = round(BURST_HOP_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._end = round(BURST_END_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._most = 3 * self._window
+        self._before: deque[AudioFrame] = deque(maxlen=round(BURST_PREROLL_S * SAMPLE_RATE / FRAME_SAMPLES))
         self.reset()
 
     def reset(self) -> None:
         self._frames: list[AudioFrame] = []
         self._silent = 0
         self._new = 0
+        self._handed_end = False
 
     def observe(self, frame: AudioFrame, probability: float, *, ready: bool = True) -> bytes | None:
         if self.canceller is not None:  # every frame: the filter follows the echo path all along
             frame = self.canceller.process(frame)
         if probability >= self.threshold:
-            self._silent = 0
+            if not self._frames:
+                self._frames = list(self._before)
+            self._silent, self._handed_end = 0, False
         elif not self._frames:
+            self._before.append(frame)
             return None
         else:
             self._silent += 1
         self._frames = [*self._frames[1 - self._most :], frame]
         self._new += 1
-        if not ready:
+        if self._silent > self._window:  # long over: the next burst starts afresh
+            self._before.extend(self._frames)
+            self.reset()
             return None
         ended = self._silent >= self._end
-        if not ended and (len(self._frames) < self._window or self._new < self._hop):
+        if not ready or (ended and self._handed_end):
+            return None
+        if not ended and (self._silent or len(self._frames) < self._window or self._new < self._hop):
             return None
         take = max(self._window, self._new + self._window - self._hop)
-        audio = b"".join(f.pcm for f in self._frames[-take:])
-        if ended:
-            self.reset()
-        else:
-            self._new = 0
-        return audio
+        self._new, self._handed_end = 0, ended
+        return b"".join(f.pcm for f in self._frames[-take:])

@@ -42,7 +42,7 @@ class Interrupting:
     async def _check_stop(self, burst: bytes, end_s: float, ended_at: float) -> None:
         """Whisper on a speech burst heard while speaking: a stop word its own words do not explain stops it."""
         try:
-            heard, stt_s = await self.models.timed("", StageName.STT, "stop", self.stt.transcribe, burst,
+            heard, stt_s = await self.models.timed("", StageName.STT, "stop", self.stt.hear_phrase, burst,
                                                    audio_s=len(burst) / 32000)
         except Exception:
             log.warning("stop word check failed", exc_info=True)

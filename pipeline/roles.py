@@ -81,6 +81,9 @@ class Transcriber(Model, Protocol):
 
     def transcribe(self, audio: bytes) -> Transcription: ...
 
+    def hear_phrase(self, audio: bytes) -> Transcription:
+        """A few words, as fast as the engine can (a stop word said over the reply), not the home's command."""
+
     def recheck(self, audio: bytes) -> Transcription | None:
         """A second hearing of the same audio that mishears other commands, asked when templates find nothing in
         the first transcript (Whisper: its full 30 s window after a short-window transcript); None: the engine has

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,10 @@ PAD_FRAMES = 300
 """Three seconds of silence after the command: with less, Whisper tends to repeat the sentence."""
 MIN_WINDOW_FRAMES = 1000
 """At least 10 s: shorter windows made Whisper repeat short commands more often."""
+PHRASE_PAD_FRAMES = 100
+"""A few words (hear_phrase): one second of silence after them is enough to end the decode."""
+PHRASE_MIN_FRAMES = 200
+"""... in a window of at least 2 s."""
 HOME_FIT_WEIGHT = 1.0
 """n-best rescoring: a hypothesis's mean token log-probability plus this times the share of its words the home
 knows (pipeline/vocabulary.py): one unknown word in five costs 0.2, what a clearly likelier decode outweighs."""
@@ -68,6 +73,7 @@ class SpeechToText:
         score, tokens with the end)."""
         self._model = None
         self._prompt: list[int] = []
+        self._plain_prompt: list[int] = []
         self._suppress: list[int] = []
 
     def load(self) -> None:
@@ -85,6 +91,7 @@ class SpeechToText:
                               language=self.language if m.model.is_multilingual else None)
         self._tokenizer = tokenizer
         self._prompt = m.get_prompt(tokenizer, [], without_timestamps=True, hotwords=self.hotwords)
+        self._plain_prompt = m.get_prompt(tokenizer, [], without_timestamps=True)
         self._suppress = get_suppressed_tokens(tokenizer, [-1])
 
     def set_home(self, home: Home) -> None:
@@ -108,11 +115,36 @@ class SpeechToText:
         noise = (rng.standard_normal(SAMPLE_RATE) * 300).astype(np.int16).tobytes()
         self.transcribe(noise, short_window=True)
         self.transcribe(noise, short_window=False)
+        self.hear_phrase(noise)
 
     def recheck(self, audio: bytes) -> Transcription | None:
         """Whisper's ordinary 30 s window after a short-window transcript (the two mishear different commands);
         None when the stage already uses that window."""
         return self.transcribe(audio, short_window=False) if self.short_window else None
+
+    def hear_phrase(self, audio: bytes) -> Transcription:
+        """A few words, quickly (a stop word said over the reply): the audio's own length plus a second, one greedy
+        decode of a few tokens, and no hotwords prompt. The home's names in the prompt cost a decoder pass over them
+        on every call and pull a short word towards them ("cancel" was heard as "council"); a loop in the short
+        window ("cancel cancel cancel") still holds the words, so it is kept."""
+        assert self._model is not None, "load() first"
+        samples = _float_samples(audio)
+        if samples.size < SAMPLE_RATE // 10:
+            return Transcription("", None)
+        import ctranslate2
+
+        m = self._model
+        n = samples.size // HOP
+        frames = min(3000, max(PHRASE_MIN_FRAMES, -(-(n + PHRASE_PAD_FRAMES) // 100) * 100))
+        encoded = m.model.encode(ctranslate2.StorageView.from_array(_window(m, samples, frames)), to_cpu=False)
+        result = m.model.generate(
+            encoded, [self._plain_prompt], beam_size=1,
+            max_length=len(self._plain_prompt) + 4 + int(4 * samples.size / SAMPLE_RATE),
+            suppress_blank=True, suppress_tokens=self._suppress, return_scores=True, return_no_speech_prob=True,
+        )[0]
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
+        return Transcription(self._tokenizer.decode(tokens).strip(), confidence(avg_logprob, result.no_speech_prob))
 
     def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> Transcription:
         """Transcribe 16 kHz mono audio (int16 bytes or a float32/int16 array) to text, with a confidence.
@@ -120,12 +152,7 @@ class SpeechToText:
         short_window: override the stage's setting for this call (False: Whisper's ordinary 30 s window).
         """
         assert self._model is not None, "load() first"
-        if isinstance(audio, bytes | bytearray):
-            samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
-        elif audio.dtype == np.int16:
-            samples = audio.astype(np.float32) / 32768.0
-        else:
-            samples = audio.astype(np.float32, copy=False)
+        samples = _float_samples(audio)
         if samples.size < SAMPLE_RATE // 10:
             return Transcription("", None)
         short = self.short_window if short_window is None else short_window
@@ -181,12 +208,7 @@ class SpeechToText:
         assert m is not None
         n = samples.size // HOP
         frames = min(3000, max(MIN_WINDOW_FRAMES, -(-(n + PAD_FRAMES) // 100) * 100))
-        # Pad with audio silence (not with zero features: zero is not silence in Whisper's normalised log-mel,
-        # and the decoder then loops on the command).
-        padded = np.zeros(frames * HOP, dtype=np.float32)
-        padded[: min(samples.size, padded.size)] = samples[: padded.size]
-        window = np.ascontiguousarray(m.feature_extractor(padded)[None, :, :frames])
-        encoded = m.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+        encoded = m.model.encode(ctranslate2.StorageView.from_array(_window(m, samples, frames)), to_cpu=False)
         # About 3 tokens a second are spoken; the bound stops a decoder loop early.
         max_new = 10 + int(6 * samples.size / SAMPLE_RATE)
         nbest = min(self.nbest, max(self.beam_size, 1)) if self.vocabulary else 1
@@ -223,6 +245,23 @@ class SpeechToText:
                          list(zip(texts, result.scores, [len(q) for q in result.sequences_ids], strict=True))
                          if texts else None)
         return Transcription(text, confidence(avg_logprob, result.no_speech_prob))
+
+
+def _float_samples(audio: bytes | np.ndarray) -> np.ndarray:
+    """16 kHz mono audio (int16 bytes or a float32/int16 array) as float32 in -1..1."""
+    if isinstance(audio, bytes | bytearray):
+        return np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0
+    if audio.dtype == np.int16:
+        return audio.astype(np.float32) / 32768.0
+    return audio.astype(np.float32, copy=False)
+
+
+def _window(model: Any, samples: np.ndarray, frames: int) -> np.ndarray:
+    """Whisper's log-mel features of the samples in a window of `frames` 10 ms frames, padded with audio silence
+    (not with zero features: zero is not silence in Whisper's normalised log-mel, and the decoder then loops)."""
+    padded = np.zeros(frames * HOP, dtype=np.float32)
+    padded[: min(samples.size, padded.size)] = samples[: padded.size]
+    return np.ascontiguousarray(model.feature_extractor(padded)[None, :, :frames])
 
 
 def choose(texts: Sequence[str], scores: Sequence[float], vocabulary: frozenset[str],

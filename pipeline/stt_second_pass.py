@@ -59,6 +59,9 @@ class SecondPassSpeechToText:
         self.second_passes += 1
         return better(heard, self.second.transcribe(audio, short_window=short_window))
 
+    def hear_phrase(self, audio: bytes) -> Transcription:
+        return self.first.hear_phrase(audio)  # a stop word must be quick: the small model alone
+
     def recheck(self, audio: bytes) -> Transcription | None:
         # The 30 s window is the first model's other hearing; the second pass has already had its say.
         return self.first.recheck(audio)

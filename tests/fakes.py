@@ -119,6 +119,9 @@ class FakeStt:
     def recheck(self, audio: bytes) -> Transcription | None:
         return None
 
+    def hear_phrase(self, audio: bytes) -> Transcription:
+        return self.transcribe(audio)
+
     def set_home(self, home: Home) -> None: ...
 
     def transcribe(self, audio: bytes) -> Transcription:

@@ -9,21 +9,19 @@ speech. How long the reply kept playing after a word ended is counted in those s
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from slm_voice.bench import corpus
-from slm_voice.daemon.factory import StageCache, build_assistant
+from slm_voice.bench.loopback import Loopback, Speech, mic, run
+from slm_voice.daemon.engines import build_stt
+from slm_voice.daemon.factory import StageCache, build_assistant, home_from_settings
 from slm_voice.pipeline.assistant import Assistant
+from slm_voice.pipeline.bargein import StopWords
 from slm_voice.pipeline.events import Event, TurnFinished, WakeDetected
-from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame, OutputAudio
-from slm_voice.pipeline.pcm import RateMatcher
+from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from slm_voice.pipeline.stopword_echo import EchoCanceller, PlayedAudio
 
 pytestmark = pytest.mark.models
@@ -31,97 +29,6 @@ pytestmark = pytest.mark.models
 LONG_REPLY = ("The weather today is mild with a light breeze from the west. Later this afternoon clouds will gather "
               "over the hills, and there may be a little rain in the evening. Tomorrow looks brighter and warmer.")
 MAX_STOP_S = 0.3
-
-
-class Loopback:
-    """A sound card whose speaker is heard by its microphone: write() queues audio (returns at once, as a speaker
-    does), each microphone frame takes the next 512 samples of it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queued = np.zeros(0, np.int16)
-        self._match = RateMatcher(SAMPLE_RATE)
-        self.position = 0
-        """Microphone samples so far (the card's clock)."""
-        self.stops: list[int] = []
-        """The clock when the assistant stopped playing (sink.stop())."""
-        self.played: list[int] = []
-        """Samples of the assistant's audio played in each microphone frame."""
-
-    def write(self, audio: OutputAudio) -> None:
-        pcm = self._match.convert(audio)
-        with self._lock:
-            self._queued = np.concatenate([self._queued, pcm])
-
-    def drain(self) -> None:
-        with self._lock:
-            self._queued = np.concatenate([self._queued, self._match.flush()])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._queued.size:
-                    return
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        with self._lock:
-            self._queued = np.zeros(0, np.int16)
-            self._match.flush()
-            self.stops.append(self.position)
-
-    def take(self) -> np.ndarray:
-        with self._lock:
-            out, self._queued = self._queued[:FRAME_SAMPLES], self._queued[FRAME_SAMPLES:]
-            self.position += FRAME_SAMPLES
-            self.played.append(len(out))
-        return np.pad(out, (0, FRAME_SAMPLES - len(out)))
-
-    def playing(self) -> bool:
-        with self._lock:
-            return bool(self._queued.size)
-
-
-Script = Callable[[int, Loopback], "np.ndarray | None"]
-
-
-async def mic(card: Loopback, near: Script, *, echo_gain: float, seconds: float) -> AsyncIterator[AudioFrame]:
-    """Microphone frames at real pace: the person's speech (near(frame index, card)) plus the echo of what the
-    speaker played one frame earlier."""
-    echo = np.zeros(FRAME_SAMPLES, np.float32)
-    t0 = time.monotonic()
-    for i in range(round(seconds * SAMPLE_RATE / FRAME_SAMPLES)):
-        if (wait := t0 + i * FRAME_SAMPLES / SAMPLE_RATE - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
-        person = near(i, card)
-        x = echo_gain * echo + (person.astype(np.float32) if person is not None else 0)
-        echo = card.take().astype(np.float32)
-        pcm = np.clip(x, -32768, 32767).astype("<i2").tobytes()
-        yield AudioFrame(pcm, i * FRAME_SAMPLES / SAMPLE_RATE)
-        await asyncio.sleep(0)
-
-
-class Speech:
-    """A rendered utterance said into the microphone from the frame where start() is called on."""
-
-    def __init__(self, samples: np.ndarray) -> None:
-        self.samples = samples
-        self.first: int | None = None
-
-    def start(self, i: int) -> None:
-        if self.first is None:
-            self.first = i
-
-    def frame(self, i: int) -> np.ndarray | None:
-        if self.first is None:
-            return None
-        k = (i - self.first) * FRAME_SAMPLES
-        chunk = self.samples[k : k + FRAME_SAMPLES]
-        return np.pad(chunk, (0, FRAME_SAMPLES - len(chunk))) if len(chunk) else None
-
-    def at(self, seconds: float) -> int:
-        """The card's clock when this utterance reaches `seconds` into its file."""
-        assert self.first is not None
-        return self.first * FRAME_SAMPLES + round(seconds * SAMPLE_RATE)
 
 
 @pytest.fixture(scope="module")
@@ -133,17 +40,6 @@ def assistant_for(settings, stages: StageCache, card: Loopback, events: list[Eve
     a = build_assistant(settings, stages, sink=card, observers=[events.append])
     a.load()
     return a
-
-
-def run(assistant: Assistant, frames: AsyncIterator[AudioFrame], start: Callable[[Assistant], None]) -> None:
-    async def go() -> None:
-        start(assistant)
-        await assistant.run(frames)
-
-    try:
-        asyncio.run(go())
-    finally:
-        assistant.close()
 
 
 def intents(events: list[Event]) -> list[str | None]:
@@ -252,3 +148,16 @@ def test_the_wake_word_stops_a_ringing_timer(settings, stages: StageCache, corpu
     print(f"\ntimer ring stopped {late_s * 1000:.0f} ms after the wake word ended")
     assert 0 <= late_s <= MAX_STOP_S
     assert intents(events) == ["HassTurnOff"], [e.transcript for e in events if isinstance(e, TurnFinished)]
+
+
+@pytest.mark.parametrize("word", ["stop", "cancel", "be quiet"])
+def test_a_stop_word_alone_is_heard_by_the_quick_phrase_check(settings, corpus_dir: Path, word: str) -> None:
+    """hear_phrase, the stop-word check's speech-to-text: a burst's length, no home names in the prompt (with
+    them Whisper wrote "cancel" as "council")."""
+    stt = build_stt(settings, home_from_settings(settings.home))
+    stt.load()
+    utt = corpus.render(word, wake=None, cache_dir=corpus_dir)
+    x = utt.samples()
+    burst = x[max(0, round((utt.speech_start_s - 0.3) * SAMPLE_RATE)): round((utt.speech_end_s + 0.1) * SAMPLE_RATE)]
+    heard = stt.hear_phrase(burst.tobytes())
+    assert StopWords().heard(heard.text) == word, heard

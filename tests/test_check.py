@@ -859,3 +859,44 @@ def test_a_device_named_beside_another_is_never_silently_dropped() -> None:
     assert u.intent is None and u.confirm is None and "living room light" in u.reply, u
     u = IntentTiers([TemplateTier(FLAT)], home=FLAT).understand("turn on the office light and of the kitchen light")
     assert u.intent is None and u.reply == "Sorry, did you say on or off?", u
+
+
+@pytest.mark.parametrize(("line", "text", "acts"), [
+    ("volume|step=up", "the volume", False),  # "lower the volume" heard without its verb: which way is a guess
+    ("volume|step=up", "lower the volume", False),  # the other way from the words
+    ("volume|step=down", "lower the volume", True),
+    ("volume|step=up", "make it louder", True),
+    ("volume|step=down", "it's too loud", True),  # a remark says the way too
+    ("light|area=kitchen|brightness=up", "the kitchen lights please", False),
+    ("light|area=kitchen|brightness=down", "give me low lighting in the kitchen", True),
+])
+def test_a_step_up_or_down_the_words_never_say_is_asked(line: str, text: str, acts: bool) -> None:
+    u = understand(FLAT, line, text)
+    assert (u.intent is not None) is acts, u
+    if not acts:
+        assert u.reply.endswith(("louder or quieter?", "brighter or dimmer?")) or u.confirm is not None, u
+
+
+@pytest.mark.parametrize(("line", "text", "acts"), [
+    ("next", "switch the light stop", False),  # "switch the lights to off", misheard: no track was asked for
+    ("next", "skip this song", True),
+    ("next", "play the next track", True),
+    ("previous", "go back a song", True),
+    ("previous", "turn the speaker on", False),
+])
+def test_another_track_only_when_the_words_ask_for_one(line: str, text: str, acts: bool) -> None:
+    u = understand(FLAT, line, text)
+    assert (u.intent is not None) is acts, u
+
+
+def test_add_heard_as_and_in_an_unsure_transcript_is_asked_never_added() -> None:
+    """ "add milk to my costco list" heard as "and nope to my costco list" (confidence 0.78): the item may be as
+    misheard as the verb, so it is asked about; a sure transcript adds it, and a heard "add" is not asked."""
+    def tiers() -> IntentTiers:
+        return IntentTiers([Replay(HOUSE, "add|item=nope|list=costco")], home=HOUSE)
+
+    u = tiers().understand("and nope to my costco list", transcript_confidence=0.78)
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.name == "HassListAddItem", u
+    assert "nope" in u.reply and u.reply.endswith("?"), u
+    assert tiers().understand("and nope to my costco list", transcript_confidence=0.9).intent is not None
+    assert tiers().understand("add nope to my costco list", transcript_confidence=0.7).intent is not None

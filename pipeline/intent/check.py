@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from . import names
-from .intents import BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
+from .intents import ADD_INTENTS, BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for, which_of
 from .resolve import resolve
@@ -51,7 +51,6 @@ _FLIP = {"HassTurnOn": "HassTurnOff", "HassTurnOff": "HassTurnOn", "HassVacuumSt
          "HassMediaPlayerUnmute": "HassMediaPlayerMute"}
 _GUARDED_DOMAINS = RISKY_DOMAINS | {"valve"}
 _ACTS = frozenset({"on", "off", "lock", "unlock", "open", "close", "start", "stop", "dock", "water"})
-_ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
 WHICH_DEVICE = "Which device do you mean?"
@@ -68,6 +67,13 @@ _TO_DEGREES = re.compile(r"\bto (?:\d+|[a-z]+(?:[ -][a-z]+)?) degrees?\b|\bto \d
 WARMTH = "Sorry, I can't change how warm or cool a light's colour is, only its brightness and colour."
 _COLOUR_WARMTH = re.compile(r"\b(?:warmer|cooler|colder|warm white|cool white|cold white|daylight|warm light|"
                             r"cool light|colou?r temperature|kelvin)\b")
+_UP = re.compile(r"\b(?:up|louder|loud|raise|increase|boost|high|higher|more|crank|pump|brighter|brighten|bright|"
+                 r"max|maximum|maximi[sz]e|loudest|brightest|full|stronger)\b")
+_DOWN = re.compile(r"\b(?:down|quieter|quiet|softer|low|lower|decrease|reduce|less|dim|dimmer|darker|min|minimum|"
+                   r"minimi[sz]e|quietest|lowest|weaker)\b")
+_NEXT = re.compile(r"\b(?:next|skip|forward|another|following|change|different|new)\b")
+_PREVIOUS = re.compile(r"\b(?:previous|back|last|before|earlier|again|replay|rewind)\b")
+_TRACK = {"HassMediaNext": _NEXT, "HassMediaPrevious": _PREVIOUS}
 _WHOLE_HOME = re.compile(r"\b(all|every|everything|everywhere|whole|entire|house|home|apartment|flat)\b")
 _VERB_WORD: dict[Action, str] = {"on": "turn on", "off": "turn off", "dock": "send home", "resume": "resume",
                                  "water": "water", "remove": "take things off"}
@@ -87,7 +93,7 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         return u
     entities = [e for i in intent.entity_ids if (e := home.entity(i)) is not None]
     domains = {i.split(".", 1)[0] for i in intent.entity_ids}
-    if intent.name in _ADD_INTENTS and not asks_to_add(text, tuple(n for e in entities for n in e.names)):
+    if intent.name in ADD_INTENTS and not asks_to_add(text, tuple(n for e in entities for n in e.names)):
         return _refuse(u, CANNOT_DO)  # "make me a tea" is no shopping list item
     if not spec.query and names_no_target(text):
         return _refuse(u, WHICH_DEVICE)  # "switch it on": with nothing said before, "it" is a guess
@@ -105,6 +111,11 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
         return _refuse(u, BY_DEGREES)  # "turn the heating down two degrees" is no setting of 2 degrees
     if intent.name == "HassLightSet" and _COLOUR_WARMTH.search(text.casefold()):
         return _refuse(u, WARMTH)  # "make the light warmer" is its colour, not its brightness
+    unsaid = _step_unsaid(text, intent)
+    if unsaid is not None:  # "the volume" (was it "lower the volume"?): a way up or down never said is a guess
+        return _refuse(u, unsaid)
+    if intent.name in _TRACK and not _TRACK[intent.name].search(text.casefold()):
+        return _refuse(u, "Sorry, I'm not sure what you want me to do with the music.")  # "switch the light stop"
 
     if spec.domains and not domains <= set(spec.domains):
         return _refuse(u, f"Sorry, I can't do that with {_target(entities)}.")
@@ -378,6 +389,21 @@ def _goes(intent: Intent) -> str | None:
     if intent.name in _MORE or step == "up":
         return "more"
     return "less" if intent.name in _LESS or step == "down" else None
+
+
+def _step_unsaid(text: str, intent: Intent) -> str | None:
+    """The question to ask when a step up or down (volume, brightness) goes a way the words never say: neither way
+    said, or only the other way; None when they say it (a word, or a remark such as "too loud")."""
+    kind = "volume_step" if "volume_step" in intent.slots else "brightness_step"
+    step = intent.slots.get(kind)
+    if step not in ("up", "down") or condition_wants(text) is not None:
+        return None
+    said = text.casefold()
+    up, down = bool(_UP.search(said)), bool(_DOWN.search(said))
+    if (up if step == "up" else down):
+        return None
+    return ("Sorry, did you want it louder or quieter?" if kind == "volume_step"
+            else "Sorry, did you want it brighter or dimmer?")
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from . import names, several
 from .answers import SourcedAnswers, small_talk
 from .check import check, second_reading
-from .intents import BY_NAME, is_risky
+from .intents import ADD_INTENTS, BY_NAME, is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
@@ -66,6 +66,9 @@ def without_wake_phrase(text: str) -> str:
     return _WAKE_PHRASE.sub("", text.strip(), count=1).strip()
 
 
+SURE_SLIP_CONFIDENCE = 0.8
+"""A word read as another one Whisper often writes for it ("and milk to my list" for "add milk ...") is acted on
+only above this transcript confidence; below it the action is asked about: the verb itself was never heard."""
 RISKY_TRANSCRIPT_CONFIDENCE = 0.6
 """Whisper's confidence (stt.confidence: mean token probability times the chance that speech was there) below
 which a transcript counts as uncertain for risky actions."""
@@ -138,6 +141,10 @@ class IntentTiers:
         """One command through the tiers and the check; an unsure transcript is never acted on without a verb that
         was heard, and its refusals are "didn't catch that" (not "I don't know a device called front")."""
         u = self._as_asked(text, self._tiers(text, transcript_confidence), transcript_confidence)
+        if (u.intent is not None and u.intent.name in ADD_INTENTS and text.strip().casefold().startswith("and ")
+                and transcript_confidence is not None and transcript_confidence < SURE_SLIP_CONFIDENCE):
+            # "and nope to my grocery list" (was it "add milk"?): "add" was not heard, the item may be misheard too
+            return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
         if transcript_confidence is None or transcript_confidence >= self.risky_transcript:
             return u
         if u.intent is None and u.confirm is None and not u.open_question and u.tier != "none":

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tts = factory.build_tts(settings)
     tts.load()
-    speech = _to_16k(np.frombuffer(b"".join(c.pcm for c in tts.synthesize(COMMAND)), "<i2"), tts.sample_rate)
+    speech = np.frombuffer(tts_16k(tts, COMMAND), "<i2")
     audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), speech, np.zeros(SAMPLE_RATE, np.int16)])
     seconds = len(audio) / SAMPLE_RATE
     frames = [AudioFrame(audio[i:i + FRAME_SAMPLES].tobytes(), i / SAMPLE_RATE)
@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         row("speech-to-text", "per command", cpu, wall, f"{s.model} {s.compute_type}, beam {beam}, "
             f"{s.threads} threads, {'short' if short else '30 s'} window ({len(speech) / SAMPLE_RATE:.1f} s)")
 
+    stop = tts_16k(tts, "Stop.")
+    cpu, wall = measure(lambda: stt.hear_phrase(stop), args.repeat)
+    row("stop-word check", "per check", cpu, wall, f"hear_phrase, a {len(stop) / 2 / SAMPLE_RATE:.1f} s burst, greedy "
+        "(checked every 0.3 s of speech while it speaks)")
+
     intents = factory.build_intents(settings, home, with_slm=False)
     cpu, wall = measure(lambda: intents.understand(heard.text), args.repeat)
     row("intent: templates", "per command", cpu, wall, f"heard {heard.text.strip()!r}")
@@ -131,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['stage']:24} {r['unit']:16} {r['cpu_s']:8.3f} {r['wall_s']:8.3f}  {r['note']}")
     return 0
+
+
+def tts_16k(tts: Any, text: str) -> bytes:
+    """The text spoken by the TTS stage, as 16 kHz int16 bytes."""
+    return _to_16k(np.frombuffer(b"".join(c.pcm for c in tts.synthesize(text)), "<i2"), tts.sample_rate).tobytes()
 
 
 def _to_16k(samples: np.ndarray, rate: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from ..models import catalog
 from ..models.locate import ModelError, locate
 from ..models.locate import models_dir as configured_models_dir
 from ..pipeline.assistant import Assistant, AssistantOptions, Observer
+from ..pipeline.denoise import FrontEnd
 from ..pipeline.intent.answers import SourcedAnswers
 from ..pipeline.intent.model import Entity, Home, IntentTier
 from ..pipeline.intent.tiers import IntentTiers
@@ -126,7 +127,20 @@ def build_assistant(
         options=assistant_options(s, wake_word_required=wake_word_required),
         observers=observers,
         heartbeat=heartbeat,
+        frontend=build_frontend(s),
     )
+
+
+def build_frontend(settings: Settings) -> FrontEnd | None:
+    """WebRTC noise suppression and gain from audio.noise_suppression and audio.auto_gain_dbfs (None when both are
+    0). Built with each session (a new stream: a fresh noise estimate); cheap, no model."""
+    a = settings.audio
+    if not (a.noise_suppression or a.auto_gain_dbfs):
+        return None
+    try:
+        return FrontEnd(a.noise_suppression, a.auto_gain_dbfs)
+    except ImportError as e:  # the package is an extra: say what to install, naming the keys
+        raise ConfigError(str(e)) from None
 
 
 def check(settings: Settings, *, listening: Collection[tuple[str, int]] = ()) -> None:
@@ -146,6 +160,7 @@ def check(settings: Settings, *, listening: Collection[tuple[str, int]] = ()) ->
 def _check(settings: Settings, listening: Collection[tuple[str, int]]) -> None:
     s = settings
     home = home_from_settings(s.home)
+    build_frontend(s)
     _named("wake", lambda: build_wake(s))
     _named("vad", lambda: build_endpointer(s))
     _named("stt", lambda: build_stt(s, home))

@@ -29,6 +29,7 @@ from .arbitrating import Arbitrating
 from .assistant_options import AssistantOptions
 from .bargein import ECHO_TAIL_S, BargeIn, Bursts, EchoReference, StopWords
 from .compute import FrameClock, ModelThread
+from .denoise import FrontEnd
 from .events import (
     Event,
     IntentRecognized,
@@ -100,14 +101,18 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
         heartbeat: Callable[[], None] | None = None,
         arbiter: Arbiter | None = None,
         echo_wake: WakeWord | None = None,
+        frontend: FrontEnd | None = None,
     ) -> None:
         """executor: carries actions out before the reply (None: nothing does, the tier's reply is spoken as is,
         for `process` and the bench). heartbeat: called for every frame (the systemd watchdog). arbiter: whether a
         wake word heard by several satellites is this one's to answer (None: always; may be set later, between
         turns). echo_wake: a second detector of the same wake words, run on what the assistant plays (its own voice
-        saying the wake word must not barge in: bargein.EchoReference)."""
+        saying the wake word must not barge in: bargein.EchoReference). frontend: noise suppression and gain on
+        every frame before the wake word, the VAD and so speech-to-text (None: the frames as they come); the level
+        meter and the stop-word echo canceller take the frames as they came (see _on_frame)."""
         self.wake = wake
         self.echo_wake = echo_wake
+        self.frontend = frontend
         self.endpointer = endpointer
         self.stt = stt
         self.intents = intents
@@ -125,7 +130,8 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
                            stream_reply=options.stream_reply, echo=self.echo)
         self._barge: BargeIn | None = None
         """A barge-in whose speaking has not ended yet (a wake word's command is listened to when it has)."""
-        self._bursts = Bursts(echo=self.echo)  # its own voice subtracted before the stop-word check
+        # its own voice subtracted before the stop-word check, and bursts found in what is left
+        self._bursts = Bursts(echo=self.echo, vad=endpointer.second_detector())
         self._stop_words = StopWords(options.stop_words)
         self._checking = False
         self._quiet_turn: Turn | None = None
@@ -177,12 +183,19 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
         """Forget streaming state (between unrelated inputs, e.g. files)."""
         if self.wake is not None:
             self.wake.reset()
+        if self.frontend is not None:
+            self.frontend.reset()
         self.level.reset()
         self.endpointer.reset()
         self._turn = None
         self._awaiting = None
 
-    def _on_frame(self, frame: AudioFrame) -> None:
+    def _on_frame(self, heard: AudioFrame) -> None:
+        # The front end (noise suppression, gain) feeds what decides and what is transcribed. The level meter's
+        # speech-over-noise is the arbiter's evidence of which satellite is nearest: gain and suppression would
+        # level it out, so it hears the microphone as it is; so does the echo canceller before the stop-word check
+        # (a linear filter: it must see the echo as the room made it, as WebRTC runs echo cancellation first).
+        frame = heard if self.frontend is None else self.frontend.process(heard)
         vad = self._clocks[StageName.VAD]
         t0 = time.perf_counter()
         if self.state == TurnState.LISTENING:
@@ -196,13 +209,13 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
             self._on_endpoint(endpoint)
         speaking = self.state == TurnState.SPEAKING and self.options.barge_in and not self.muted
         if speaking and self._barge is None and self._stop_words.phrases:
-            self._listen_for_stop(frame)
+            self._listen_for_stop(heard)
         if self.wake is not None and not self.muted:
             # Fed in every state so its streaming features stay current; a hit counts only when idle, which is
             # also what keeps the assistant from waking itself up while it speaks.
             clock = self._clocks[StageName.WAKE]
             t0 = time.perf_counter()
-            self.level.observe(frame)
+            self.level.observe(heard)
             hits = list(self.wake.process(frame))
             clock.seconds += time.perf_counter() - t0
             clock.audio_s += frame.duration_s

@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,10 @@ from .stopword_echo import EchoCanceller, PlayedAudio
 
 STOP_PHRASES = ("stop", "cancel", "be quiet")
 """Words that stop the assistant while it speaks (heard by speech-to-text in a speech burst)."""
-HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "be quiet": ("be quiet", "quiet")}
-"""How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there)."""
+HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "cancel": ("cancel", "council", "counsel"),
+            "be quiet": ("be quiet", "quiet")}
+"""How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there, and
+"cancel" as "council")."""
 ECHO_WINDOW_S = 1.2
 """A microphone wake hit this close to where the reference audio fires the same detector is the assistant's echo
 (playback latency, room echo and the detector's own 0.1-0.5 s delay fit in)."""
@@ -150,12 +153,16 @@ class Bursts:
     second time. While a check is still running (ready=False) nothing is handed back; the next window then reaches
     back to cover what was skipped."""
 
-    def __init__(self, threshold: float = 0.5, echo: EchoReference | None = None) -> None:
+    def __init__(self, threshold: float = 0.5, echo: EchoReference | None = None,
+                 vad: Callable[[bytes], float] | None = None) -> None:
+        """vad: with echo, a speech detector run on the microphone with the assistant's voice taken out: a burst is
+        then the person's speech alone, not the echo that keeps the microphone's own VAD busy."""
         self.threshold = threshold
         self.canceller = EchoCanceller(echo.audio) if echo is not None else None
         if echo is not None:
             echo.keep_audio = True
         """Removes the assistant's own voice from what goes to Whisper (None: the microphone as it is)."""
+        self.vad = vad if self.canceller is not None else None
         self._window = round(BURST_WINDOW_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._hop = round(BURST_HOP_S * SAMPLE_RATE / FRAME_SAMPLES)
         self._end = round(BURST_END_S * SAMPLE_RATE / FRAME_SAMPLES)
@@ -172,6 +179,8 @@ class Bursts:
     def observe(self, frame: AudioFrame, probability: float, *, ready: bool = True) -> bytes | None:
         if self.canceller is not None:  # every frame: the filter follows the echo path all along
             frame = self.canceller.process(frame)
+            if self.vad is not None:
+                probability = self.vad(frame.pcm)
         if probability >= self.threshold:
             if not self._frames:
                 self._frames = list(self._before)

@@ -9,7 +9,7 @@ calls (transcribe, understand, speak) run in the assistant's model worker thread
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +60,10 @@ class Endpointing(Model, Protocol):
     @property
     def probability(self) -> float:
         """The speech probability of the last frame seen (observed or processed)."""
+
+    def second_detector(self) -> Callable[[bytes], float]:
+        """Speech probability for another stream of frames (the microphone with the assistant's own voice taken out,
+        for the stop-word check): the same model, its own state."""
 
     def finish(self, reason: str = "eof") -> Endpoint | None:
         """End the command now; None when nobody spoke."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,7 @@ class SileroVad:
         self.model_path = model_path
         self.threads = threads
         self._session = None
+        self._parent: SileroVad | None = None
         self.reset()
 
     def load(self) -> None:
@@ -34,7 +35,15 @@ class SileroVad:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros((1, _CONTEXT), dtype=np.float32)
 
+    def sibling(self) -> SileroVad:
+        """A detector for another stream: its own state, this one's model session (loaded once, when this one is)."""
+        other = SileroVad(self.model_path, self.threads)
+        other._parent = self
+        return other
+
     def __call__(self, pcm: bytes) -> float:
+        if self._session is None and self._parent is not None:
+            self._session = self._parent._session
         assert self._session is not None, "load() first"
         chunk = np.frombuffer(pcm, dtype="<i2").astype(np.float32)[None, :] / 32768.0
         if chunk.shape[1] != FRAME_SAMPLES:
@@ -110,6 +119,10 @@ class Endpointer:
         self.vad.reset()
         self._history.clear()
         self.begin(timeout_s)
+
+    def second_detector(self) -> Callable[[bytes], float]:
+        """Speech probability for another stream of frames, on the same model with its own state."""
+        return self.vad.sibling()
 
     @property
     def probability(self) -> float:

@@ -67,6 +67,9 @@ class FakeVad:
         samples = np.frombuffer(pcm, dtype="<i2")
         return 0.9 if samples.any() and samples[0] != WAKE else 0.02
 
+    def sibling(self) -> FakeVad:
+        return FakeVad()
+
 
 def endpointer(**kw: float | int | None) -> Endpointer:
     """The real Endpointer over the fake VAD (short timings so tests need few frames)."""

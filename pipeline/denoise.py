@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from .frames import SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame
 
 BLOCK_SAMPLES = SAMPLE_RATE // 100
@@ -23,6 +25,11 @@ BLOCK_SAMPLES = SAMPLE_RATE // 100
 BLOCK_BYTES = BLOCK_SAMPLES * SAMPLE_WIDTH
 NS_DELAY_SAMPLES = 96
 """WebRTC noise suppression's own delay at 16 kHz (measured: the output's cross-correlation with the input)."""
+PRIME_BLOCKS = 20
+"""10 ms blocks of near silence each stream starts with, inside the processor only (its start-up estimate; more, or
+louder, and a first word still lost its start, or real noise took longer to learn)."""
+PRIME_LEVEL = 4.0
+"""Their level: a quiet room's microphone hiss (about -78 dBFS)."""
 PIP_INSTALL = "pip install webrtc-noise-gain==1.2.3"
 """What to install for the front end (also in the `hearing` extra: pip install 'slm-voice[hearing]')."""
 MAX_NOISE_SUPPRESSION = 4
@@ -70,6 +77,12 @@ class FrontEnd:
     def reset(self) -> None:
         """A new stream (a new file): fresh noise estimate and gain, and the 10 ms lag starts again with silence."""
         self._processor = self._make(self.auto_gain_dbfs, self.noise_suppression) if self._make else None
+        if self._processor is not None:
+            # WebRTC's suppressor learns the noise from a stream's first blocks: a file that starts with a word lost
+            # it ("turn on the kitchen light" was heard "pan on ..."). Near-silent blocks take that place, unheard.
+            quiet = (np.random.default_rng(0).standard_normal(BLOCK_SAMPLES) * PRIME_LEVEL).astype("<i2").tobytes()
+            for _ in range(PRIME_BLOCKS):
+                self._processor.Process10ms(quiet)
         self._pending = b""
         """Input not yet processed: less than one block."""
         self._out = bytearray(BLOCK_BYTES)

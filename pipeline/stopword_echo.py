@@ -107,6 +107,8 @@ class EchoCanceller:
         """Smoothed echo return loss enhancement: how many times weaker the echo is after the filter."""
         self._held = 0
         """Frames in a row the filter explained poorly (not learnt from once it converged)."""
+        self._learnt = False
+        """The filter has converged once: the delay stays until the echo path changes."""
         self._ref = np.zeros(self._keep)
         """The played stream as read, LEAD_S ahead of the microphone; its last sample pairs with the mic's."""
         self._mic = np.zeros(round(HISTORY_S * SAMPLE_RATE))
@@ -153,7 +155,9 @@ class EchoCanceller:
         self._ref = np.concatenate([self._ref[b:], self._read(frame.arrived)])
         self._mic = np.concatenate([self._mic[b:], d])
         self._frames += 1
-        if self._frames % DELAY_EVERY == 0 and self._ref.any():
+        if self._frames % DELAY_EVERY == 0 and self._ref.any() and not self._learnt:
+            # Once the echo is learnt the delay stays: a voice in the room moves the correlation peak, and a filter
+            # moved with it removes nothing just as the person says "stop" (a changed path unlearns it: below).
             self._estimate_delay()
         if self.delay is None:
             return frame
@@ -169,7 +173,8 @@ class EchoCanceller:
         self._erle = 0.95 * self._erle + 0.05 * min(pd / pe, 1000.0) if pe < pd else self._erle
         self._held = 0 if pd / pe > DOUBLE_TALK else self._held + 1
         if self._held > HELD_MOST:  # longer than anyone says "stop": the echo path changed, learn it again
-            self._erle, self._held = 1.0, 0
+            self._erle, self._held, self._learnt = 1.0, 0, False
+        self._learnt = self._learnt or self._erle >= CONVERGED
         if self._erle < CONVERGED or self._held == 0:
             power = (np.abs(self._x) ** 2).sum(axis=0)
             power += 1e-2 * power.mean() + 1e-9

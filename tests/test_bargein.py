@@ -130,6 +130,32 @@ def test_the_played_audio_is_subtracted_and_a_voice_over_it_kept() -> None:
     assert db(out[talk] - voice[talk]) < db(voice[talk]) - 15  # the voice survives; the echo stays gone under it
 
 
+def test_a_voice_over_the_learnt_echo_never_moves_its_delay() -> None:
+    """Once the echo is learnt its delay stays: a voice that correlates at another lag (here a louder copy of the
+    played stream 190 ms late) used to move the filter, and the echo came back whole just as the person spoke."""
+    rng = np.random.default_rng(11)
+    n = 6 * SAMPLE_RATE
+    played = np.convolve(rng.normal(0, 3000, n), [1.0, 0.6, 0.3], "same")
+    audio = PlayedAudio()
+    t0 = 1000.0
+    audio.add(t0, played)
+    canceller = EchoCanceller(audio)
+    echo = 0.5 * np.concatenate([np.zeros(640), played])[:n]
+    voice = np.zeros(n)
+    talk = slice(3 * SAMPLE_RATE, round(4.2 * SAMPLE_RATE))  # a stop phrase is shorter than HELD_MOST's 1.5 s
+    voice[talk] = 1.5 * np.concatenate([np.zeros(3040), played])[:n][talk]
+    delays, out = [], []
+    for k in range(0, n - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        pcm = np.clip(echo + voice, -32768, 32767)[k : k + FRAME_SAMPLES].astype("<i2").tobytes()
+        out.append(canceller.process(AudioFrame(pcm, k / SAMPLE_RATE, t0 + (k + FRAME_SAMPLES) / SAMPLE_RATE)).samples)
+        delays.append(canceller.delay)
+    learnt = delays[(3 * SAMPLE_RATE) // FRAME_SAMPLES - 1]
+    assert learnt is not None
+    assert set(delays[(3 * SAMPLE_RATE) // FRAME_SAMPLES : round(4.2 * SAMPLE_RATE) // FRAME_SAMPLES]) == {learnt}
+    residue = np.concatenate(out).astype(float)[talk] - voice[talk]
+    assert np.mean(residue**2) < 0.1 * np.mean(echo[talk] ** 2)  # the echo stays 10 dB down under the voice
+
+
 def test_the_wake_word_stops_a_ringing_timer(settings, stages: StageCache, corpus_dir: Path) -> None:
     utt = corpus.render("turn off the kitchen light", wake="hey jarvis", cache_dir=corpus_dir)
     person = Speech(utt.samples())

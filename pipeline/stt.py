@@ -131,19 +131,14 @@ class SpeechToText:
         samples = _float_samples(audio)
         if samples.size < SAMPLE_RATE // 10:
             return Transcription("", None)
-        import ctranslate2
-
-        m = self._model
-        n = samples.size // HOP
-        frames = min(3000, max(PHRASE_MIN_FRAMES, -(-(n + PHRASE_PAD_FRAMES) // 100) * 100))
-        encoded = m.model.encode(ctranslate2.StorageView.from_array(_window(m, samples, frames)), to_cpu=False)
-        result = m.model.generate(
+        encoded = self._encoded(samples, pad_frames=PHRASE_PAD_FRAMES, min_frames=PHRASE_MIN_FRAMES)
+        result = self._model.model.generate(
             encoded, [self._plain_prompt], beam_size=1,
             max_length=len(self._plain_prompt) + 4 + int(4 * samples.size / SAMPLE_RATE),
             suppress_blank=True, suppress_tokens=self._suppress, return_scores=True, return_no_speech_prob=True,
         )[0]
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
+        avg_logprob = _text_logprob(result.scores[0], tokens)
         return Transcription(self._tokenizer.decode(tokens).strip(), confidence(avg_logprob, result.no_speech_prob))
 
     def transcribe(self, audio: bytes | np.ndarray, *, short_window: bool | None = None) -> Transcription:
@@ -178,6 +173,20 @@ class SpeechToText:
         self._detail(text, worst.avg_logprob, worst.no_speech_prob, None)
         return Transcription(text, confidence(worst.avg_logprob, worst.no_speech_prob))
 
+    def _encoded(self, samples: np.ndarray, *, pad_frames: int, min_frames: int) -> Any:
+        """Whisper's encoder output for the samples in a window of their own length plus pad_frames 10 ms frames
+        (whole seconds, at least min_frames, at most 30 s), padded with audio silence (not with zero features: zero
+        is not silence in Whisper's normalised log-mel, and the decoder then loops)."""
+        import ctranslate2
+
+        m = self._model
+        assert m is not None
+        frames = min(3000, max(min_frames, -(-(samples.size // HOP + pad_frames) // 100) * 100))
+        padded = np.zeros(frames * HOP, dtype=np.float32)
+        padded[: min(samples.size, padded.size)] = samples[: padded.size]
+        window = np.ascontiguousarray(m.feature_extractor(padded)[None, :, :frames])
+        return m.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+
     def _detail(self, text: str, avg_logprob: float, no_speech_prob: float, token_probs: list[float] | None,
                 hypotheses: list[tuple[str, float, int]] | None = None) -> None:
         if self.keep_details:
@@ -202,13 +211,10 @@ class SpeechToText:
         tokens, and CTranslate2's encode()/generate() that WhisperModel itself calls; those internals are why
         pyproject pins faster-whisper==1.2.1 (tests/test_pipeline.py hears real speech through this path).
         """
-        import ctranslate2
-
         m = self._model
         assert m is not None
         n = samples.size // HOP
-        frames = min(3000, max(MIN_WINDOW_FRAMES, -(-(n + PAD_FRAMES) // 100) * 100))
-        encoded = m.model.encode(ctranslate2.StorageView.from_array(_window(m, samples, frames)), to_cpu=False)
+        encoded = self._encoded(samples, pad_frames=PAD_FRAMES, min_frames=MIN_WINDOW_FRAMES)
         # About 3 tokens a second are spoken; the bound stops a decoder loop early.
         max_new = 10 + int(6 * samples.size / SAMPLE_RATE)
         nbest = min(self.nbest, max(self.beam_size, 1)) if self.vocabulary else 1
@@ -233,7 +239,7 @@ class SpeechToText:
             return None
         # faster-whisper's own silence rule (likely no speech and a low-confidence decode), plus a floor for
         # noise that Whisper "transcribes" with very low confidence.
-        avg_logprob = result.scores[best] * len(tokens) / (len(tokens) + 1) if tokens else -10.0
+        avg_logprob = _text_logprob(result.scores[best], tokens)
         if (result.no_speech_prob > 0.6 and avg_logprob < -1.0) or avg_logprob < -3.0:
             return Transcription("", None)
         text = self._tokenizer.decode(tokens).strip()
@@ -256,12 +262,10 @@ def _float_samples(audio: bytes | np.ndarray) -> np.ndarray:
     return audio.astype(np.float32, copy=False)
 
 
-def _window(model: Any, samples: np.ndarray, frames: int) -> np.ndarray:
-    """Whisper's log-mel features of the samples in a window of `frames` 10 ms frames, padded with audio silence
-    (not with zero features: zero is not silence in Whisper's normalised log-mel, and the decoder then loops)."""
-    padded = np.zeros(frames * HOP, dtype=np.float32)
-    padded[: min(samples.size, padded.size)] = samples[: padded.size]
-    return np.ascontiguousarray(model.feature_extractor(padded)[None, :, :frames])
+def _text_logprob(score: float, tokens: Sequence[int]) -> float:
+    """CTranslate2's mean log-probability over the text tokens and the end token, as a mean over the text tokens'
+    count plus one (faster-whisper's avg_logprob); -10 for no text at all."""
+    return score * len(tokens) / (len(tokens) + 1) if tokens else -10.0
 
 
 def choose(texts: Sequence[str], scores: Sequence[float], vocabulary: frozenset[str],

@@ -77,9 +77,9 @@ BY_NAME: dict[str, IntentSpec] = {i.name: i for i in INTENTS}
 NAMES: tuple[str, ...] = tuple(i.name for i in INTENTS)
 """Every supported intent name, in the list's order."""
 HOME_INTENTS: frozenset[str] = frozenset(i.name for i in INTENTS if i.where == "home")
+"""Intents carried out by (or asked of) the home: Home Assistant or MQTT devices."""
 ADD_INTENTS = frozenset({"HassListAddItem", "HassShoppingListAddItem"})
 """Adding an item to a list: the item is free text, the home does not check its words."""
-"""Intents carried out by (or asked of) the home: Home Assistant or MQTT devices."""
 SATELLITE_INTENTS: frozenset[str] = frozenset(i.name for i in INTENTS if i.where == "satellite")
 """Intents the satellite answers itself."""
 TARGETLESS: frozenset[str] = frozenset(i.name for i in INTENTS if i.target == "none")

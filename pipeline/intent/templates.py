@@ -25,7 +25,7 @@ from .intents import BY_NAME, HOME_INTENTS
 from .model import Home, Intent, Understanding
 from .replies import SUPPORTED_INTENTS, StateLookup, reply_for
 from .resolve import resolve
-from .verbs import command_start
+from .verbs import add_heard_as_and, command_start
 
 _log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class TemplateTier:
             # ("kitchen, turn off the light" is not "turn off the light").
             if before and not set(names.words(before)) & (names.home_words(self.home) - names.GENERIC_PLACES):
                 result = self._recognize(start)
-        if result is None and text.strip().casefold().startswith("and "):
+        if result is None and add_heard_as_and(text):
             # Whisper hears "add" as "and" ("and milk to my shopping list"): only a list template may take it
             added = self._recognize("add " + text.strip()[4:])
             result = added if added is not None and added.intent.name in _LIST_INTENTS else None

@@ -23,6 +23,7 @@ from .replies import ask_first
 from .slm_prompt import BY_KEY
 from .verbs import (
     DEVICE_INTENTS,
+    add_heard_as_and,
     asks_about,
     asks_for_nothing,
     asks_the_clock,
@@ -141,7 +142,7 @@ class IntentTiers:
         """One command through the tiers and the check; an unsure transcript is never acted on without a verb that
         was heard, and its refusals are "didn't catch that" (not "I don't know a device called front")."""
         u = self._as_asked(text, self._tiers(text, transcript_confidence), transcript_confidence)
-        if (u.intent is not None and u.intent.name in ADD_INTENTS and text.strip().casefold().startswith("and ")
+        if (u.intent is not None and u.intent.name in ADD_INTENTS and add_heard_as_and(text)
                 and transcript_confidence is not None and transcript_confidence < SURE_SLIP_CONFIDENCE):
             # "and nope to my grocery list" (was it "add milk"?): "add" was not heard, the item may be misheard too
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)

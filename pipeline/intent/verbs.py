@@ -318,6 +318,11 @@ _LIST_WORDS = re.compile(r"\b(?:add|adding|put|write|list|lists|need|needs|buy|g
                          r"shopping)\b")
 
 
+def add_heard_as_and(text: str) -> bool:
+    """Whether the sentence starts with "and", which Whisper writes for "add" ("and milk to my shopping list")."""
+    return text.strip().casefold().startswith("and ")
+
+
 def asks_to_add(text: str, list_names: tuple[str, ...] = ()) -> bool:
     """Whether the words ask to put something on a list ("add milk", "we're out of eggs", "trader joes: apples"),
     not, say, "make me a tea"."""

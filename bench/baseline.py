@@ -21,8 +21,10 @@ def settings_variants(settings: Settings, baseline_silence_ms: int) -> tuple[Set
     """(optimised, baseline): the configuration as given, and Home Assistant's default chain of the same models.
 
     Baseline: end of speech after a long trailing silence, transcription only after it (no speculative STT, no
-    semantic endpointing) over faster-whisper's ordinary 30 s window, intent after the transcript, and the whole
-    reply synthesized before it plays, with no reply cache. Both: no follow-up listening, no debug recording.
+    semantic endpointing) over faster-whisper's ordinary 30 s window, intent after the transcript, the whole
+    reply synthesized before it plays, with no reply cache, and no noise suppression or gain (its pipeline's
+    AudioSettings default: noise_suppression_level 0, auto_gain_dbfs 0). Both: no follow-up listening, no debug
+    recording.
     """
     r = dataclasses.replace
     common = {"debug": r(settings.debug, record_dir=None)}
@@ -30,6 +32,7 @@ def settings_variants(settings: Settings, baseline_silence_ms: int) -> tuple[Set
     baseline = r(
         settings,
         vad=r(settings.vad, trailing_silence_ms=baseline_silence_ms),
+        audio=r(settings.audio, noise_suppression=0, auto_gain_dbfs=0),
         stt=r(settings.stt, short_window=False),
         assistant=r(settings.assistant, follow_up=False, speculative_stt=False, semantic_endpoint=False,
                     stream_reply=False, reply_cache=False),
@@ -43,7 +46,8 @@ def switches(s: Settings) -> dict[str, Any]:
     a = s.assistant
     return {"trailing_silence_ms": s.vad.trailing_silence_ms, "speculative_stt": a.speculative_stt,
             "semantic_endpoint": a.semantic_endpoint, "stt_short_window": s.stt.short_window,
-            "stream_reply": a.stream_reply, "reply_cache": a.reply_cache}
+            "stream_reply": a.stream_reply, "reply_cache": a.reply_cache,
+            "noise_suppression": s.audio.noise_suppression, "auto_gain_dbfs": s.audio.auto_gain_dbfs}
 
 
 def shared_models(s: Settings, slm_on: bool) -> dict[str, Any]:

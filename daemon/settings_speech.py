@@ -25,10 +25,10 @@ class AudioSettings:
     """Speaker by name (substring) or index; None: the system default."""
     earcon: bool = True
     """Play a short tone when the wake word is heard."""
-    noise_suppression: int = Field(0, ge=0, le=4)
-    """WebRTC noise suppression before wake word, VAD and speech-to-text: 0 off, 1-4 more (webrtc-noise-gain)."""
+    noise_suppression: int = Field(2, ge=0, le=4)
+    """WebRTC noise suppression before the VAD and speech-to-text (not the wake word): 0 off, 1-4 more."""
     auto_gain_dbfs: int = Field(0, ge=0, le=31)
-    """WebRTC automatic gain before wake word, VAD and speech-to-text, aiming at -N dBFS: 0 off, 1-31."""
+    """WebRTC automatic gain before the VAD and speech-to-text, aiming at -N dBFS: 0 off, 1-31."""
 
     @field_validator("source")
     @classmethod

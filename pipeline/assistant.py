@@ -108,7 +108,7 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
         wake word heard by several satellites is this one's to answer (None: always; may be set later, between
         turns). echo_wake: a second detector of the same wake words, run on what the assistant plays (its own voice
         saying the wake word must not barge in: bargein.EchoReference). frontend: noise suppression and gain on
-        every frame before the wake word, the VAD and so speech-to-text (None: the frames as they come); the level
+        every frame before the VAD and so speech-to-text (None: the frames as they come); the wake word, the level
         meter and the stop-word echo canceller take the frames as they came (see _on_frame)."""
         self.wake = wake
         self.echo_wake = echo_wake
@@ -191,10 +191,11 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
         self._awaiting = None
 
     def _on_frame(self, heard: AudioFrame) -> None:
-        # The front end (noise suppression, gain) feeds what decides and what is transcribed. The level meter's
-        # speech-over-noise is the arbiter's evidence of which satellite is nearest: gain and suppression would
-        # level it out, so it hears the microphone as it is; so does the echo canceller before the stop-word check
-        # (a linear filter: it must see the echo as the room made it, as WebRTC runs echo cancellation first).
+        # The front end (noise suppression, gain) feeds the VAD and so what is transcribed. The wake word hears
+        # the microphone as it is: on suppressed audio openWakeWord missed 7 of 102 phrases it caught without, and
+        # fired on the phrase's last syllable (docs/hearing.md). So does the level meter (its speech-over-noise is
+        # the arbiter's evidence of which satellite is nearest; gain and suppression would level it out) and the
+        # echo canceller before the stop-word check (a linear filter: it must see the echo as the room made it).
         frame = heard if self.frontend is None else self.frontend.process(heard)
         vad = self._clocks[StageName.VAD]
         t0 = time.perf_counter()
@@ -216,13 +217,13 @@ class Assistant(Loading, Arbitrating, Interrupting, Announcing, TimerTurns):
             clock = self._clocks[StageName.WAKE]
             t0 = time.perf_counter()
             self.level.observe(heard)
-            hits = list(self.wake.process(frame))
+            hits = list(self.wake.process(heard))
             clock.seconds += time.perf_counter() - t0
-            clock.audio_s += frame.duration_s
+            clock.audio_s += heard.duration_s
             if hits and self.state == TurnState.IDLE:
                 self._start_listening(hits[0].word, stream_s=hits[0].stream_s, probability=hits[0].probability)
             elif hits and speaking and self._barge is None:
-                if self.echo.explains(frame.arrived):
+                if self.echo.explains(heard.arrived):
                     log.info("wake word while speaking: its own voice (the played audio fires it too); ignored")
                 else:
                     self._barge_in(BargeIn("wake", hits[0].word, hits[0].stream_s, hits[0].probability))

@@ -42,6 +42,9 @@ HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "cancel": ("cancel", 
             "be quiet": ("be quiet", "quiet")}
 """How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there, and
 "cancel" as "council")."""
+SOUNDS_LIKE = {"cancel": "knsl"}
+"""A one-word stop phrase also counts as any word with these consonants (_consonants): Whisper spells an unclear
+"cancel" many ways ("cansel", "council", "console", "consul"); English has few other words with k-n-s-l."""
 ECHO_WINDOW_S = 1.2
 """A microphone wake hit this close to where the reference audio fires the same detector is the assistant's echo
 (playback latency, room echo and the detector's own 0.1-0.5 s delay fit in)."""
@@ -129,6 +132,16 @@ def _words(text: str) -> str:
     return " " + " ".join(re.findall(r"[a-z']+", text.lower())) + " "
 
 
+def _consonants(word: str) -> str:
+    """A word's consonants as heard: soft c as s, hard c as k, vowels and doubles dropped ("council" -> "knsl")."""
+    word = re.sub(r"c(?=[eiy])", "s", word.lower()).replace("c", "k")
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[^bdfgjklmnpqrstvxz]", "", word))
+
+
+def _sounds_like(words: str, consonants: str) -> bool:
+    return any(_consonants(w) == consonants for w in words.split())
+
+
 class StopWords:
     """Finds a stop phrase in a transcript that the reference (the words the assistant says meanwhile) does not
     explain."""
@@ -141,6 +154,9 @@ class StopWords:
         for phrase in self.phrases:
             forms = [f" {form} " for form in HEARD_AS.get(phrase, (phrase,))]
             if any(f in said for f in forms) and not any(f in echo for f in forms):
+                return phrase
+            sound = SOUNDS_LIKE.get(phrase)
+            if sound is not None and _sounds_like(said, sound) and not _sounds_like(echo, sound):
                 return phrase
         return None
 

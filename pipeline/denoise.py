@@ -1,5 +1,5 @@
 """The microphone's front end: WebRTC noise suppression and automatic gain (the `webrtc-noise-gain` package, what
-Home Assistant's assist pipeline runs before wake word, VAD and speech-to-text), on the pipeline's 32 ms frames.
+Home Assistant's assist pipeline runs before VAD and speech-to-text), on the pipeline's 32 ms frames.
 
 WebRTC's audio processing takes 10 ms blocks (160 samples); a 512-sample frame is 3.2 of them. The processed
 stream is handed back as frames of the same size, one for every frame in, one block (10 ms) late: the first 160

@@ -14,6 +14,8 @@ from .frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 from .onnx import inference_session
 
 _CONTEXT = 64  # Silero v5+ expects the previous 64 samples prepended to each 512-sample chunk.
+_WAKE_PHRASE_MIN_S = 0.3  # speech shorter than this before a pause is no wake phrase ("hey" of "hey jarvis")
+_WAKE_TAIL_PAUSE_FRAMES = 3  # ~0.1 s: longer than the dips between words Silero lets through, shorter than a pause
 
 
 class SileroVad:
@@ -90,6 +92,7 @@ class Endpointer:
         pre_roll_ms: int = 600,
         tail_pad_ms: int = 150,
         history_s: float = 2.0,
+        wake_tail_s: float = 0.4,
     ) -> None:
         self.vad = vad
         self.threshold = threshold
@@ -101,6 +104,9 @@ class Endpointer:
         self.pause_s = pause_ms / 1000 if pause_ms else None
         self.pre_roll_frames = max(1, round(pre_roll_ms / 1000 * SAMPLE_RATE / FRAME_SAMPLES))
         self.tail_pad_s = tail_pad_ms / 1000
+        # A wake word may fire on the phrase's last syllable, before the pause after it: for this long the
+        # endpointer waits for that pause before deciding where the command starts.
+        self.wake_tail_s = wake_tail_s
         # Recent frames with their speech probability, kept while idle too: a wake word is detected a little
         # after it is said, and by then the command may have begun.
         history_frames = max(1, round(history_s * SAMPLE_RATE / FRAME_SAMPLES))
@@ -138,8 +144,9 @@ class Endpointer:
         """Start a new command; timeout_s overrides the no-speech timeout (follow-up listening).
 
         look_back: the command may already have begun (a wake word is detected ~0.1-0.5 s after it ends): start
-        it at the pause that followed the wake phrase, found in the recent history. after_s: look back only as far
-        as this audio position (a wake word heard over the assistant's own voice: its echo leaves no pause).
+        it at the pause that followed the wake phrase, found in the recent history. after_s: the command starts at
+        this audio position, in the history or still to come (a wake word heard over the assistant's own voice or a
+        ring: their echo leaves no pause to find, and the wake phrase's tail may still be going on at the hit).
         """
         self._frames: list[AudioFrame] = []
         self._in_speech = False
@@ -150,12 +157,54 @@ class Endpointer:
         self._last_speech: AudioFrame | None = None
         self._timeout_s = timeout_s if timeout_s is not None else self.no_speech_timeout_s
         self.done = False
-        if after_s is not None:
+        self._tail: list[tuple[AudioFrame, float]] | None = None
+        self._from_s = after_s or 0.0
+        if after_s is not None:  # frames still to come before after_s are left out too (process)
             return [ep for frame, p in list(self._history) if frame.stream_s >= after_s
                     for ep in self._step(frame, p)]
         if not look_back:
             return []
+        if self._in_wake_phrase():
+            return self._wait_for_wake_tail(self._since_last_pause())
         return [ep for frame, p in self._since_last_pause() for ep in self._step(frame, p)]
+
+    def _wait_for_wake_tail(self, run_on: list[tuple[AudioFrame, float]]) -> list[Endpoint]:
+        """Detected on the wake phrase's last syllable: its tail, or a command run on from it, follows. A pause
+        soon after says which (_after_wake_tail); run_on: where the command starts if none comes."""
+        self._tail = []
+        self._run_on = run_on
+        self._tail_until = self._history[-1][0].end_s + self.wake_tail_s
+        return []
+
+    def _in_wake_phrase(self) -> bool:
+        """Speech goes on at the detection and no wake-phrase-long speech came before it in the history: the
+        speech going on is the wake phrase itself (heard before its end), not a command begun after its pause."""
+        hist = list(self._history)
+        if not hist or hist[-1][1] < self.threshold:
+            return False
+        i = len(hist)
+        while i > 0 and hist[i - 1][1] >= self.threshold:  # back over the speech going on now
+            i -= 1
+        before = sum(f.end_s - f.stream_s for f, p in hist[:i] if p >= self.threshold)
+        return before < _WAKE_PHRASE_MIN_S
+
+    def _after_wake_tail(self, item: AudioFrame, p: float) -> Iterator[Endpoint]:
+        """Frames after a detection made during speech. A pause (3 quiet frames) within wake_tail_s ends the wake
+        phrase: the command starts at it. No pause by then: a command said without one, started as before."""
+        assert self._tail is not None
+        self._tail.append((item, p))
+        quiet = 0
+        while quiet < len(self._tail) and self._tail[-1 - quiet][1] < self.threshold:
+            quiet += 1
+        if quiet >= _WAKE_TAIL_PAUSE_FRAMES:
+            frames = self._tail[-quiet:]
+        elif item.end_s >= self._tail_until:
+            frames = self._run_on + self._tail
+        else:
+            return
+        self._tail = None
+        for frame, q in frames:
+            yield from self._step(frame, q)
 
     def _since_last_pause(self) -> list[tuple[AudioFrame, float]]:
         """History frames from the pause after the wake phrase: the trailing pause itself, or the pause before
@@ -178,7 +227,9 @@ class Endpointer:
     def process(self, item: AudioFrame) -> Iterator[Endpoint]:
         p = self.vad(item.pcm)
         self._history.append((item, p))
-        if not self.done:
+        if self._tail is not None:
+            yield from self._after_wake_tail(item, p)
+        elif not self.done and item.stream_s >= self._from_s:
             yield from self._step(item, p)
 
     def _step(self, item: AudioFrame, p: float) -> Iterator[Endpoint]:
@@ -219,6 +270,11 @@ class Endpointer:
         """End the command now (end of stream, or the assistant committing early); None if nobody spoke."""
         if self.done:
             return None
+        if self._tail is not None:  # the stream ended while the wake phrase's tail was undecided
+            frames, self._tail = self._run_on + self._tail, None
+            ended = [ep for frame, q in frames for ep in self._step(frame, q) if ep.kind == "end"]
+            if ended:
+                return ended[0]
         if not self._heard:
             self.done = True
             return None

@@ -105,11 +105,13 @@ def test_baseline_is_the_home_assistant_style_chain(run, settings: Settings) -> 
     report, _ = run
     o, b = report["optimised"]["settings"], report["baseline"]["settings"]
     assert b == {"trailing_silence_ms": bench.BASELINE_SILENCE_MS, "speculative_stt": False,
-                 "semantic_endpoint": False, "stt_short_window": False, "stream_reply": False, "reply_cache": False}
+                 "semantic_endpoint": False, "stt_short_window": False, "stream_reply": False, "reply_cache": False,
+                 "noise_suppression": 0, "auto_gain_dbfs": 0}
     a = settings.assistant
     assert o == {"trailing_silence_ms": settings.vad.trailing_silence_ms, "speculative_stt": a.speculative_stt,
                  "semantic_endpoint": a.semantic_endpoint, "stt_short_window": settings.stt.short_window,
-                 "stream_reply": a.stream_reply, "reply_cache": a.reply_cache}
+                 "stream_reply": a.stream_reply, "reply_cache": a.reply_cache,
+                 "noise_suppression": settings.audio.noise_suppression, "auto_gain_dbfs": settings.audio.auto_gain_dbfs}
     # Without speculation the baseline transcribes once per turn, after the endpoint.
     assert all(t["stt_calls"] == 1 for t in report["baseline"]["turns"])
     assert set(report["baseline"]["summary"]["endpoint_reasons"]) == {"silence"}

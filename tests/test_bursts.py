@@ -4,8 +4,9 @@ each window handed to speech-to-text holds, frame by frame (no models)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from slm_voice.pipeline.bargein import BURST_END_S, BURST_PREROLL_S, BURST_WINDOW_S, Bursts
+from slm_voice.pipeline.bargein import BURST_END_S, BURST_PREROLL_S, BURST_WINDOW_S, Bursts, StopWords
 from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE
@@ -73,3 +74,20 @@ def test_nothing_is_handed_back_while_a_check_runs_and_the_next_window_covers_it
     assert got == [None] * len(got)
     window = b.observe(frame(60), 0.9)
     assert window is not None and len(held(window)) > frames_of(BURST_WINDOW_S)
+
+
+@pytest.mark.parametrize(("transcript", "reference", "stop"), [
+    ("Cansel", "", "cancel"),  # espeak-ng voices, heard by hear_phrase
+    ("Console Console Console", "", "cancel"),
+    ("Council.", "", "cancel"),
+    ("consul", "the timer is set", "cancel"),
+    ("console", "the console light is on", None),  # the assistant said it: its own echo
+    ("the castle", "", None),
+    ("cancelled", "", None),  # what the assistant says after a cancel, not the word said to it
+    ("can I sell it", "", None),
+    ("stock", "", "stop"),
+    ("be quiet", "be quiet is what you said", None),
+])
+def test_a_stop_word_is_found_in_the_ways_whisper_spells_it_and_never_in_the_assistants_own_words(
+        transcript: str, reference: str, stop: str | None) -> None:
+    assert StopWords().heard(transcript, reference) == stop

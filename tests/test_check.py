@@ -391,6 +391,8 @@ def test_a_wake_phrase_heard_at_the_start_is_not_part_of_the_command() -> None:
     u = tiers.understand("Hey Jarvis, turn on the coffee maker.")
     assert u.intent is not None and u.intent.entity_ids == ("switch.coffee_maker",)
     assert tiers.quick("hey jarvis turn on the coffee maker") is not None
+    u = tiers.understand("Jarvis, turn on the coffee maker.")  # the phrase's last word, cut in half before it
+    assert u.intent is not None and u.intent.entity_ids == ("switch.coffee_maker",)
     assert tiers.understand("never mind").intent.name == "HassNevermind"  # not a negation
 
 

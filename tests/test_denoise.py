@@ -1,6 +1,6 @@
 """The microphone's front end (pipeline/denoise.py): WebRTC noise suppression and gain on 32 ms frames, the same
 size and order out, 10 ms late; off is no processing at all; bad settings name the key; the assistant feeds the
-processed frames to wake word, VAD and speech-to-text."""
+processed frames to the VAD and speech-to-text, and the microphone as it is to the wake word."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from slm_voice.daemon.factory import build_frontend
 from slm_voice.daemon.settings import ConfigError, parse_settings
 from slm_voice.pipeline.assistant import Assistant, AssistantOptions
 from slm_voice.pipeline.denoise import BLOCK_SAMPLES, NS_DELAY_SAMPLES, FrontEnd
-from slm_voice.pipeline.events import TurnFinished
+from slm_voice.pipeline.events import TurnFinished, WakeDetected
 from slm_voice.pipeline.frames import FRAME_SAMPLES, SAMPLE_RATE, AudioFrame
 
 from .fakes import WAKE, FakeStt, FakeTiers, FakeTts, FakeWake, Frames, RecordingSink, endpointer, turn_on_kitchen
@@ -137,7 +137,9 @@ def test_off_passes_frames_through_untouched() -> None:
     assert not fe.enabled
     for f in frames_of(mix):
         assert fe.process(f) is f
-    assert build_frontend(parse_settings({})) is None  # the default: no front end at all
+    assert build_frontend(parse_settings({"audio": {"noise_suppression": 0}})) is None  # off: no front end at all
+    default = build_frontend(parse_settings({}))
+    assert default is not None and default.enabled  # the default: noise suppression 2, as measured
 
 
 def test_bad_settings_name_the_key() -> None:
@@ -180,7 +182,7 @@ class Shift:
         self.resets += 1
 
 
-def test_the_assistant_hears_wake_word_vad_and_command_through_the_front_end() -> None:
+def test_the_assistant_hears_vad_and_command_through_the_front_end_and_the_wake_word_without_it() -> None:
     events: list = []
     shift = Shift()
     assistant = Assistant(
@@ -191,7 +193,10 @@ def test_the_assistant_hears_wake_word_vad_and_command_through_the_front_end() -
     )
     frames = Frames()
     frames.add(0, 3)
-    frames.add(WAKE - 1)  # only the processed frame fires the fake wake word
+    frames.add(WAKE - 1)  # processed, this would fire the fake wake word: the wake word never hears it
+    frames.add(0, 3)
+    frames.add(WAKE)  # the microphone's own wake frame fires it
+    frames.add(0, 3)
     frames.add(999, 8)  # only the processed frames are speech the fake transcriber knows
     frames.add(0, 14)
     frames.end()
@@ -203,6 +208,8 @@ def test_the_assistant_hears_wake_word_vad_and_command_through_the_front_end() -
     assistant.close()
     (turn,) = [e for e in events if isinstance(e, TurnFinished)]
     assert turn.transcript == "turn on the kitchen light"
-    assert shift.seen == 26
+    woke = [e.stream_s for e in events if isinstance(e, WakeDetected)]
+    assert woke == [pytest.approx(8 * FRAME_SAMPLES / SAMPLE_RATE)]  # where the microphone's wake frame (7) ends
+    assert shift.seen == 33
     assistant.reset()
     assert shift.resets == 1

@@ -57,9 +57,10 @@ NOT_ALL_BUT = "Sorry, I can't leave things out. Please ask for the rooms or devi
 """Said to "all the lights except the kitchen": acting on the words would do the opposite for the place named."""
 _ANSWER_LANGUAGE = re.compile(r"\|\s*[a-z_]+\s*=|^\W*(" + "|".join(map(re.escape, BY_KEY)) + r")\W*$", re.IGNORECASE)
 """A reply that is (or holds) a line of the language model's answer language: never spoken."""
-_WAKE_PHRASE = re.compile(r"^\W*(?:(?:hey|hi)[\s,]+(?:jarvis|mycroft|rhasspy)|(?:okay|ok)[\s,]+nabu|alexa)\b[\s,.!?]*",
-                          re.IGNORECASE)
-"""A wake phrase Whisper heard at the start of the command (the endpointer cut a little early): not a word of it."""
+_WAKE_PHRASE = re.compile(
+    r"^\W*(?:(?:(?:hey|hi)[\s,]+)?(?:jarvis|mycroft|rhasspy)|(?:okay|ok)[\s,]+nabu|alexa)\b[\s,.!?]*", re.IGNORECASE)
+"""A wake phrase Whisper heard at the start of the command (the endpointer cut a little early), or its last word:
+not a word of the command."""
 
 
 def without_wake_phrase(text: str) -> str:

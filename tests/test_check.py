@@ -210,6 +210,25 @@ def test_no_area_and_no_satellite_area_asks_which_room() -> None:
     assert u.intent is not None and len(u.intent.entity_ids) == 4
 
 
+@pytest.mark.parametrize(("line", "text"), [
+    ("on|name=living room light bed", "turn, living room light, bed"),  # "turn living room lights red", misheard
+    ("off|name=kitchen light party", "turn off the kitchen light party"),
+])
+def test_a_name_with_a_word_no_device_explains_is_asked_about(line: str, text: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is None and u.confirm is not None and u.reply.startswith("Do you want me to")
+
+
+@pytest.mark.parametrize(("line", "text", "entity"), [
+    ("off|name=wemo plug socket", "turn off the wemo plug socket", "switch.wemo_plug"),  # its kind's noun
+    ("on|name=living room lights", "turn on the living room lights", "light.living_room"),  # its room, a plural
+    ("on|name=my kitchen light please", "turn on my kitchen light please", "light.kitchen"),
+])
+def test_a_name_whose_every_word_a_device_explains_is_acted_on(line: str, text: str, entity: str) -> None:
+    u = understand(FLAT, line, text)
+    assert u.intent is not None and u.intent.entity_ids == (entity,), u
+
+
 def test_upstairs_and_downstairs() -> None:
     u = understand(HOUSE, "off|name=upstairs lights", "turn off the upstairs lights")
     assert u.intent is not None and u.intent.entity_ids == ("light.bedroom_1", "light.bedroom_2")
@@ -902,3 +921,13 @@ def test_add_heard_as_and_in_an_unsure_transcript_is_asked_never_added() -> None
     assert "nope" in u.reply and u.reply.endswith("?"), u
     assert tiers().understand("and nope to my costco list", transcript_confidence=0.9).intent is not None
     assert tiers().understand("add nope to my costco list", transcript_confidence=0.7).intent is not None
+
+
+def test_the_quick_path_leaves_what_depends_on_the_transcripts_confidence_to_the_whole_way() -> None:
+    """The template tier's quick answer to a partial transcript skips the unsure-transcript rules: "and milk to my
+    costco list" (is it "add"?) went straight to the list on speech; it now goes the whole way, where it is asked."""
+    tiers = IntentTiers([TemplateTier(HOUSE)], home=HOUSE)
+    assert tiers.quick("add milk to my costco list") is not None  # "add" heard: as quick as ever
+    assert tiers.quick("and milk to my costco list") is None
+    u = tiers.understand("and milk to my costco list", transcript_confidence=0.6)
+    assert u.intent is None and u.confirm is not None and "milk" in u.reply, u

@@ -25,7 +25,7 @@ from . import names
 from .intents import ADD_INTENTS, BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for, which_of
-from .resolve import resolve
+from .resolve import FLOOR_WORDS, resolve
 from .said import named_in_full
 from .verbs import (
     ALLOWED,
@@ -185,6 +185,10 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
 
     guarded = [e for e in entities if _guarded(e)]
     name = intent.slots.get("name")
+    if name and u.confirm is None and _stray_word(str(name), entities, home):
+        return _ask(u, intent, home)  # "turn, living room light, bed" (for "... lights red"): "bed" is no name's
+
+
     if guarded and name and u.confirm is None and not all(_exact(str(name), e) for e in guarded):
         return _ask(u, intent, home)  # "the door" is not enough for a garage door or a lock
 
@@ -426,6 +430,16 @@ def _guarded(entity: Entity) -> bool:
         return entity.device_class in RISKY_COVER_CLASSES
     text = " ".join([entity.id.split(".", 1)[1].replace("_", " "), *entity.names]).casefold()
     return any(w in text.split() for w in ("garage", "door", "gate"))
+
+
+def _stray_word(spoken: str, entities: list[Entity], home: Home) -> bool:
+    """Whether the name given has a word none of the devices' names, aliases, rooms or kind nouns explains: the
+    answer kept a word it could not place, so the device is a guess."""
+    known = set(names.NOUN_DOMAINS) | names.GENERIC_PLACES | _FILLER_WORDS | FLOOR_WORDS
+    for e in entities:
+        known.update(w for n in (*e.names, e.area or "", home.floor_of(e.area) or "") for w in names.words(n))
+        known.update(w for alias, area in home.area_aliases if area == e.area for w in names.words(alias))
+    return any(w not in known and not w.isdigit() for w in names.words(spoken))
 
 
 def _exact(spoken: str, entity: Entity) -> bool:

@@ -242,6 +242,8 @@ def _or(items: Collection[str]) -> str:
 _UP = frozenset({"upstairs", "upstair", "up stairs", "up stair", "top floor", "upper floor"})
 _DOWN = frozenset({"downstairs", "downstair", "down stairs", "down stair", "ground floor", "bottom floor",
                    "lower floor", "main floor"})
+FLOOR_WORDS = frozenset(w for said in _UP | _DOWN for w in said.split())
+"""Every word people name a floor with ("up", "stairs", "ground", ...)."""
 
 
 def floor_said(home: Home, said: str) -> str | None:

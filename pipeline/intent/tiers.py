@@ -239,12 +239,14 @@ class IntentTiers:
     def quick(self, text: str) -> Understanding | None:
         """Only the first (fast, template) tier: used to decide whether a partial transcript is already a command."""
         text = particle_of(without_wake_phrase(text))
-        if (not self.tiers or not text or asks_for_nothing(text) or leaves_out(text)
+        if (not self.tiers or not text or asks_for_nothing(text) or leaves_out(text) or add_heard_as_and(text)
                 or several.split(text, self.home) is not None):
-            return None  # the whole way: negations, exclusions, several targets
+            return None  # the whole way: negations, exclusions, several targets, "and milk to my list"
         found = self.tiers[0].understand(text)
         if found is None or check(text, found, self.home) is not found:
             return None  # anything the check would change goes the whole way too
+        if found.intent is not None and found.intent.name in DEVICE_INTENTS and verb_of(text) is None:
+            return None  # no verb heard: whether to ask depends on the transcript's confidence (_one)
         return found
 
     def yes_or_no(self, text: str) -> bool | None:

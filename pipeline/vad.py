@@ -182,9 +182,7 @@ class Endpointer:
         hist = list(self._history)
         if not hist or hist[-1][1] < self.threshold:
             return False
-        i = len(hist)
-        while i > 0 and hist[i - 1][1] >= self.threshold:  # back over the speech going on now
-            i -= 1
+        i = self._speech_run_start(hist)
         before = sum(f.end_s - f.stream_s for f, p in hist[:i] if p >= self.threshold)
         return before < _WAKE_PHRASE_MIN_S
 
@@ -206,14 +204,19 @@ class Endpointer:
         for frame, q in frames:
             yield from self._step(frame, q)
 
+    def _speech_run_start(self, hist: list[tuple[AudioFrame, float]]) -> int:
+        """Index of the first frame of the speech going on at the end of hist (len(hist) when none is)."""
+        i = len(hist)
+        while i > 0 and hist[i - 1][1] >= self.threshold:
+            i -= 1
+        return i
+
     def _since_last_pause(self) -> list[tuple[AudioFrame, float]]:
         """History frames from the pause after the wake phrase: the trailing pause itself, or the pause before
         the speech still going on now. Nothing when speech runs back without a pause (no safe place to cut)."""
         hist = list(self._history)
         is_speech = [p >= self.threshold for _f, p in hist]
-        i = len(hist)
-        while i > 0 and is_speech[i - 1]:  # back over the speech going on now
-            i -= 1
+        i = self._speech_run_start(hist)
         j = i
         while j > 0 and not is_speech[j - 1]:  # back over the pause before it
             j -= 1

@@ -187,8 +187,6 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     name = intent.slots.get("name")
     if name and u.confirm is None and _stray_word(str(name), entities, home):
         return _ask(u, intent, home)  # "turn, living room light, bed" (for "... lights red"): "bed" is no name's
-
-
     if guarded and name and u.confirm is None and not all(_exact(str(name), e) for e in guarded):
         return _ask(u, intent, home)  # "the door" is not enough for a garage door or a lock
 

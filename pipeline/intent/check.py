@@ -54,6 +54,9 @@ _ACTS = frozenset({"on", "off", "lock", "unlock", "open", "close", "start", "sto
 UNIT_UNSAID = "How long should the timer be? Please say the minutes or seconds."
 CANNOT_DO = "Sorry, I can't do that."
 WHICH_DEVICE = "Which device do you mean?"
+ON_OR_OFF = "Sorry, did you want it on or off?"
+_TURN_WAYS = frozenset({"on", "off", "up", "down", "to", "into", "over", "out", "around", "back", "onto"})
+"""Words that finish "turn" / "switch" (which way it goes); without one the way is unsaid."""
 FOR_A_WHILE = ("Sorry, I can't do that for a while only. I can do it now, or in so many minutes: for example, turn "
                "it off in ten minutes.")
 _FOR_A_WHILE = re.compile(r"\bfor (?:(?:another|the next|about|around) )?(?:\d+|an?|one|two|three|four|five|six|"
@@ -114,6 +117,8 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     unsaid = _step_unsaid(text, intent)
     if unsaid is not None:  # "the volume" (was it "lower the volume"?): a way up or down never said is a guess
         return _refuse(u, unsaid)
+    if intent.name in ("HassTurnOn", "HassTurnOff") and _turn_unsaid(text):
+        return _refuse(u, ON_OR_OFF)  # "turn, living room light," (was it "... lights red"?): on or off is a guess
     if intent.name in _TRACK and not _TRACK[intent.name].search(text.casefold()):
         return _refuse(u, "Sorry, I'm not sure what you want me to do with the music.")  # "switch the light stop"
 
@@ -406,6 +411,25 @@ def _step_unsaid(text: str, intent: Intent) -> str | None:
         return None
     return ("Sorry, did you want it louder or quieter?" if kind == "volume_step"
             else "Sorry, did you want it brighter or dimmer?")
+
+
+def one_of_several(intent: Intent, home: Home) -> bool:
+    """Whether the answer acts on one device named by its room and its kind ("the bedroom light") in a room with
+    more of that kind: "the bedroom lights", all of them, differ from it by one faint "s"."""
+    name = intent.slots.get("name")
+    entity = home.entity(intent.entity_ids[0]) if len(intent.entity_ids) == 1 else None
+    if not name or entity is None or not entity.area:
+        return False
+    said = names.words(str(name))
+    if said[:-1] != names.words(entity.area) or names.NOUN_DOMAINS.get(said[-1]) != entity.domain:
+        return False
+    return sum(e.area == entity.area and e.domain == entity.domain for e in home.entities) > 1
+
+
+def _turn_unsaid(text: str) -> bool:
+    """Whether "turn" or "switch" was said with no word after it that says which way (on, off, up, to ...)."""
+    said = set(names.words(text))
+    return bool(said & {"turn", "switch"}) and verb_of(text) is None and not said & _TURN_WAYS
 
 
 def _refuse(u: Understanding, reply: str) -> Understanding:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from . import names, several
 from .answers import SourcedAnswers, small_talk
-from .check import check, second_reading
+from .check import check, one_of_several, second_reading
 from .intents import ADD_INTENTS, BY_NAME, is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
@@ -63,9 +63,15 @@ _WAKE_PHRASE = re.compile(
 not a word of the command."""
 
 
+_MISHEARD_WAKE = re.compile(r"^\W*(?:hey|hi|hay)[\s,]+[a-z'-]+\s*,\s*(?=\w)", re.IGNORECASE)
+"""'Hey' and one word set off by a comma at the start: the wake phrase misheard ("hey George, what's the date",
+"hey jokes, turn ...": babble hides the pause after it, so the command starts inside it); no command starts so."""
+
+
 def without_wake_phrase(text: str) -> str:
-    """The command without a leading wake phrase ("Hey Jarvis, what is the temperature?")."""
-    return _WAKE_PHRASE.sub("", text.strip(), count=1).strip()
+    """The command without a leading wake phrase ("Hey Jarvis, what is the temperature?", "Hey George, ...")."""
+    text = _WAKE_PHRASE.sub("", text.strip(), count=1).strip()
+    return _MISHEARD_WAKE.sub("", text, count=1).strip()
 
 
 SURE_SLIP_CONFIDENCE = 0.8
@@ -153,6 +159,11 @@ class IntentTiers:
             return replace(u, reply=DIDNT_CATCH)
         if u.intent is not None and u.intent.name in DEVICE_INTENTS and verb_of(text) is None:
             # "build the office heater" (was it "kill"?): the action is asked about, never guessed
+            return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
+        spec = BY_NAME.get(u.intent.name) if u.intent is not None else None
+        if (u.intent is not None and spec is not None and not spec.query and spec.where == "home"
+                and one_of_several(u.intent, self.home)):
+            # "turn off the bedroom light" heard unsure: was it "lights", the room's every light? Asked, not guessed
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
         return u
 

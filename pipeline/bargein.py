@@ -38,13 +38,12 @@ from .stopword_echo import EchoCanceller, PlayedAudio
 
 STOP_PHRASES = ("stop", "cancel", "be quiet")
 """Words that stop the assistant while it speaks (heard by speech-to-text in a speech burst)."""
-HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "cancel": ("cancel", "council", "counsel"),
-            "be quiet": ("be quiet", "quiet")}
-"""How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there, and
-"cancel" as "council")."""
+HEARD_AS = {"stop": ("stop", "stops", "stopped", "stock"), "be quiet": ("be quiet", "quiet")}
+"""How Whisper tiny.en writes a stop word said over the assistant's voice (it heard "stop" as "stock" there)."""
 SOUNDS_LIKE = {"cancel": "knsl"}
-"""A one-word stop phrase also counts as any word with these consonants (_consonants): Whisper spells an unclear
-"cancel" many ways ("cansel", "council", "console", "consul"); English has few other words with k-n-s-l."""
+"""A one-word stop phrase heard as any word with these consonants (_consonants), itself included: Whisper spells an
+unclear "cancel" many ways ("cansel", "council", "counsel", "console", "consul"); English has few other words with
+k-n-s-l. Not in HEARD_AS too: the echo test must be the same rule ("council" heard while the reply says "console")."""
 ECHO_WINDOW_S = 1.2
 """A microphone wake hit this close to where the reference audio fires the same detector is the assistant's echo
 (playback latency, room echo and the detector's own 0.1-0.5 s delay fit in)."""
@@ -152,11 +151,13 @@ class StopWords:
     def heard(self, transcript: str, reference: str = "") -> str | None:
         said, echo = _words(transcript), _words(reference)
         for phrase in self.phrases:
+            sound = SOUNDS_LIKE.get(phrase)
+            if sound is not None:
+                if _sounds_like(said, sound) and not _sounds_like(echo, sound):
+                    return phrase
+                continue
             forms = [f" {form} " for form in HEARD_AS.get(phrase, (phrase,))]
             if any(f in said for f in forms) and not any(f in echo for f in forms):
-                return phrase
-            sound = SOUNDS_LIKE.get(phrase)
-            if sound is not None and _sounds_like(said, sound) and not _sounds_like(echo, sound):
                 return phrase
         return None
 

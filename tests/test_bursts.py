@@ -82,6 +82,8 @@ def test_nothing_is_handed_back_while_a_check_runs_and_the_next_window_covers_it
     ("Council.", "", "cancel"),
     ("consul", "the timer is set", "cancel"),
     ("console", "the console light is on", None),  # the assistant said it: its own echo
+    ("council", "the console light is on", None),  # its echo, spelt another way
+    ("cancel that", "I set the timer", "cancel"),
     ("the castle", "", None),
     ("cancelled", "", None),  # what the assistant says after a cancel, not the word said to it
     ("can I sell it", "", None),

@@ -1009,3 +1009,14 @@ def test_turn_with_no_way_said_is_asked_which_way_not_guessed(heard: str) -> Non
 def test_turn_with_its_way_said_acts(line: str, heard: str) -> None:
     u = understand(FLAT, line, heard)
     assert u.intent is not None, u
+
+
+def test_the_speculative_path_leaves_a_room_named_device_to_the_transcripts_confidence() -> None:
+    # The quick path acts on a partial transcript before its confidence is known: "the bedroom light" in a room
+    # with two goes the whole way, where an unsure transcript asks
+    tiers = IntentTiers([TemplateTier(ROOMY)], home=ROOMY)
+    assert tiers.quick("turn off the bedroom light") is None
+    assert tiers.quick("turn off the kitchen light") is not None
+    u = tiers.understand("turn off the bedroom light", transcript_confidence=0.5)
+    assert u.intent is None and u.confirm is not None and u.confirm.intent.entity_ids == ("light.bedroom_ceiling",)
+    assert tiers.understand("turn off the bedroom light", transcript_confidence=0.9).intent is not None

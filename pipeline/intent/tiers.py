@@ -258,6 +258,8 @@ class IntentTiers:
             return None  # anything the check would change goes the whole way too
         if found.intent is not None and found.intent.name in DEVICE_INTENTS and verb_of(text) is None:
             return None  # no verb heard: whether to ask depends on the transcript's confidence (_one)
+        if found.intent is not None and one_of_several(found.intent, self.home):
+            return None  # "the bedroom light" or "lights": that too depends on the transcript's confidence (_one)
         return found
 
     def yes_or_no(self, text: str) -> bool | None:

@@ -5,6 +5,8 @@ PlayedAudio keeps what was handed to the sink on the monotonic clock (16 kHz); E
 frame as one continuous stream (a sound card plays sample after sample: only a gap or a clock slip moves it) and
 removes its echo with a frequency-domain block NLMS filter (partitioned, constrained: Soo & Pang's MDF, as in
 speexdsp) long enough to cover the unknown playback-to-microphone delay. No echo-path estimate, no device data.
+Two copies of the filter, as in speexdsp: one learns, the other is used, so a voice in the room (the stop word
+itself) that the learning one adapts to never lets the echo back under the word or after it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ DOUBLE_TALK = 2.0
 """... a frame it takes less than this out of (3 dB) is not learnt from: someone in the room speaks ..."""
 HELD_MOST = 47
 """... unless that goes on for 1.5 s (longer than a stop phrase): then the echo path changed."""
+SMOOTH = 0.3
+"""Weight of the newest frame in the two filters' smoothed error powers (a few frames: a word's onset)."""
+BETTER = 0.7
+"""The learning filter is copied into use when its error is this much of the used one's (1.5 dB less) ..."""
+DIVERGED = 4.0
+"""The learning filter is put back to the one in use when its error grows this many times larger (6 dB): a voice
+in the room that it learnt from spoilt it."""
 """NLMS step size (0 < STEP < 1): fast enough to learn the echo path within the reply's first second."""
 
 
@@ -89,7 +98,8 @@ class PlayedAudio:
 
 class EchoCanceller:
     """Subtracts the echo of PlayedAudio from microphone frames of FRAME_SAMPLES: the bulk delay by GCC-PHAT, the
-    echo path after it by a short MDF block NLMS filter (fast to learn, as it need not span the delay)."""
+    echo path after it by a short MDF block NLMS filter (fast to learn, as it need not span the delay), learnt in one
+    copy and used from another (copied over while the microphone holds little but the echo)."""
 
     def __init__(self, played: PlayedAudio, *, partitions: int = PARTITIONS, step: float = STEP) -> None:
         self.played = played
@@ -102,6 +112,12 @@ class EchoCanceller:
         """Forget the echo path (a new reply: the stream and the filter start again)."""
         bins = FRAME_SAMPLES + 1
         self._w = np.zeros((self.partitions, bins), np.complex128)
+        """The learning (background) filter."""
+        self._used = np.zeros((self.partitions, bins), np.complex128)
+        """The filter whose output is handed on (foreground): the learning one, copied only while it does better on
+        a microphone that holds little but the echo; a voice's onset never reaches it (as in speexdsp's MDF)."""
+        self._err = np.zeros(2)
+        """Smoothed error power of the learning filter and of the one in use."""
         self._x = np.zeros((self.partitions, bins), np.complex128)
         self._erle = 1.0
         """Smoothed echo return loss enhancement: how many times weaker the echo is after the filter."""
@@ -167,20 +183,28 @@ class EchoCanceller:
         self._x[0] = spectrum
         y = np.fft.irfft((self._x * self._w).sum(axis=0))[b:]
         e = d - y
+        used = d - np.fft.irfft((self._x * self._used).sum(axis=0))[b:]
         # Double talk: once the echo is learnt, a frame the filter explains poorly holds a voice from the room;
         # learning from it would unlearn the echo path just as the person says "stop".
         pd, pe = float(d @ d) + 1e-9, float(e @ e) + 1e-9
+        self._err = (1 - SMOOTH) * self._err + SMOOTH * np.array([pe, float(used @ used) + 1e-9])
+        restored = False
+        if self._err[0] < BETTER * self._err[1] and pd / pe > DOUBLE_TALK:  # better, on (nearly) the echo alone
+            self._used, self._err[1] = self._w.copy(), self._err[0]
+            used = e
+        elif self._err[0] > DIVERGED * self._err[1]:  # a voice's onset was learnt from: back to the one in use
+            self._w, self._err[0], restored = self._used.copy(), self._err[1], True
         self._erle = 0.95 * self._erle + 0.05 * min(pd / pe, 1000.0) if pe < pd else self._erle
         self._held = 0 if pd / pe > DOUBLE_TALK else self._held + 1
         if self._held > HELD_MOST:  # longer than anyone says "stop": the echo path changed, learn it again
             self._erle, self._held, self._learnt = 1.0, 0, False
         self._learnt = self._learnt or self._erle >= CONVERGED
-        if self._erle < CONVERGED or self._held == 0:
+        if (self._erle < CONVERGED or self._held == 0) and not restored:  # e is the spoilt filter's: not learnt
             power = (np.abs(self._x) ** 2).sum(axis=0)
             power += 1e-2 * power.mean() + 1e-9
             gain = np.fft.rfft(np.concatenate([np.zeros(b), e])) / power
             # Constrained update: each partition's gradient is cut to b taps (no circular wrap-around).
             grads = np.fft.irfft(np.conj(self._x) * gain, axis=1)[:, :b]
             self._w += self.step * np.fft.rfft(np.concatenate([grads, np.zeros_like(grads)], axis=1), axis=1)
-        pcm = np.clip(np.round(e * 32768.0), -32768, 32767).astype("<i2").tobytes()
+        pcm = np.clip(np.round(used * 32768.0), -32768, 32767).astype("<i2").tobytes()
         return AudioFrame(pcm, frame.stream_s, frame.arrived)

@@ -156,6 +156,36 @@ def test_a_voice_over_the_learnt_echo_never_moves_its_delay() -> None:
     assert np.mean(residue**2) < 0.1 * np.mean(echo[talk] ** 2)  # the echo stays 10 dB down under the voice
 
 
+def test_a_voice_over_the_echo_does_not_spoil_the_filter_during_or_after_it() -> None:
+    """Double talk: the filter that learns also learns from a voice's first frames (they still look like echo), and
+    learnt from, it let the echo back under the word and for a second after it, just when a stop word is heard and
+    its burst should end. The filter in use is copied from the learning one only while the microphone holds little
+    but the echo, and a spoilt learning filter is put back to it."""
+    rng = np.random.default_rng(5)
+    n = 6 * SAMPLE_RATE
+    played = np.convolve(rng.normal(0, 3000, n), [1.0, 0.6, 0.3], "same")
+    audio = PlayedAudio()
+    t0 = 1000.0
+    audio.add(t0, played)
+    canceller = EchoCanceller(audio)
+    echo = 0.5 * np.concatenate([np.zeros(1800), played])[:n]
+    voice = np.zeros(n)
+    talk = slice(3 * SAMPLE_RATE, round(3.6 * SAMPLE_RATE))  # a stop phrase, as loud as the echo and more
+    voice[talk] = np.convolve(rng.normal(0, 4000, n), [1.0, -0.5], "same")[talk] * np.hanning(talk.stop - talk.start)
+    mic = np.clip(echo + voice, -32768, 32767).astype("<i2")
+    out = np.concatenate([
+        canceller.process(AudioFrame(mic[k : k + FRAME_SAMPLES].tobytes(), k / SAMPLE_RATE,
+                                     t0 + (k + FRAME_SAMPLES) / SAMPLE_RATE)).samples
+        for k in range(0, n - FRAME_SAMPLES + 1, FRAME_SAMPLES)]).astype(float)
+
+    def erle(part: slice) -> float:
+        return float(10 * np.log10(np.mean(echo[part] ** 2) / (np.mean((out[part] - voice[part]) ** 2) + 1e-9)))
+
+    assert erle(slice(2 * SAMPLE_RATE, 3 * SAMPLE_RATE)) > 20  # learnt before the voice
+    assert erle(talk) > 20, erle(talk)  # and kept under it
+    assert erle(slice(talk.stop, talk.stop + SAMPLE_RATE // 2)) > 20  # and right after it
+
+
 def test_the_wake_word_stops_a_ringing_timer(settings, stages: StageCache, corpus_dir: Path) -> None:
     utt = corpus.render("turn off the kitchen light", wake="hey jarvis", cache_dir=corpus_dir)
     person = Speech(utt.samples())

@@ -54,6 +54,10 @@ BURST_WINDOW_S = 1.2
 """Speech heard while speaking is checked for a stop word over the last this-long ..."""
 BURST_HOP_S = 0.3
 """... every this-long while speech goes on (its own echo keeps the VAD busy), and at once when a burst ends."""
+PHRASE_TAIL_S = 0.7
+"""A window is first checked over its last this-long (a stop phrase and a little), then whole: over what is left of
+its own echo, Whisper loses a short word among the words before it ("as my whole stuff" for the reply's end and
+"stop"; the last 0.7 s alone: "stop.")."""
 BURST_END_S = 0.064
 """Silence that ends a burst."""
 BURST_PREROLL_S = 0.3

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .bargein import BargeIn, Bursts, StopWords
+from .bargein import PHRASE_TAIL_S, BargeIn, Bursts, StopWords
 from .compute import ModelThread
 from .events import StageName, TurnState
-from .frames import AudioFrame
+from .frames import SAMPLE_RATE, AudioFrame
 from .roles import Endpointing, Transcriber
 from .speaking import Voice
 
@@ -40,17 +40,24 @@ class Interrupting:
             self._spawn(self._check_stop(burst, frame.end_s, time.monotonic()))
 
     async def _check_stop(self, burst: bytes, end_s: float, ended_at: float) -> None:
-        """Whisper on a speech burst heard while speaking: a stop word its own words do not explain stops it."""
+        """Whisper on a speech burst heard while speaking, its last PHRASE_TAIL_S first and then the whole window:
+        a stop word its own words do not explain stops it."""
+        tail = 2 * round(PHRASE_TAIL_S * SAMPLE_RATE)
+        phrase, stt_s = None, 0.0
         try:
-            heard, stt_s = await self.models.timed("", StageName.STT, "stop", self.stt.hear_phrase, burst,
-                                                   audio_s=len(burst) / 32000)
+            for audio in [burst[-tail:], burst] if len(burst) > tail else [burst]:
+                heard, took = await self.models.timed("", StageName.STT, "stop", self.stt.hear_phrase, audio,
+                                                      audio_s=len(audio) / 32000)
+                stt_s += took
+                phrase = self._stop_words.heard(heard.text, self.voice.saying)
+                log.debug("stop word check: heard %r (%.0f ms)", heard.text, 1000 * took)
+                if phrase is not None or self.state != TurnState.SPEAKING:
+                    break
         except Exception:
             log.warning("stop word check failed", exc_info=True)
             return
         finally:
             self._checking = False
-        phrase = self._stop_words.heard(heard.text, self.voice.saying)
-        log.debug("stop word check: heard %r (%.0f ms)", heard.text, 1000 * stt_s)
         if phrase is None or self.state != TurnState.SPEAKING or self._barge is not None:
             return
         log.info("stop word %r heard (%r): stopped %.0f ms after the burst ended (speech-to-text %.0f ms)",

@@ -178,6 +178,38 @@ def test_a_stop_word_while_speaking_stops_it_unless_its_own_reply_says_it(reply:
     assert [t.transcript for t in r.turns()] == [KITCHEN, KITCHEN]
 
 
+class LosesShortWords(FakeStt):
+    """Whisper over the residue of its own echo: in a window longer than a second a short word is lost."""
+
+    def hear_phrase(self, audio: bytes) -> Transcription:
+        if len(audio) > 2 * 16_000:
+            self.calls.append("(lost)")
+            return Transcription("", 0.3)
+        return super().hear_phrase(audio)
+
+
+def test_a_stop_word_lost_in_a_long_window_is_heard_in_its_last_part() -> None:
+    async def script(r: Rig) -> None:
+        r.command(1000)
+        await until(lambda: r.assistant.state == TurnState.SPEAKING)
+        for value, n in [(2000, 40), (8000, 6), (0, 16)]:  # over a second of other speech ("please ..."), "stop"
+            for _ in range(n):  # at a microphone's pace: two checks of one window take their time
+                r.frames.add(value)
+                await asyncio.sleep(0.032)
+        await until(lambda: len(r.turns()) == 1 and r.assistant.state == TurnState.IDLE)
+
+    kitchen = Understanding(turn_on_kitchen().intent, "Turned on the kitchen light.", "template", confidence=1.0)
+    class Playing(RecordingSink):
+        def drain(self) -> None:
+            threading.Event().wait(4)  # the reply plays on while the person talks
+
+    rig = Rig({KITCHEN: kitchen}, stt=LosesShortWords())
+    rig.assistant.sink = rig.assistant.voice.sink = rig.sink = Playing()
+    r = run(rig, script)
+    assert "(lost)" in r.stt.calls  # whole windows were heard too, and lost the word
+    assert "please stop" in r.stt.calls and r.sink.stops >= 1  # the window's last 0.7 s held it
+
+
 def test_the_wake_word_stops_a_ringing_timer() -> None:
     from slm_voice.pipeline.earcon import earcon
 

@@ -37,6 +37,7 @@ PARTITIONS = 2
 RESYNC_S = 0.03
 """The stream is moved back onto the played clock when they drift apart by more than this (a gap, a slip)."""
 STEP = 0.8
+"""NLMS step size (0 < STEP < 1): fast enough to learn the echo path within the reply's first second."""
 CONVERGED = 10.0
 """Once the echo is this many times weaker after the filter (10 dB) ..."""
 DOUBLE_TALK = 2.0
@@ -46,11 +47,11 @@ HELD_MOST = 47
 SMOOTH = 0.3
 """Weight of the newest frame in the two filters' smoothed error powers (a few frames: a word's onset)."""
 BETTER = 0.7
-"""The learning filter is copied into use when its error is this much of the used one's (1.5 dB less) ..."""
+"""The learning filter is copied into use when its error is this much of the used one's (1.5 dB less), on a frame
+it takes more than DOUBLE_TALK out of (the microphone holds little but the echo)."""
 DIVERGED = 4.0
 """The learning filter is put back to the one in use when its error grows this many times larger (6 dB): a voice
 in the room that it learnt from spoilt it."""
-"""NLMS step size (0 < STEP < 1): fast enough to learn the echo path within the reply's first second."""
 
 
 class PlayedAudio:

@@ -101,13 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         row("speech-to-text", "per command", cpu, wall, f"{s.model} {s.compute_type}, beam {beam}, "
             f"{s.threads} threads, {'short' if short else '30 s'} window ({len(speech) / SAMPLE_RATE:.1f} s)")
 
-    from ..pipeline.bargein import BURST_WINDOW_S, PHRASE_TAIL_S
+    from ..pipeline.bargein import BURST_WINDOW_S, PHRASE_TAIL_S, phrase_windows
 
-    # As Interrupting._check_stop hears a window: its last PHRASE_TAIL_S, then the whole window (the second only when
-    # the first heard no stop word: here it is always paid, the dearer case).
+    # As Interrupting._check_stop hears a window, every part of it (the whole window is heard only when its end held
+    # no stop word: here it is always paid, the dearer case).
     window = (speech.tobytes() + tts_16k(tts, "Stop."))[-2 * round(BURST_WINDOW_S * SAMPLE_RATE):]
-    tail = window[-2 * round(PHRASE_TAIL_S * SAMPLE_RATE):]
-    cpu, wall = measure(lambda: (stt.hear_phrase(tail), stt.hear_phrase(window)), args.repeat)
+    cpu, wall = measure(lambda: [stt.hear_phrase(part) for part in phrase_windows(window)], args.repeat)
     row("stop-word check", "per check", cpu, wall, f"hear_phrase on a window's last {PHRASE_TAIL_S} s, then on the "
         f"whole {BURST_WINDOW_S} s (speech, then 'stop'), greedy; checked every 0.3 s of speech while it speaks")
 

@@ -131,6 +131,13 @@ class EchoReference:
             return any(abs(heard_at - t) <= ECHO_WINDOW_S for t in self._hits)
 
 
+def phrase_windows(window: bytes) -> list[bytes]:
+    """What a stop-word check hears, in turn: the window's last PHRASE_TAIL_S, then the whole window (a window no
+    longer than that: itself alone)."""
+    tail = 2 * round(PHRASE_TAIL_S * SAMPLE_RATE)
+    return [window[-tail:], window] if len(window) > tail else [window]
+
+
 def _words(text: str) -> str:
     return " " + " ".join(re.findall(r"[a-z']+", text.lower())) + " "
 

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .bargein import PHRASE_TAIL_S, BargeIn, Bursts, StopWords
+from .bargein import BargeIn, Bursts, StopWords, phrase_windows
 from .compute import ModelThread
 from .events import StageName, TurnState
-from .frames import SAMPLE_RATE, AudioFrame
+from .frames import AudioFrame
 from .roles import Endpointing, Transcriber
 from .speaking import Voice
 
@@ -40,12 +40,11 @@ class Interrupting:
             self._spawn(self._check_stop(burst, frame.end_s, time.monotonic()))
 
     async def _check_stop(self, burst: bytes, end_s: float, ended_at: float) -> None:
-        """Whisper on a speech burst heard while speaking, its last PHRASE_TAIL_S first and then the whole window:
-        a stop word its own words do not explain stops it."""
-        tail = 2 * round(PHRASE_TAIL_S * SAMPLE_RATE)
+        """Whisper on a speech burst heard while speaking (bargein.phrase_windows: its end first, then the whole
+        window): a stop word its own words do not explain stops it."""
         phrase, stt_s = None, 0.0
         try:
-            for audio in [burst[-tail:], burst] if len(burst) > tail else [burst]:
+            for audio in phrase_windows(burst):
                 heard, took = await self.models.timed("", StageName.STT, "stop", self.stt.hear_phrase, audio,
                                                       audio_s=len(audio) / 32000)
                 stt_s += took

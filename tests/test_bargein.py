@@ -9,6 +9,7 @@ speech. How long the reply kept playing after a word ended is counted in those s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -104,21 +105,35 @@ def test_a_stop_word_over_the_reply_stops_it(settings, stages: StageCache, corpu
     assert sum(card.played) / SAMPLE_RATE < 4.0  # far from the whole reply (~11 s)
 
 
+T0 = 1000.0
+"""When the played stream starts, on the monotonic clock (the canceller's synthetic rooms)."""
+
+
+def echo_room(seed: int, lag: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray, EchoCanceller]:
+    """A synthetic room: 6 s of coloured noise (speech-like) played from T0 and heard back halved, lag samples late;
+    the noise's generator (to draw a voice from next), what was played, its echo, and a canceller told of it."""
+    rng = np.random.default_rng(seed)
+    n = 6 * SAMPLE_RATE
+    played = np.convolve(rng.normal(0, 3000, n), [1.0, 0.6, 0.3], "same")
+    audio = PlayedAudio()
+    audio.add(T0, played)
+    return rng, played, 0.5 * np.concatenate([np.zeros(lag), played])[:n], EchoCanceller(audio)
+
+
+def cancelled(canceller: EchoCanceller, mic: np.ndarray) -> Iterator[np.ndarray]:
+    """The canceller's output, frame by frame, for microphone samples arriving from T0 on."""
+    pcm = np.clip(mic, -32768, 32767).astype("<i2")
+    for k in range(0, len(pcm) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+        arrived = T0 + (k + FRAME_SAMPLES) / SAMPLE_RATE
+        yield canceller.process(AudioFrame(pcm[k : k + FRAME_SAMPLES].tobytes(), k / SAMPLE_RATE, arrived)).samples
+
+
 def test_the_played_audio_is_subtracted_and_a_voice_over_it_kept() -> None:
     """stopword_echo on a synthetic room: the played stream's echo 40 ms late, halved; a person speaks over it."""
-    rng = np.random.default_rng(7)
-    played = np.convolve(rng.normal(0, 3000, 6 * SAMPLE_RATE), [1.0, 0.6, 0.3], "same")  # speech-like: coloured
-    audio = PlayedAudio()
-    t0 = 1000.0
-    audio.add(t0, played)
-    canceller = EchoCanceller(audio)
-    echo = 0.5 * np.concatenate([np.zeros(640), played])[: len(played)]
-    voice = np.zeros(len(played))
+    rng, _, echo, canceller = echo_room(7, 640)
+    voice = np.zeros(len(echo))
     voice[4 * SAMPLE_RATE : 5 * SAMPLE_RATE] = rng.normal(0, 3000, SAMPLE_RATE)
-    out = np.concatenate([
-        canceller.process(AudioFrame((echo + voice)[k : k + FRAME_SAMPLES].astype("<i2").tobytes(), k / SAMPLE_RATE,
-                                     t0 + (k + FRAME_SAMPLES) / SAMPLE_RATE)).samples
-        for k in range(0, len(played) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]).astype(float)
+    out = np.concatenate(list(cancelled(canceller, echo + voice))).astype(float)
 
     def db(x: np.ndarray) -> float:
         return float(10 * np.log10(np.mean(x**2) + 1e-9))
@@ -133,21 +148,14 @@ def test_the_played_audio_is_subtracted_and_a_voice_over_it_kept() -> None:
 def test_a_voice_over_the_learnt_echo_never_moves_its_delay() -> None:
     """Once the echo is learnt its delay stays: a voice that correlates at another lag (here a louder copy of the
     played stream 190 ms late) used to move the filter, and the echo came back whole just as the person spoke."""
-    rng = np.random.default_rng(11)
-    n = 6 * SAMPLE_RATE
-    played = np.convolve(rng.normal(0, 3000, n), [1.0, 0.6, 0.3], "same")
-    audio = PlayedAudio()
-    t0 = 1000.0
-    audio.add(t0, played)
-    canceller = EchoCanceller(audio)
-    echo = 0.5 * np.concatenate([np.zeros(640), played])[:n]
+    _, played, echo, canceller = echo_room(11, 640)
+    n = len(echo)
     voice = np.zeros(n)
     talk = slice(3 * SAMPLE_RATE, round(4.2 * SAMPLE_RATE))  # a stop phrase is shorter than HELD_MOST's 1.5 s
     voice[talk] = 1.5 * np.concatenate([np.zeros(3040), played])[:n][talk]
     delays, out = [], []
-    for k in range(0, n - FRAME_SAMPLES + 1, FRAME_SAMPLES):
-        pcm = np.clip(echo + voice, -32768, 32767)[k : k + FRAME_SAMPLES].astype("<i2").tobytes()
-        out.append(canceller.process(AudioFrame(pcm, k / SAMPLE_RATE, t0 + (k + FRAME_SAMPLES) / SAMPLE_RATE)).samples)
+    for samples in cancelled(canceller, echo + voice):
+        out.append(samples)
         delays.append(canceller.delay)
     learnt = delays[(3 * SAMPLE_RATE) // FRAME_SAMPLES - 1]
     assert learnt is not None
@@ -161,22 +169,12 @@ def test_a_voice_over_the_echo_does_not_spoil_the_filter_during_or_after_it() ->
     learnt from, it let the echo back under the word and for a second after it, just when a stop word is heard and
     its burst should end. The filter in use is copied from the learning one only while the microphone holds little
     but the echo, and a spoilt learning filter is put back to it."""
-    rng = np.random.default_rng(5)
-    n = 6 * SAMPLE_RATE
-    played = np.convolve(rng.normal(0, 3000, n), [1.0, 0.6, 0.3], "same")
-    audio = PlayedAudio()
-    t0 = 1000.0
-    audio.add(t0, played)
-    canceller = EchoCanceller(audio)
-    echo = 0.5 * np.concatenate([np.zeros(1800), played])[:n]
+    rng, _, echo, canceller = echo_room(5, 1800)
+    n = len(echo)
     voice = np.zeros(n)
     talk = slice(3 * SAMPLE_RATE, round(3.6 * SAMPLE_RATE))  # a stop phrase, as loud as the echo and more
     voice[talk] = np.convolve(rng.normal(0, 4000, n), [1.0, -0.5], "same")[talk] * np.hanning(talk.stop - talk.start)
-    mic = np.clip(echo + voice, -32768, 32767).astype("<i2")
-    out = np.concatenate([
-        canceller.process(AudioFrame(mic[k : k + FRAME_SAMPLES].tobytes(), k / SAMPLE_RATE,
-                                     t0 + (k + FRAME_SAMPLES) / SAMPLE_RATE)).samples
-        for k in range(0, n - FRAME_SAMPLES + 1, FRAME_SAMPLES)]).astype(float)
+    out = np.concatenate(list(cancelled(canceller, echo + voice))).astype(float)
 
     def erle(part: slice) -> float:
         return float(10 * np.log10(np.mean(echo[part] ** 2) / (np.mean((out[part] - voice[part]) ** 2) + 1e-9)))

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from . import names
-from .intents import ADD_INTENTS, BY_NAME, RISKY_COVER_CLASSES, RISKY_DOMAINS
+from .intents import ADD_INTENTS, BY_NAME, HOME_ACTIONS, RISKY_COVER_CLASSES, RISKY_DOMAINS
 from .model import Entity, Home, Intent, Understanding
 from .replies import ask_first, domain_noun, reply_for, which_of
 from .resolve import FLOOR_WORDS, resolve
@@ -414,11 +414,11 @@ def _step_unsaid(text: str, intent: Intent) -> str | None:
 
 
 def one_of_several(intent: Intent, home: Home) -> bool:
-    """Whether the answer acts on one device named by its room and its kind ("the bedroom light") in a room with
+    """Whether the answer changes one device named by its room and its kind ("the bedroom light") in a room with
     more of that kind: "the bedroom lights", all of them, differ from it by one faint "s"."""
     name = intent.slots.get("name")
     entity = home.entity(intent.entity_ids[0]) if len(intent.entity_ids) == 1 else None
-    if not name or entity is None or not entity.area:
+    if intent.name not in HOME_ACTIONS or not name or entity is None or not entity.area:
         return False
     said = names.words(str(name))
     if said[:-1] != names.words(entity.area) or names.NOUN_DOMAINS.get(said[-1]) != entity.domain:

@@ -86,6 +86,8 @@ TARGETLESS: frozenset[str] = frozenset(i.name for i in INTENTS if i.target == "n
 """Intents that act on no entity."""
 QUERIES: frozenset[str] = frozenset(i.name for i in INTENTS if i.query)
 """Intents that ask and change nothing."""
+HOME_ACTIONS: frozenset[str] = HOME_INTENTS - QUERIES
+"""Intents that change something in the home (not a state asked of it)."""
 
 
 def default_domain(intent_name: str) -> str | None:

@@ -21,7 +21,7 @@ from hassil import Intents, RecognizeResult, TextSlotList, filter_intents, recog
 from home_assistant_intents import get_intents
 
 from . import names
-from .intents import BY_NAME, HOME_INTENTS
+from .intents import HOME_ACTIONS
 from .model import Home, Intent, Understanding
 from .replies import SUPPORTED_INTENTS, StateLookup, reply_for
 from .resolve import resolve
@@ -192,7 +192,7 @@ class TemplateTier:
                                  "template")
         if inner.intent is None:
             return Understanding(None, inner.reply, "template")  # e.g. "Sorry, there is no light in the garage."
-        if inner.intent.name not in HOME_INTENTS or BY_NAME[inner.intent.name].query:
+        if inner.intent.name not in HOME_ACTIONS:
             return Understanding(None, f'Sorry, I can\'t schedule "{command}".', "template")
         intent = Intent(name="HassStartTimer", slots=slots, entity_ids=inner.intent.entity_ids)
         return Understanding(intent=intent, reply=reply_for(intent, self.home, now=self._clock()), tier="template",

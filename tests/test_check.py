@@ -192,6 +192,20 @@ def test_kill_read_as_on_is_asked_about_as_off() -> None:
     assert u.intent is None and u.confirm is not None and u.confirm.intent.name == "HassTurnOff"
 
 
+@pytest.mark.parametrize("text", ["clean turned off the wemo plug", "start, turn off the wemo plug",
+                                  "open switched off the wemo plug"])
+def test_a_stray_verb_before_turn_off_never_makes_it_on(text: str) -> None:
+    """A misheard first word that is another action's verb ("please" heard as "clean") before "turned off": the way
+    said with "turn" holds. The right answer is never flipped to its opposite, and an answer of "on" is asked about
+    as "off"."""
+    for line in ("off|name=wemo plug", "on|name=wemo plug"):
+        u = understand(FLAT, line, text)
+        done = [d for d in (u.intent, u.confirm.intent if u.confirm else None) if d is not None]
+        assert done and all(d.name == "HassTurnOff" for d in done), (line, u)
+    u = understand(FLAT, "on|name=wemo plug", text)
+    assert u.intent is None and u.confirm is not None  # the model's "on" is only a question about "off"
+
+
 def test_negations_and_hypotheticals_never_act() -> None:
     assert understand(FLAT, "off|name=coffee maker", "no need to start the coffee maker today").reply == LEAVE_AS_IS
     assert understand(FLAT, "on|domain=light", "should I turn on the lights").reply == NO_ADVICE

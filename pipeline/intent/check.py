@@ -136,6 +136,11 @@ def check(text: str, u: Understanding, home: Home) -> Understanding:
     if wider is not None:  # "the lights in the house" answered with one room's: ask about the whole home
         return _ask(u, wider, home)
     verb = verb_of(text)
+    turned = _way_turned(text) if verb is None or verb.action not in ("on", "off") else None
+    if turned is not None and intent.name in ("HassTurnOn", "HassTurnOff"):
+        # "clean turned off the smart plug" ("please" misheard): the verb read first is a stray word's, and the
+        # way said with "turn" is the one the answer is held to (an answer of "on" is asked about as "off").
+        verb = Verb(turned, f"turn {turned}")
     if not spec.query and u.tier == "template" and asks_about(text):
         # "is the heating on" matched as "turn the heating on": a question; the model reads it as one
         return replace(_refuse(u, "Sorry, I didn't understand."), unresolved=True)
@@ -424,6 +429,16 @@ def one_of_several(intent: Intent, home: Home) -> bool:
     if said[:-1] != names.words(entity.area) or names.NOUN_DOMAINS.get(said[-1]) != entity.domain:
         return False
     return sum(e.area == entity.area and e.domain == entity.domain for e in home.entities) > 1
+
+
+_TURNED = re.compile(r"\b(?:turn|turned|turning|switch|switched|switching)\s+(on|off)\b")
+
+
+def _way_turned(text: str) -> str | None:
+    """The one way ("on" or "off") that "turn" or "switch" is said with, in any tense, anywhere in the sentence;
+    None when neither is said, or both are."""
+    ways = set(_TURNED.findall(text.casefold()))
+    return ways.pop() if len(ways) == 1 else None
 
 
 def _turn_unsaid(text: str) -> bool:

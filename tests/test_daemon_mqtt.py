@@ -122,6 +122,7 @@ class Daemon:
 def render_command(path: Path) -> Path:
     """'Hey Jarvis. … Turn on the kitchen light.' rendered with Piper (the test corpus's reproducible voice: no
     generator noise, so every run hears the same audio), as a 16 kHz mono WAV."""
+    from slm_voice.bench.corpus_audio import to_int16, write_wav
     from slm_voice.bench.synthesis import VOICES, default_piper_voice, synthesize
 
     def said(text: str) -> np.ndarray:
@@ -130,14 +131,8 @@ def render_command(path: Path) -> Path:
     def silence(seconds: float) -> np.ndarray:
         return np.zeros(round(16000 * seconds), np.float32)
 
-    audio = np.concatenate([silence(1.0), said("Hey Jarvis."), silence(0.5), said("Turn on the kitchen light."),
-                            silence(2.5)])
-    pcm = np.clip(audio * 32767, -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
+    write_wav(path, to_int16(np.concatenate([silence(1.0), said("Hey Jarvis."), silence(0.5),
+                                             said("Turn on the kitchen light."), silence(2.5)])))
     return path
 
 

@@ -510,12 +510,10 @@ def test_daemon_spoken_command_acts_through_home_assistant_and_mute_survives_a_r
 def _speech_pcm(text: str) -> bytes:
     """text spoken by Piper (joe, the test corpus's reproducible voice), as 16 kHz mono int16, with a little silence
     after it."""
-    import numpy as np
-
+    from slm_voice.bench.corpus_audio import to_int16
     from slm_voice.bench.synthesis import VOICES, default_piper_voice, synthesize
 
-    audio = synthesize(text, VOICES["piper"], default_piper_voice())
-    return np.clip(audio * 32767, -32768, 32767).astype("<i2").tobytes() + bytes(2 * 16000 // 2)
+    return to_int16(synthesize(text, VOICES["piper"], default_piper_voice())).tobytes() + bytes(2 * 16000 // 2)
 
 
 def _transcribe(wav: Path) -> str:
